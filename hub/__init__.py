@@ -1,0 +1,53 @@
+"""BLO Hub: cross-border drug cases and intelligence exchanges between the Quảng Bình BLO
+and its partner provinces of Khammouane and Savannakhet."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from hub.config import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the application.  `settings` defaults to the environment (HUB_* variables)."""
+    from hub import database, i18n, security
+    from hub.extensions import babel, csrf, db, migrate
+
+    settings = settings or Settings.from_env()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    app.config.update(
+        HUB=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=database.engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=settings.max_attachment_bytes + 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+        JSON_SORT_KEYS=False,
+    )
+
+    db.init_app(app)
+    with app.app_context():
+        if settings.is_sqlite:
+            database.configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(database.MIGRATIONS_DIR))
+    csrf.init_app(app)
+    i18n.init_app(app, babel)
+    security.init_app(app)
+
+    from hub import cli, web
+    from hub.api import api
+
+    web.register(app)
+    app.register_blueprint(api)
+    csrf.exempt(api)  # the API authenticates with bearer tokens, never cookies
+    cli.register(app)
+    return app

@@ -1,0 +1,61 @@
+"""One error envelope: {"errors": {field: [messages]}}, translated for the token's owner."""
+
+from __future__ import annotations
+
+import functools
+
+from flask import g, jsonify
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from hub.api import api
+from hub.operations.errors import OperationError, ValidationFailed
+
+
+def error_response(status: int, errors: dict, code: str):
+    return jsonify({"errors": errors, "code": code, "request_id": g.get("request_id", "")}), status
+
+
+def _stringify(errors) -> dict:
+    if isinstance(errors, dict):
+        return {str(k): _stringify(v) for k, v in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [_stringify(e) if isinstance(e, dict) else str(e) for e in errors]
+    return [str(errors)]
+
+
+@api.errorhandler(ValidationFailed)
+def _validation_failed(exc: ValidationFailed):
+    return error_response(422, _stringify(exc.errors), exc.code)
+
+
+@api.errorhandler(ValidationError)
+def _schema_invalid(exc: ValidationError):
+    return error_response(422, _stringify(exc.messages), "validation_failed")
+
+
+@api.errorhandler(OperationError)
+def _operation(exc: OperationError):
+    return error_response(exc.status, {"_request": [str(exc.message)]}, exc.code)
+
+
+@api.errorhandler(HTTPException)
+def _http(exc: HTTPException):
+    from hub.web.errors import _messages
+
+    status = exc.code or 500
+    message = _messages().get(status) or _("The request was not understood.")
+    return error_response(status, {"_request": [message]}, exc.name.lower().replace(" ", "_"))
+
+
+def token_required(view):
+    """401 unless a live bearer token identified the caller."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.get("actor") is None:
+            return error_response(401, {"_request": [_("Please sign in.")]}, "unauthorised")
+        return view(*args, **kwargs)
+
+    return wrapper

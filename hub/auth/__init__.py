@@ -1,0 +1,1 @@
+"""Authentication mechanics: password hashing, server-side sessions, API tokens, TOTP."""

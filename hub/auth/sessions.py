@@ -1,0 +1,58 @@
+"""Server-side sessions: the cookie carries a random id; the row decides whether it lives.
+
+Disabling a user or logging out everywhere revokes rows, which ends the
+session at the next request, something a signed cookie alone cannot do.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from hub.auth.tokens import new_token, token_digest
+from hub.extensions import db
+from hub.models import User, UserSession
+from hub.models.base import utcnow
+
+COOKIE = "hub_session"
+
+
+def start_session(user: User, *, pending_totp: bool) -> str:
+    """A fresh id at every login (no fixation); returns the cookie value."""
+    token = new_token()
+    db.session.add(
+        UserSession(token_hash=token_digest(token), user_id=user.id, pending_totp=pending_totp)
+    )
+    return token
+
+
+def find_session(token: str | None, *, idle: timedelta, absolute: timedelta) -> UserSession | None:
+    """The live session for a cookie value, touching its last-seen time; None when ended."""
+    if not token:
+        return None
+    row = db.session.scalar(
+        select(UserSession).where(UserSession.token_hash == token_digest(token))
+    )
+    if row is None or row.revoked_at is not None or row.user.disabled:
+        return None
+    now = utcnow()
+    if now - row.last_seen_at > idle or now - row.created_at > absolute:
+        row.revoked_at = now
+        return None
+    # Write the touch at most once a minute: every request is not a write.
+    if now - row.last_seen_at > timedelta(minutes=1):
+        row.last_seen_at = now
+    return row
+
+
+def end_session(row: UserSession) -> None:
+    row.revoked_at = utcnow()
+
+
+def end_all_sessions(user_id: int) -> None:
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

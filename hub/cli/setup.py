@@ -1,0 +1,109 @@
+"""`hub init`, `hub demo`, `hub serve`."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+from flask import current_app
+from flask_migrate import upgrade
+
+from hub import database
+from hub.cli.errors import one_line_errors
+from hub.extensions import db
+
+DEMO_ACCOUNTS = [
+    ("qb.officer", "QB", "officer", "vi"),
+    ("qb.supervisor", "QB", "supervisor", "vi"),
+    ("km.officer", "KM", "officer", "lo"),
+    ("km.supervisor", "KM", "supervisor", "lo"),
+    ("sv.officer", "SV", "officer", "lo"),
+    ("sv.supervisor", "SV", "supervisor", "lo"),
+    ("admin", "QB", "admin", None),
+]
+
+
+def initialise() -> dict[str, int]:
+    """Create or upgrade the schema, then load missing reference data."""
+    from hub.operations.reference import load_reference_data
+
+    database.check_schema_not_newer(db.engine)
+    upgrade(directory=str(database.MIGRATIONS_DIR))
+    return load_reference_data()
+
+
+@click.command("init")
+@one_line_errors
+def init_command() -> None:
+    """Create or upgrade the database and load reference data (safe to run again)."""
+    added = initialise()
+    click.echo("Database ready. Added: " + ", ".join(f"{n} {kind}" for kind, n in added.items()))
+
+
+def ensure_demo_accounts(password: str | None) -> list[tuple[str, str]]:
+    """Create (or reset) the demo accounts; returns (username, password) pairs."""
+    from sqlalchemy import select
+
+    from hub.models import User
+    from hub.operations import accounts
+    from hub.operations.actor import SYSTEM
+
+    made = []
+    for username, org, role, language in DEMO_ACCOUNTS:
+        secret = password or secrets.token_urlsafe(12)
+        if db.session.scalar(select(User.id).where(User.username == username)) is None:
+            accounts.add_user(
+                SYSTEM,
+                username=username,
+                password=secret,
+                organisation_code=org,
+                role=role,
+                language=language,
+            )
+        else:
+            accounts.set_password(SYSTEM, username, secret)
+        made.append((username, secret))
+    return made
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare the demo data, then exit.")
+@one_line_errors
+def demo_command(host: str, port: int, no_serve: bool) -> None:
+    """Init, demo accounts and sample work, then serve."""
+    from hub.operations import demo
+
+    initialise()
+    settings = current_app.config["HUB"]
+    accounts = ensure_demo_accounts(settings.demo_password)
+    summary = demo.load_demo_data()
+    click.echo("Demo data: " + ", ".join(f"{n} {kind}" for kind, n in summary.items()))
+    click.echo("Demo accounts (username / password):")
+    for username, password in accounts:
+        click.echo(f"  {username:15} {password}")
+    if not no_serve:
+        serve(host, port)
+
+
+def serve(host: str, port: int) -> None:
+    from waitress import serve as waitress_serve
+
+    click.echo(f"Serving BLO Hub on http://{host}:{port}/")
+    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=8)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@one_line_errors
+def serve_command(host: str, port: int) -> None:
+    """Serve the hub with waitress (a production WSGI server)."""
+    database.check_schema_not_newer(db.engine)
+    if database.current_revision(db.engine) != database.alembic_head():
+        raise click.ClickException("the database is not initialised or not upgraded: run hub init")
+    serve(host, port)
+
+
+COMMANDS = (init_command, demo_command, serve_command)

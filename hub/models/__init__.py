@@ -1,0 +1,39 @@
+"""SQLAlchemy models, one module per aggregate; importing this registers them all."""
+
+from hub.models.agreement import Agreement, Obligation, agreement_parties
+from hub.models.audit import AuditEntry, AuditLog, AuditNode, Checkpoint
+from hub.models.case import Case, Seizure, Suspect, case_agreements, case_organisations
+from hub.models.exchange import Attachment, Exchange, ExchangeTranslation
+from hub.models.organisation import Organisation, OrganisationName, Place
+from hub.models.sealed import ImportedPackage, PackageReceipt, PayloadWrap, SealedPayload
+from hub.models.user import ApiToken, LoginThrottle, Setting, User, UserSession
+
+__all__ = [
+    "Agreement",
+    "ApiToken",
+    "Attachment",
+    "AuditEntry",
+    "AuditLog",
+    "AuditNode",
+    "Case",
+    "Checkpoint",
+    "Exchange",
+    "ExchangeTranslation",
+    "ImportedPackage",
+    "LoginThrottle",
+    "Obligation",
+    "Organisation",
+    "OrganisationName",
+    "PackageReceipt",
+    "PayloadWrap",
+    "Place",
+    "SealedPayload",
+    "Seizure",
+    "Setting",
+    "Suspect",
+    "User",
+    "UserSession",
+    "agreement_parties",
+    "case_agreements",
+    "case_organisations",
+]

@@ -1,0 +1,72 @@
+"""Sealed payloads as stored: ciphertext once, the data key wrapped per reader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.extensions import db
+from hub.models.base import UTCDateTime, utcnow
+
+
+class SealedPayload(db.Model):
+    __tablename__ = "sealed_payloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the payload belongs to; with agreement/sender/recipient this is the AAD binding.
+    record_type: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(64))
+    binding_json: Mapped[str] = mapped_column(String(1024))
+    suite: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext_sha256: Mapped[str] = mapped_column(String(64))
+    signer_org: Mapped[str] = mapped_column(String(16))
+    signer_key_version: Mapped[int] = mapped_column(Integer)
+    signer_fingerprint: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    wraps: Mapped[list[PayloadWrap]] = relationship(
+        back_populates="payload", cascade="all, delete-orphan"
+    )
+
+
+class PayloadWrap(db.Model):
+    """The payload's data key, HPKE-wrapped to one organisation's key version."""
+
+    __tablename__ = "payload_wraps"
+
+    payload_id: Mapped[int] = mapped_column(ForeignKey("sealed_payloads.id"), primary_key=True)
+    org_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key_version: Mapped[int] = mapped_column(Integer)
+    kem: Mapped[str] = mapped_column(String(32))
+    enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+    payload: Mapped[SealedPayload] = relationship(back_populates="wraps")
+
+
+class PackageReceipt(db.Model):
+    """A signed receipt a partner's hub returned for a sealed package we exported."""
+
+    __tablename__ = "package_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id"), index=True)
+    package_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    recipient_org: Mapped[str] = mapped_column(String(16))
+    receipt_json: Mapped[str] = mapped_column(String(4096))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportedPackage(db.Model):
+    """Packages already imported, by digest, so a replay is refused."""
+
+    __tablename__ = "imported_packages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,94 @@
+"""Per-request identity and the security headers every answer carries."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from flask import Flask, Response, g, request
+from sqlalchemy import select
+
+from hub.auth import sessions
+from hub.auth.tokens import token_digest
+from hub.extensions import db
+from hub.models import ApiToken
+from hub.models.base import utcnow
+from hub.operations.actor import Actor
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _load_identity() -> None:
+    g.request_id = secrets.token_hex(8)
+    g.user = None
+    g.actor = None
+    g.session_row = None
+    if request.path.startswith("/static/"):
+        return
+    if request.path.startswith("/api/"):
+        _load_bearer()
+    else:
+        _load_cookie()
+
+
+def _load_cookie() -> None:
+    from flask import current_app
+
+    settings = current_app.config["HUB"]
+    row = sessions.find_session(
+        request.cookies.get(sessions.COOKIE),
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_absolute_hours),
+    )
+    if row is None:
+        return
+    g.session_row = row
+    if not row.pending_totp:
+        g.user = row.user
+        g.actor = Actor.for_user(row.user)
+
+
+def _load_bearer() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == token_digest(token.strip()))
+    )
+    if row is None or row.revoked_at is not None or row.user.disabled:
+        return
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
+    g.user = row.user
+    g.actor = Actor.for_user(row.user)
+
+
+def _finish(response: Response) -> Response:
+    # Touches of last-seen times are the only writes a GET may leave pending.
+    if db.session.dirty:
+        db.session.commit()
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers["X-Request-Id"] = g.get("request_id", "")
+    from flask import current_app
+
+    if current_app.config["HUB"].production:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if g.get("user") is not None:
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_identity)
+    app.after_request(_finish)

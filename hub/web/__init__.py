@@ -1,0 +1,13 @@
+"""The server-rendered pages: thin views that parse, call an operation, render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from hub.web import auth, errors, home
+
+    for blueprint in (auth.bp, home.bp):
+        app.register_blueprint(blueprint)
+    errors.register(app)
