@@ -62,6 +62,8 @@ class Settings:
     checkpoint_interval_minutes: int = 10
     max_attachment_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
+    # Seals TOTP secrets; kept apart from HUB_SECRET_KEY so rotating that one keeps enrolments.
+    totp_key_file: Path | None = None
     translations_dir: Path = field(default=PROJECT_ROOT / "translations")
 
     @property
@@ -117,6 +119,11 @@ class Settings:
             checkpoint_interval_minutes=_int_env("HUB_CHECKPOINT_INTERVAL_MINUTES", 10),
             max_attachment_bytes=_int_env("HUB_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
             log_level=_env("HUB_LOG_LEVEL", "INFO"),
+            totp_key_file=Path(
+                overrides.pop("totp_key_file", None)
+                or _env("HUB_TOTP_KEY_FILE")
+                or instance / "totp_key"
+            ),
         )
         values.update(overrides)
         return cls(**values)
