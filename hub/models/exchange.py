@@ -66,6 +66,10 @@ class Exchange(db.Model):
     court_use_permitted: Mapped[bool] = mapped_column(Boolean, default=False)
     # For a permission_request's response: whether the provider granted it.
     permission_granted: Mapped[bool | None] = mapped_column(Boolean)
+    # Marked by the recipient for use in judicial proceedings (blocked under H1 until permitted).
+    court_use_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A copy passed on to a third organisation points at what it was forwarded from.
+    forwarded_from_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"))
 
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -82,6 +86,9 @@ class Exchange(db.Model):
     case = relationship("Case", backref="exchanges")
     in_reply_to: Mapped[Exchange | None] = relationship(
         remote_side=[id], back_populates="replies", foreign_keys=[in_reply_to_id]
+    )
+    forwarded_from: Mapped[Exchange | None] = relationship(
+        remote_side=[id], foreign_keys=[forwarded_from_id]
     )
     replies: Mapped[list[Exchange]] = relationship(
         back_populates="in_reply_to", foreign_keys=[in_reply_to_id], order_by="Exchange.sent_at"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 10:27:16.553440
+Create Date: 2026-11-26 10:42:08.675668
 
 """
 from alembic import op
@@ -317,6 +317,8 @@ def upgrade():
     sa.Column('onward_sharing_permitted', sa.Boolean(), nullable=False),
     sa.Column('court_use_permitted', sa.Boolean(), nullable=False),
     sa.Column('permission_granted', sa.Boolean(), nullable=True),
+    sa.Column('court_use_marked_at', sa.DateTime(), nullable=True),
+    sa.Column('forwarded_from_id', sa.Integer(), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=False),
     sa.Column('due_at', sa.DateTime(), nullable=True),
     sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
@@ -329,6 +331,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['agreement_id'], ['agreements.id'], name=op.f('fk_exchanges_agreement_id_agreements')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_exchanges_case_id_cases')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_exchanges_created_by_id_users')),
+    sa.ForeignKeyConstraint(['forwarded_from_id'], ['exchanges.id'], name=op.f('fk_exchanges_forwarded_from_id_exchanges')),
     sa.ForeignKeyConstraint(['in_reply_to_id'], ['exchanges.id'], name=op.f('fk_exchanges_in_reply_to_id_exchanges')),
     sa.ForeignKeyConstraint(['payload_id'], ['sealed_payloads.id'], name=op.f('fk_exchanges_payload_id_sealed_payloads')),
     sa.ForeignKeyConstraint(['recipient_id'], ['organisations.id'], name=op.f('fk_exchanges_recipient_id_organisations')),
