@@ -1,0 +1,1 @@
+"""Compliance review: obligation rules, periods, evaluation, charts and reports."""

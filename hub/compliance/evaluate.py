@@ -1,0 +1,304 @@
+"""Evaluate an agreement's obligations over a period: the report every face shows.
+
+`evaluate()` runs a fixed, small number of aggregate queries (per obligation,
+plus the monthly series and the audit panel); the rows it fetches are the
+aggregates themselves and the bounded evidence.  It reads plaintext metadata
+only, never a sealed payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select
+
+from hub.compliance.periods import Period
+from hub.compliance.rules import (
+    EVIDENCE_LIMIT,
+    REQUEST_KINDS,
+    Context,
+    Evidence,
+    Outcome,
+    rule_for,
+)
+from hub.compliance.sql import DAY, grouped_percentiles, local_month, seconds_between
+from hub.extensions import db
+from hub.models import Agreement, AuditLog, Checkpoint, Exchange, Organisation
+from hub.models.base import utcnow
+
+
+@dataclass
+class AuditPanel:
+    log: str
+    size: int
+    verified_at: datetime | None
+    verified_ok: bool | None
+    verified_message: str | None
+    checkpoint_size: int | None
+    checkpoint_at: datetime | None
+
+    @property
+    def status(self) -> str:
+        """never | ok | failed: what the last verification of the log found."""
+        if self.verified_at is None:
+            return "never"
+        return "ok" if self.verified_ok else "failed"
+
+    def as_dict(self) -> dict:
+        return {
+            "log": self.log,
+            "size": self.size,
+            "status": self.status,
+            "verified_at": _iso(self.verified_at),
+            "verified_message": self.verified_message,
+            "checkpoint": None
+            if self.checkpoint_size is None
+            else {"size": self.checkpoint_size, "signed_at": _iso(self.checkpoint_at)},
+        }
+
+
+@dataclass
+class Overdue:
+    exchange_id: int
+    sent_at: datetime
+    deadline: datetime
+    sender_id: int
+    recipient_id: int
+    days_overdue: float
+
+
+@dataclass
+class Report:
+    agreement: Agreement
+    period: Period
+    partner: Organisation | None
+    now: datetime
+    outcomes: list[Outcome]
+    # (month "YYYY-MM", sender_id, recipient_id, kind) -> count
+    monthly: dict[tuple[str, int, int, str], int]
+    # month -> {"median": days, "p90": days, "answered": n}
+    response_monthly: dict[str, dict]
+    response_limit_days: int | None
+    overdue: list[Overdue]
+    overdue_total: int
+    audit: AuditPanel
+    total_exchanges: int
+    organisations: dict[int, Organisation] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.total_exchanges == 0
+
+    def months(self) -> list[str]:
+        return [f"{y:04d}-{m:02d}" for y, m in self.period.months()]
+
+    def directions(self) -> list[tuple[int, int]]:
+        return sorted({(s, r) for (_m, s, r, _k) in self.monthly})
+
+    def kinds(self) -> list[str]:
+        from hub.models.exchange import EXCHANGE_KINDS
+
+        present = {k for (_m, _s, _r, k) in self.monthly}
+        return [k for k in EXCHANGE_KINDS if k in present]
+
+    def count(self, month: str, direction: tuple[int, int], kind: str) -> int:
+        return self.monthly.get((month, direction[0], direction[1], kind), 0)
+
+    def as_dict(self) -> dict:
+        """The JSON shape of the API (and the CSV's source)."""
+        codes = {o.id: o.code for o in self.organisations.values()}
+        return {
+            "agreement": self.agreement.code,
+            "from": self.period.start.isoformat(),
+            "to": self.period.end.isoformat(),
+            "partner": self.partner.code if self.partner else None,
+            "as_of": _iso(self.now),
+            "obligations": [
+                {
+                    "kind": o.kind,
+                    "params": o.params,
+                    "state": o.state,
+                    "figures": o.figures,
+                    "evidence": [e.exchange_id for e in o.evidence],
+                    "evidence_total": o.evidence_total,
+                }
+                for o in self.outcomes
+            ],
+            "exchanges": {
+                "total": self.total_exchanges,
+                "monthly": [
+                    {
+                        "month": m,
+                        "sender": codes.get(s),
+                        "recipient": codes.get(r),
+                        "kind": k,
+                        "count": n,
+                    }
+                    for (m, s, r, k), n in sorted(self.monthly.items())
+                ],
+            },
+            "overdue": [o.exchange_id for o in self.overdue],
+            "audit": self.audit.as_dict(),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def evaluate(
+    agreement: Agreement,
+    period: Period,
+    *,
+    partner: Organisation | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """The report for `agreement` over `period`, optionally about one partner only.
+
+    Access is the caller's business (hub.operations.compliance checks it).
+    """
+    now = now or utcnow()
+    parties = list(agreement.parties)
+    ctx = Context(
+        agreement=agreement,
+        start=period.start_utc,
+        end=period.end_utc,
+        now=now,
+        partner_id=partner.id if partner else None,
+        party_ids=tuple(p.id for p in parties),
+    )
+    outcomes: list[Outcome] = []
+    for obligation in agreement.obligations:
+        rule = rule_for(obligation.kind)
+        if not obligation.active or rule is None:
+            continue
+        outcomes.append(rule.evaluate(ctx, obligation.id, dict(obligation.params or {})))
+
+    month = local_month(Exchange.sent_at)
+    monthly = {
+        (m, s, r, k): int(n)
+        for m, s, r, k, n in db.session.execute(
+            select(month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind, func.count())
+            .where(*ctx.scope())
+            .group_by(month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
+        )
+    }
+    response = agreement.obligation("response_time")
+    limit_days = int(response.params["days"]) if response is not None else None
+    response_monthly = _response_monthly(ctx)
+    overdue, overdue_total = _overdue(ctx, limit_days)
+    organisations = {o.id: o for o in parties}
+    return Report(
+        agreement=agreement,
+        period=period,
+        partner=partner,
+        now=now,
+        outcomes=outcomes,
+        monthly=monthly,
+        response_monthly=response_monthly,
+        response_limit_days=limit_days,
+        overdue=overdue,
+        overdue_total=overdue_total,
+        audit=audit_panel(agreement),
+        total_exchanges=sum(monthly.values()),
+        organisations=organisations,
+    )
+
+
+def _response_monthly(ctx: Context) -> dict[str, dict]:
+    """Median and 90th percentile of response days per local month of sending."""
+    elapsed = seconds_between(Exchange.sent_at, Exchange.answered_at)
+    month = local_month(Exchange.sent_at)
+    where = [*ctx.scope(*REQUEST_KINDS), Exchange.answered_at.is_not(None)]
+    values = grouped_percentiles(elapsed, month, where, Exchange, (0.5, 0.9))
+    counts = dict(
+        db.session.execute(select(month, func.count()).where(*where).group_by(month)).all()
+    )
+    return {
+        m: {
+            "median": round(p[0.5] / DAY, 2),
+            "p90": round(p[0.9] / DAY, 2),
+            "answered": int(counts.get(m, 0)),
+        }
+        for m, p in sorted(values.items())
+    }
+
+
+def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
+    """Requests still unanswered past their deadline now: the agreement's response
+    time when it sets one, else the deadline the sender gave (due_at)."""
+    now = ctx.now
+    open_ = [
+        *ctx.scope(*REQUEST_KINDS),
+        Exchange.answered_at.is_(None),
+        Exchange.status.in_(("sent", "acknowledged")),
+    ]
+    if limit_days is not None:
+        limit = timedelta(days=limit_days)
+        past = Exchange.sent_at < now - limit
+        overdue_s = seconds_between(Exchange.sent_at, _now_literal(now)) - limit_days * DAY
+    else:
+        past = and_(Exchange.due_at.is_not(None), Exchange.due_at < now)
+        overdue_s = seconds_between(Exchange.due_at, _now_literal(now))
+    total = db.session.scalar(select(func.count()).where(*open_, past)) or 0
+    rows = db.session.execute(
+        select(
+            Exchange.id,
+            Exchange.sent_at,
+            Exchange.due_at,
+            Exchange.sender_id,
+            Exchange.recipient_id,
+            overdue_s,
+        )
+        .where(*open_, past)
+        .order_by(Exchange.sent_at, Exchange.id)
+        .limit(EVIDENCE_LIMIT)
+    ).all()
+    items = [
+        Overdue(
+            exchange_id=r[0],
+            sent_at=r[1],
+            deadline=(r[1] + timedelta(days=limit_days)) if limit_days is not None else r[2],
+            sender_id=r[3],
+            recipient_id=r[4],
+            days_overdue=round(float(r[5]) / DAY, 1),
+        )
+        for r in rows
+    ]
+    return items, int(total)
+
+
+def _now_literal(value: datetime):
+    from sqlalchemy import literal
+
+    from hub.models.base import UTCDateTime
+
+    return literal(value, UTCDateTime())
+
+
+def audit_panel(agreement: Agreement) -> AuditPanel:
+    """The agreement log's size, last verification and latest signed checkpoint."""
+    log = db.session.scalar(select(AuditLog).where(AuditLog.agreement_id == agreement.id))
+    if log is None:
+        log = db.session.scalar(select(AuditLog).where(AuditLog.name == agreement.code))
+    if log is None:
+        return AuditPanel(agreement.code, 0, None, None, None, None, None)
+    checkpoint = db.session.scalar(
+        select(Checkpoint)
+        .where(Checkpoint.log_id == log.id)
+        .order_by(Checkpoint.size.desc(), Checkpoint.id.desc())
+        .limit(1)
+    )
+    return AuditPanel(
+        log=log.name,
+        size=int(log.size),
+        verified_at=log.last_verified_at,
+        verified_ok=log.last_verified_ok,
+        verified_message=log.last_verified_message,
+        checkpoint_size=int(checkpoint.size) if checkpoint else None,
+        checkpoint_at=checkpoint.signed_at if checkpoint else None,
+    )
+
+
+__all__ = ["AuditPanel", "Evidence", "Overdue", "Report", "evaluate"]

@@ -1,0 +1,567 @@
+"""Obligation kinds: a registry, so a new kind plugs in without touching the others.
+
+Each kind declares its parameters (validated when an administrator edits an
+obligation) and evaluates one obligation over a period with SQL aggregates.
+Only the evidence rows, bounded by EVIDENCE_LIMIT, ever leave the database as
+rows; everything else comes back as a handful of aggregate values.
+
+To add a kind: subclass `Rule`, set `kind`, `label`, `params`, implement
+`evaluate`, decorate with `@register`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from sqlalchemy import and_, case, func, or_, select
+
+from hub.compliance.sql import DAY, HOUR, percentiles, seconds_between
+from hub.extensions import db
+from hub.models import Exchange
+from hub.models.agreement import Agreement
+
+STATES = ("met", "at_risk", "breached")
+EVIDENCE_LIMIT = 50
+REQUEST_KINDS = ("request", "permission_request")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    label: object  # lazy string
+    required: bool = True
+    maximum: int = 3650
+
+
+@dataclass
+class Evidence:
+    """One exchange that makes an obligation's state what it is."""
+
+    exchange_id: int
+    sent_at: datetime
+    reason: str  # late | overdue | due_soon | gap | silence
+    amount: float  # how late / how long, in `unit`
+    unit: str  # days | hours
+    party: str | None = None
+
+    def note(self) -> str:
+        """The evidence in words, e.g. "2 days late", in the reader's language."""
+        n = round(self.amount, 1)
+        num = _amount(self.amount)
+        reason, hours = self.reason, self.unit == "hours"
+        if reason == "late" and hours:
+            return ngettext("%(count)s hour late", "%(count)s hours late", n, count=num)
+        if reason == "late":
+            return ngettext("%(count)s day late", "%(count)s days late", n, count=num)
+        if reason == "overdue" and hours:
+            return ngettext(
+                "not acknowledged, %(count)s hour overdue",
+                "not acknowledged, %(count)s hours overdue",
+                n,
+                count=num,
+            )
+        if reason == "overdue":
+            return ngettext(
+                "unanswered, %(count)s day overdue",
+                "unanswered, %(count)s days overdue",
+                n,
+                count=num,
+            )
+        if reason == "due_soon" and hours:
+            return ngettext(
+                "not acknowledged, due in %(count)s hour",
+                "not acknowledged, due in %(count)s hours",
+                n,
+                count=num,
+            )
+        if reason == "due_soon":
+            return ngettext(
+                "unanswered, due in %(count)s day",
+                "unanswered, due in %(count)s days",
+                n,
+                count=num,
+            )
+        if reason == "gap":
+            return ngettext(
+                "%(count)s day after the previous one",
+                "%(count)s days after the previous one",
+                n,
+                count=num,
+            )
+        # silence: nothing since the last record
+        return ngettext(
+            "none since, for %(count)s day", "none since, for %(count)s days", n, count=num
+        )
+
+
+def _amount(value: float) -> str:
+    from flask_babel import format_decimal
+
+    return format_decimal(round(value, 1), format="#,##0.#")
+
+
+@dataclass
+class Outcome:
+    kind: str
+    obligation_id: int
+    params: dict
+    state: str
+    figures: dict
+    evidence: list[Evidence] = field(default_factory=list)
+    evidence_total: int = 0  # evidence rows in all, of which `evidence` holds the first ones
+
+
+@dataclass
+class Context:
+    """What every rule evaluates against: one agreement, a period, maybe one partner."""
+
+    agreement: Agreement
+    start: datetime  # UTC, included
+    end: datetime  # UTC, excluded
+    now: datetime
+    partner_id: int | None = None
+    party_ids: tuple[int, ...] = ()
+
+    @property
+    def as_of(self) -> datetime:
+        """The instant open items are judged at: now, or the period's end if that is past."""
+        return max(min(self.now, self.end), self.start)
+
+    @property
+    def effective_start(self) -> datetime:
+        """The period's start, or the agreement's entry into force when later."""
+        from hub.compliance.periods import LOCAL
+
+        if self.agreement.effective_from is None:
+            return self.start
+        begun = datetime.combine(self.agreement.effective_from, datetime.min.time(), LOCAL)
+        return max(self.start, begun)
+
+    def scope(self, *kinds: str, within: bool = True) -> list:
+        """WHERE clauses: this agreement, these kinds, sent in the period, the partner."""
+        clauses = [Exchange.agreement_id == self.agreement.id]
+        if kinds:
+            clauses.append(
+                Exchange.kind.in_(kinds) if len(kinds) > 1 else Exchange.kind == kinds[0]
+            )
+        if within:
+            clauses += [Exchange.sent_at >= self.start, Exchange.sent_at < self.end]
+        else:
+            clauses.append(Exchange.sent_at < self.end)
+        if self.partner_id is not None:
+            clauses.append(
+                or_(Exchange.sender_id == self.partner_id, Exchange.recipient_id == self.partner_id)
+            )
+        return clauses
+
+
+class Rule:
+    kind: str = ""
+    label: object = ""
+    description: object = ""
+    params: tuple[Param, ...] = ()
+
+    def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
+        raise NotImplementedError
+
+    def describe(self, params: dict) -> str:
+        return str(self.label)
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    REGISTRY[cls.kind] = cls()
+    return cls
+
+
+def rule_for(kind: str) -> Rule | None:
+    return REGISTRY.get(kind)
+
+
+def _state(breached: bool, at_risk: bool) -> str:
+    return "breached" if breached else "at_risk" if at_risk else "met"
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _round(value, unit: float) -> float | None:
+    return None if value is None else round(float(value) / unit, 2)
+
+
+class _DeadlineRule(Rule):
+    """Items that must be closed (answered, acknowledged) within a limit of their sending."""
+
+    unit_name = "days"
+    unit = DAY
+    kinds: tuple[str, ...] = ()
+    limit_param = "days"
+    warning_param = "warning_days"
+
+    def done_at(self):
+        raise NotImplementedError
+
+    def open_clause(self):
+        raise NotImplementedError
+
+    def extra_scope(self, ctx: Context) -> list:
+        return []
+
+    def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
+        limit_s = float(params[self.limit_param]) * self.unit
+        warning_s = float(params.get(self.warning_param) or 0) * self.unit
+        done = self.done_at()
+        elapsed = seconds_between(Exchange.sent_at, done)
+        where = ctx.scope(*self.kinds) + self.extra_scope(ctx)
+        # Deadline = sent_at + limit; "past due at as_of" is sent_at < as_of - limit, a
+        # bound on the indexed column rather than arithmetic on every row.
+        overdue_before = ctx.as_of - timedelta(seconds=limit_s)
+        soon_before = overdue_before + timedelta(seconds=warning_s)
+        is_open = self.open_clause()
+        answered = done.is_not(None)
+        late = and_(answered, elapsed > limit_s)
+        overdue = and_(is_open, Exchange.sent_at < overdue_before)
+        due_soon = and_(is_open, Exchange.sent_at >= overdue_before, Exchange.sent_at < soon_before)
+        counts = db.session.execute(
+            select(
+                func.count(),
+                func.count(done),
+                func.sum(case((late, 1), else_=0)),
+                func.sum(case((is_open, 1), else_=0)),
+                func.sum(case((overdue, 1), else_=0)),
+                func.sum(case((due_soon, 1), else_=0)),
+                func.max(elapsed),
+            ).where(*where)
+        ).one()
+        total, done_n, late_n, open_n, overdue_n, soon_n, longest = (
+            int(counts[0]),
+            int(counts[1]),
+            int(counts[2] or 0),
+            int(counts[3] or 0),
+            int(counts[4] or 0),
+            int(counts[5] or 0),
+            counts[6],
+        )
+        on_time = done_n - late_n
+        pct = (
+            percentiles(elapsed, [*where, answered], Exchange, (0.5, 0.9))
+            if done_n
+            else {0.5: None, 0.9: None}
+        )
+        unit = self.unit_name
+        figures = {
+            "total": total,
+            "answered": done_n,
+            "on_time": on_time,
+            "late": late_n,
+            "open": open_n,
+            "overdue": overdue_n,
+            "due_soon": soon_n,
+            "on_time_rate": _rate(on_time, done_n + overdue_n),
+            f"median_{unit}": _round(pct[0.5], self.unit),
+            f"p90_{unit}": _round(pct[0.9], self.unit),
+            f"longest_{unit}": _round(longest, self.unit),
+            f"limit_{unit}": params[self.limit_param],
+        }
+        evidence = self._evidence(ctx, where, elapsed, late, overdue, due_soon, limit_s)
+        return Outcome(
+            kind=self.kind,
+            obligation_id=obligation_id,
+            params=params,
+            state=_state(late_n + overdue_n > 0, soon_n > 0),
+            figures=figures,
+            evidence=evidence,
+            evidence_total=late_n + overdue_n + soon_n,
+        )
+
+    def _evidence(self, ctx, where, elapsed, late, overdue, due_soon, limit_s) -> list[Evidence]:
+        """Overdue first (most overdue first), then late answers (latest first), then due soon."""
+        as_of_age = seconds_between(Exchange.sent_at, _bind_time(ctx.as_of))
+        found: list[Evidence] = []
+        queries = (
+            ("overdue", overdue, as_of_age - limit_s, Exchange.sent_at),
+            ("late", late, elapsed - limit_s, (elapsed - limit_s).desc()),
+            ("due_soon", due_soon, limit_s - as_of_age, Exchange.sent_at),
+        )
+        for reason, clause, amount, order in queries:
+            room = EVIDENCE_LIMIT - len(found)
+            if room <= 0:
+                break
+            rows = db.session.execute(
+                select(Exchange.id, Exchange.sent_at, amount)
+                .where(*where, clause)
+                .order_by(order, Exchange.id)
+                .limit(room)
+            )
+            found += [
+                Evidence(row[0], row[1], reason, float(row[2]) / self.unit, self.unit_name)
+                for row in rows
+            ]
+        return found
+
+
+def _bind_time(value: datetime):
+    from sqlalchemy import literal
+
+    from hub.models.base import UTCDateTime
+
+    return literal(value, UTCDateTime())
+
+
+@register
+class ResponseTime(_DeadlineRule):
+    kind = "response_time"
+    label = _l("Requests answered in time")
+    description = _l("Each request is answered within the given number of days of its sending.")
+    params = (
+        Param("days", _l("Days to answer")),
+        Param("warning_days", _l("Warning window (days before the deadline)"), required=False),
+    )
+    kinds = REQUEST_KINDS
+
+    def done_at(self):
+        return Exchange.answered_at
+
+    def open_clause(self):
+        return and_(Exchange.answered_at.is_(None), Exchange.status.in_(("sent", "acknowledged")))
+
+
+@register
+class AcknowledgeTime(_DeadlineRule):
+    kind = "acknowledge_time"
+    label = _l("Receipts acknowledged in time")
+    description = _l("Each exchange received is acknowledged within the given number of hours.")
+    params = (
+        Param("hours", _l("Hours to acknowledge"), maximum=24 * 365),
+        Param(
+            "warning_hours",
+            _l("Warning window (hours before the deadline)"),
+            required=False,
+            maximum=24 * 365,
+        ),
+    )
+    unit_name = "hours"
+    unit = HOUR
+    limit_param = "hours"
+    warning_param = "warning_hours"
+
+    def done_at(self):
+        # Answering a request acknowledges it too.
+        return func.coalesce(Exchange.acknowledged_at, Exchange.answered_at)
+
+    def open_clause(self):
+        return and_(
+            Exchange.acknowledged_at.is_(None),
+            Exchange.answered_at.is_(None),
+            Exchange.status == "sent",
+        )
+
+
+class _IntervalRule(Rule):
+    """Records of one kind that must follow each other at most N days apart."""
+
+    record_kind = ""
+    per_sender = False
+
+    def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
+        limit_s = float(params["days"]) * DAY
+        warning_s = float(params.get("warning_days") or 0) * DAY
+        partition = [Exchange.sender_id] if self.per_sender else []
+        # The gap to the previous record counts records before the period too, so
+        # the first record in the period is judged against the last one before it.
+        previous = func.lag(Exchange.sent_at).over(
+            partition_by=partition or None, order_by=(Exchange.sent_at, Exchange.id)
+        )
+        ranked = (
+            select(
+                Exchange.id.label("id"),
+                Exchange.sender_id.label("sender_id"),
+                Exchange.sent_at.label("sent_at"),
+                previous.label("prev"),
+            )
+            .where(*ctx.scope(self.record_kind, within=False))
+            .subquery()
+        )
+        gap = seconds_between(ranked.c.prev, ranked.c.sent_at)
+        in_period = ranked.c.sent_at >= ctx.start
+        counts = db.session.execute(
+            select(
+                func.count(),
+                func.max(gap),
+                func.sum(case((gap > limit_s, 1), else_=0)),
+            ).where(in_period)
+        ).one()
+        records, longest, gaps_over = int(counts[0]), counts[1], int(counts[2] or 0)
+        evidence_rows = db.session.execute(
+            select(ranked.c.id, ranked.c.sent_at, gap, ranked.c.sender_id)
+            .where(in_period, gap > limit_s)
+            .order_by(gap.desc(), ranked.c.id)
+            .limit(EVIDENCE_LIMIT)
+        ).all()
+        codes = {p.id: p.code for p in ctx.agreement.parties}
+        evidence = [
+            Evidence(
+                r[0],
+                r[1],
+                "gap",
+                float(r[2]) / DAY,
+                "days",
+                codes.get(r[3]) if self.per_sender else None,
+            )
+            for r in evidence_rows
+        ]
+        # Silence at the end: from the last record (before the period's end) to as_of.
+        last_q = select(Exchange.sender_id, func.max(Exchange.sent_at)).where(
+            *ctx.scope(self.record_kind, within=False)
+        )
+        if self.per_sender:
+            last = dict(db.session.execute(last_q.group_by(Exchange.sender_id)).all())
+            senders = [p.id for p in ctx.agreement.parties]
+            if ctx.partner_id is not None:
+                senders = [ctx.partner_id]
+        else:
+            value = db.session.execute(
+                select(func.max(Exchange.sent_at)).where(*ctx.scope(self.record_kind, within=False))
+            ).scalar()
+            last, senders = {None: value}, [None]
+        as_of = ctx.as_of
+        silences, at_risk = [], False
+        since_last_s = 0.0
+        for sender in senders:
+            latest = last.get(sender)
+            reference = latest if latest is not None else ctx.effective_start
+            quiet = max((as_of - reference).total_seconds(), 0.0)
+            since_last_s = max(since_last_s, quiet)
+            if quiet > limit_s:
+                silences.append((sender, latest, quiet))
+            elif quiet > limit_s - warning_s:
+                at_risk = True
+        if longest is not None:
+            longest = max(float(longest), 0.0)
+        for sender, latest, quiet in silences:
+            if latest is not None and len(evidence) < EVIDENCE_LIMIT:
+                record_id = db.session.execute(
+                    select(Exchange.id)
+                    .where(
+                        *ctx.scope(self.record_kind, within=False),
+                        Exchange.sent_at == latest,
+                        *([Exchange.sender_id == sender] if sender is not None else []),
+                    )
+                    .limit(1)
+                ).scalar()
+                evidence.insert(
+                    0,
+                    Evidence(
+                        record_id,
+                        latest,
+                        "silence",
+                        quiet / DAY,
+                        "days",
+                        codes.get(sender) if sender is not None else None,
+                    ),
+                )
+        figures = {
+            "records": records,
+            "longest_gap_days": _round(longest, DAY),
+            "gaps_over": gaps_over,
+            "days_since_last": _round(since_last_s, DAY),
+            "silent_now": len(silences),
+            "limit_days": params["days"],
+        }
+        return Outcome(
+            kind=self.kind,
+            obligation_id=obligation_id,
+            params=params,
+            state=_state(gaps_over > 0 or bool(silences), at_risk),
+            figures=figures,
+            evidence=evidence,
+            evidence_total=gaps_over + len(silences),
+        )
+
+
+@register
+class MeetingInterval(_IntervalRule):
+    kind = "meeting_interval"
+    label = _l("Liaison meetings held")
+    description = _l("A meeting record at least every given number of days.")
+    params = (
+        Param("days", _l("Longest interval between meetings (days)")),
+        Param("warning_days", _l("Warning window (days before the limit)"), required=False),
+    )
+    record_kind = "meeting"
+
+
+@register
+class PeriodicReport(_IntervalRule):
+    kind = "periodic_report"
+    label = _l("Periodic reports sent")
+    description = _l("Each party sends a periodic report at least every given number of days.")
+    params = (
+        Param("days", _l("Longest interval between reports (days)")),
+        Param("warning_days", _l("Warning window (days before the limit)"), required=False),
+    )
+    record_kind = "periodic_report"
+    per_sender = True
+
+
+def _whole_number(value) -> int | None:
+    """A positive-or-zero whole number from a form or JSON value, else None.
+
+    Digits in any script (Lao ໐–໙ included) count as their ASCII value, the way
+    `int()` would read them anyway, but explicitly; signs, decimals and
+    separators are refused rather than guessed at.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if not text or not all(c.isdecimal() for c in text):
+        return None
+    return int("".join(str(unicodedata.decimal(c)) for c in text))
+
+
+def validate_params(kind: str, raw: dict) -> tuple[dict, dict[str, list]]:
+    """Parameters of `kind` as positive whole numbers, or field errors.
+
+    Unknown parameters are refused (a typo would otherwise silently do nothing);
+    optional ones left empty are dropped.
+    """
+    rule = rule_for(kind)
+    if rule is None:
+        return {}, {"kind": [_l("Unknown kind of obligation.")]}
+    known = {p.name: p for p in rule.params}
+    errors: dict[str, list] = {}
+    clean: dict = {}
+    for name in raw:
+        if name not in known:
+            errors.setdefault(name, []).append(_l("Unknown parameter."))
+    for name, spec in known.items():
+        value = raw.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if spec.required:
+                errors.setdefault(name, []).append(_l("This value is required."))
+            continue
+        number = _whole_number(value)
+        if number is None:
+            errors.setdefault(name, []).append(_l("Enter a whole number."))
+        elif number <= 0:
+            errors.setdefault(name, []).append(_l("Enter a number greater than zero."))
+        elif number > spec.maximum:
+            errors.setdefault(name, []).append(
+                _l("Enter at most %(maximum)s.", maximum=spec.maximum)
+            )
+        else:
+            clean[name] = number
+    warning = next((p.name for p in rule.params if p.name.startswith("warning_")), None)
+    limit = rule.params[0].name
+    if not errors and warning in clean and clean[warning] >= clean[limit]:
+        errors[warning] = [_l("The warning window must be shorter than the limit.")]
+    return (clean if not errors else {}), errors
