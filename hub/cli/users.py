@@ -69,6 +69,24 @@ def user_set_password(username, password) -> None:
     click.echo(f"Password set for {username}.")
 
 
+@user_group.command("enable")
+@click.argument("username")
+@one_line_errors
+def user_enable(username) -> None:
+    """Enable a disabled account."""
+    accounts.enable_user(SYSTEM, username)
+    click.echo(f"Enabled {username}.")
+
+
+@user_group.command("reset-totp")
+@click.argument("username")
+@one_line_errors
+def user_reset_totp(username) -> None:
+    """Clear an account's second factor (lost phone); it must enrol again at next login."""
+    accounts.reset_totp(SYSTEM, username)
+    click.echo(f"Second factor cleared for {username}; its sessions are ended.")
+
+
 @click.group("token")
 def token_group() -> None:
     """Manage API bearer tokens."""

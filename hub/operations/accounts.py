@@ -1,22 +1,33 @@
-"""Accounts: logging in (with the throttle), users, API tokens."""
+"""Accounts: logging in (with the throttle and the TOTP second factor), users, API tokens,
+and the hub-wide security settings an administrator changes."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 
 from hub import audit
-from hub.auth import sessions
+from hub.auth import sessions, totp
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
 from hub.auth.tokens import new_token, token_digest
 from hub.extensions import db
-from hub.models import ApiToken, LoginThrottle, Organisation, User
+from hub.models import ApiToken, LoginThrottle, Organisation, Setting, User, UserSession
 from hub.models.base import utcnow
 from hub.models.user import LANGUAGES, ROLES
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.errors import Forbidden, NotFound, OperationError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+#: Setting row naming the roles that must use a second factor (comma-separated).
+TOTP_ROLES_KEY = "totp_required_roles"
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -76,8 +87,14 @@ def authenticate(username: str, password: str, *, max_failures: int, lockout: ti
     return user
 
 
-def log_in(user: User, *, pending_totp: bool) -> str:
-    """Start a session (commits); returns the cookie value."""
+def log_in(user: User, *, pending_totp: bool, replacing: UserSession | None = None) -> str:
+    """Start a session (commits); returns the cookie value.
+
+    Always a fresh id: whatever session the browser held before (`replacing`) ends,
+    so a cookie planted before login is never the one that carries it.
+    """
+    if replacing is not None and replacing.revoked_at is None:
+        sessions.end_session(replacing)
     token = sessions.start_session(user, pending_totp=pending_totp)
     audit.record(
         "login" if not pending_totp else "login_password_ok",
@@ -172,10 +189,32 @@ def _user(username: str) -> User:
     return user
 
 
-def disable_user(actor: Actor, username: str) -> User:
-    if not actor.is_admin and actor is not SYSTEM:
+def _require_admin(actor: Actor) -> None:
+    if actor is not SYSTEM and not actor.is_admin:
         raise Forbidden()
+
+
+def _keep_an_admin(actor: Actor, user: User, *, role: str, disabled: bool) -> None:
+    """An administrator may not lock everyone (themselves included) out of administration."""
+    if actor is SYSTEM or user.role != "admin" or user.disabled:
+        return
+    if role == "admin" and not disabled:
+        return
+    others = db.session.scalar(
+        select(func.count(User.id)).where(
+            User.role == "admin", User.disabled.is_(False), User.id != user.id
+        )
+    )
+    if not others:
+        raise ValidationFailed.one("role", _l("At least one active administrator must remain."))
+
+
+def disable_user(actor: Actor, username: str) -> User:
+    _require_admin(actor)
     user = _user(username)
+    if actor.user_id == user.id:
+        raise ValidationFailed.one("username", _l("You cannot disable your own account."))
+    _keep_an_admin(actor, user, role=user.role, disabled=True)
     user.disabled = True
     sessions.end_all_sessions(user.id)
     audit.record("user_disabled", actor=actor, target_type="user", target_id=user.id)
@@ -211,15 +250,18 @@ def create_token(actor: Actor, username: str, label: str = "") -> str:
     return token
 
 
-def revoke_token(actor: Actor, token_id: int) -> None:
+def revoke_token(actor: Actor, token_id: int) -> ApiToken:
     if actor is not SYSTEM and not actor.is_admin:
         raise Forbidden()
     row = db.session.get(ApiToken, token_id)
     if row is None:
         raise NotFound()
+    if row.revoked_at is not None:
+        return row
     row.revoked_at = utcnow()
     audit.record("token_revoked", actor=actor, target_type="api_token", target_id=row.id)
     db.session.commit()
+    return row
 
 
 def set_language(actor: Actor, language: str) -> None:
@@ -237,3 +279,321 @@ def set_language(actor: Actor, language: str) -> None:
             details={"language": language},
         )
         db.session.commit()
+
+
+# --- users: reading and changing ---------------------------------------------------------
+
+
+def list_users(actor: Actor) -> list[User]:
+    _require_admin(actor)
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def get_user(actor: Actor, username: str) -> User:
+    _require_admin(actor)
+    return _user(username)
+
+
+def tokens_of(actor: Actor, username: str) -> list[ApiToken]:
+    """A user's API tokens, newest first (their hashes only: the tokens were shown once)."""
+    _require_admin(actor)
+    user = _user(username)
+    return list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def enable_user(actor: Actor, username: str) -> User:
+    _require_admin(actor)
+    user = _user(username)
+    if user.disabled:
+        user.disabled = False
+        audit.record("user_enabled", actor=actor, target_type="user", target_id=user.id)
+        db.session.commit()
+    return user
+
+
+def set_role(actor: Actor, username: str, *, role: str, organisation_code: str) -> User:
+    """Change a user's role and organisation; it applies from their next request."""
+    _require_admin(actor)
+    user = _user(username)
+    errors: dict[str, list] = {}
+    if role not in ROLES:
+        errors.setdefault("role", []).append(_l("Unknown role."))
+    org = db.session.scalar(select(Organisation).where(Organisation.code == organisation_code))
+    if org is None:
+        errors.setdefault("organisation", []).append(_l("Unknown organisation."))
+    if errors:
+        raise ValidationFailed(errors)
+    _keep_an_admin(actor, user, role=role, disabled=user.disabled)
+    if user.role == role and user.organisation_id == org.id:
+        return user
+    details = {
+        "role": [user.role, role],
+        "organisation": [user.organisation.code, org.code],
+    }
+    user.role = role
+    user.organisation_id = org.id
+    audit.record(
+        "user_changed", actor=actor, target_type="user", target_id=user.id, details=details
+    )
+    db.session.commit()
+    db.session.refresh(user)
+    return user
+
+
+# --- the TOTP second factor --------------------------------------------------------------
+
+
+def _totp_key_file() -> Path:
+    settings = current_app.config["HUB"]
+    return settings.totp_key_file or Path(current_app.instance_path) / "totp_key"
+
+
+def totp_required_roles() -> set[str]:
+    """Roles that must use a second factor: the administrator's choice, else the default.
+
+    The default is every role in production and none in development (and so the demo).
+    """
+    row = db.session.get(Setting, TOTP_ROLES_KEY)
+    if row is None:
+        return set(ROLES) if current_app.config["HUB"].production else set()
+    return {role for role in row.value.split(",") if role in ROLES}
+
+
+def set_totp_required_roles(actor: Actor, roles: Iterable[str]) -> set[str]:
+    _require_admin(actor)
+    chosen = set(roles)
+    unknown = chosen - set(ROLES)
+    if unknown:
+        raise ValidationFailed.one("roles", _l("Unknown role."))
+    value = ",".join(role for role in ROLES if role in chosen)
+    row = db.session.get(Setting, TOTP_ROLES_KEY)
+    if row is None:
+        db.session.add(Setting(key=TOTP_ROLES_KEY, value=value))
+    elif row.value == value:
+        return chosen
+    else:
+        row.value = value
+    audit.record(
+        "totp_roles_set",
+        actor=actor,
+        target_type="setting",
+        target_id=TOTP_ROLES_KEY,
+        details={"roles": sorted(chosen)},
+    )
+    db.session.commit()
+    return chosen
+
+
+def totp_required_for(user: User) -> bool:
+    return user.role in totp_required_roles()
+
+
+def second_factor_due(user: User) -> str | None:
+    """What a user owes after the password: "verify" a code, "enrol" first, or nothing."""
+    if user.totp_enrolled:
+        return "verify"
+    if totp_required_for(user):
+        return "enrol"
+    return None
+
+
+class SecondFactorFailed(OperationError):
+    status = 401
+    code = "second_factor_failed"
+
+    def __init__(self):
+        super().__init__(_l("That code is not valid, or it was already used. Try the next one."))
+
+
+def _claim_step(user: User, step: int) -> bool:
+    """Record `step` as used unless it (or a later one) already was: atomic, so two
+    requests racing with the same code cannot both win."""
+    result = db.session.execute(
+        update(User)
+        .where(
+            User.id == user.id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        user.totp_last_step = step
+        return True
+    return False
+
+
+def _code_step(user: User, code: str) -> int | None:
+    try:
+        secret = totp.open_secret(_totp_key_file(), user.totp_secret_sealed, user.id)
+    except totp.SealError:
+        # The key file changed or was lost: the user must be re-enrolled by an administrator.
+        log.error("TOTP secret of user %s does not open: check HUB_TOTP_KEY_FILE", user.id)
+        return None
+    return totp.matching_step(secret, code)
+
+
+def complete_second_factor(
+    session_row: UserSession, code: str, *, max_failures: int, lockout: timedelta
+) -> str:
+    """Check the code of a session pending its second factor; returns the new cookie value.
+
+    A wrong or replayed code counts as a failed login; when the account locks, the
+    pending session ends and the password step must be done again (LoginFailed).
+    """
+    user = session_row.user
+    if not session_row.pending_totp or session_row.revoked_at is not None or not user.totp_enrolled:
+        raise LoginFailed()
+    throttle = _throttle_row(user.username)
+    now = utcnow()
+    actor = Actor.for_user(user)
+    if throttle.locked_until is not None and throttle.locked_until > now:
+        sessions.end_session(session_row)
+        audit.record(
+            "totp_failed",
+            actor=actor,
+            target_type="user",
+            target_id=user.id,
+            details={"locked": True},
+        )
+        db.session.commit()
+        raise LoginFailed()
+    step = _code_step(user, code)
+    if step is None or not _claim_step(user, step):
+        throttle.failures += 1
+        throttle.last_failure_at = now
+        locked = throttle.failures >= max_failures
+        if locked:
+            throttle.locked_until = now + lockout
+            throttle.failures = 0
+            sessions.end_session(session_row)
+        audit.record(
+            "totp_failed",
+            actor=actor,
+            target_type="user",
+            target_id=user.id,
+            details={"locked": locked, "replay": step is not None},
+        )
+        db.session.commit()
+        if locked:
+            raise LoginFailed()
+        raise SecondFactorFailed()
+    throttle.failures = 0
+    throttle.locked_until = None
+    sessions.end_session(session_row)
+    token = sessions.start_session(user, pending_totp=False)
+    audit.record(
+        "login", actor=actor, target_type="user", target_id=user.id, details={"second_factor": True}
+    )
+    db.session.commit()
+    return token
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A secret offered to a user, not yet in force: shown once, confirmed with a code."""
+
+    secret: str
+    uri: str
+    candidate: str
+
+    @property
+    def grouped(self) -> str:
+        return totp.group_secret(self.secret)
+
+
+def begin_enrolment(user: User) -> Enrolment:
+    """A fresh secret for `user`; nothing is stored until confirm_enrolment."""
+    secret = totp.new_secret()
+    return Enrolment(
+        secret=secret,
+        uri=totp.provisioning_uri(secret, user.username),
+        candidate=totp.seal_candidate(_totp_key_file(), secret, user.id),
+    )
+
+
+def reopen_enrolment(user: User, candidate: str) -> Enrolment | None:
+    """The same offer again (after a mistyped code), or None when it no longer opens."""
+    try:
+        secret = totp.open_candidate(_totp_key_file(), candidate, user.id)
+    except totp.SealError:
+        return None
+    return Enrolment(secret, totp.provisioning_uri(secret, user.username), candidate)
+
+
+def confirm_enrolment(
+    user: User, candidate: str, code: str, *, session_row: UserSession | None = None
+) -> str | None:
+    """Put the offered secret in force once a code from it matches.
+
+    From a session pending enrolment (`session_row.pending_totp`), that session ends
+    and a full one starts: the new cookie value is returned.  Otherwise None.
+    """
+    try:
+        secret = totp.open_candidate(_totp_key_file(), candidate, user.id)
+    except totp.SealError:
+        raise ValidationFailed.one(
+            "code", _l("This enrolment has expired. Start again with a new code.")
+        ) from None
+    step = totp.matching_step(secret, code)
+    if step is None:
+        raise ValidationFailed.one(
+            "code", _l("That code does not match. Check the app's clock and try the next one.")
+        )
+    replaced = user.totp_enrolled
+    user.totp_secret_sealed = totp.seal_secret(_totp_key_file(), secret, user.id)
+    # The code just used to confirm may not be used again to log in.
+    user.totp_last_step = step
+    actor = Actor.for_user(user)
+    audit.record(
+        "totp_enrolled",
+        actor=actor,
+        target_type="user",
+        target_id=user.id,
+        details={"replaced": replaced},
+    )
+    token = None
+    if session_row is not None and session_row.pending_totp:
+        sessions.end_session(session_row)
+        token = sessions.start_session(user, pending_totp=False)
+        audit.record(
+            "login", actor=actor, target_type="user", target_id=user.id, details={"enrolled": True}
+        )
+    db.session.commit()
+    return token
+
+
+def remove_own_totp(actor: Actor, code: str) -> None:
+    """A user turns their second factor off: only with a current code, and only where
+    their role does not require one."""
+    user = db.session.get(User, actor.user_id)
+    if user is None or not user.totp_enrolled:
+        raise NotFound()
+    if totp_required_for(user):
+        raise Forbidden(_l("Your role requires a second factor."))
+    step = _code_step(user, code)
+    if step is None or not _claim_step(user, step):
+        raise ValidationFailed.one("code", SecondFactorFailed().message)
+    user.totp_secret_sealed = None
+    user.totp_last_step = None
+    audit.record("totp_removed", actor=actor, target_type="user", target_id=user.id)
+    db.session.commit()
+
+
+def reset_totp(actor: Actor, username: str) -> User:
+    """An administrator clears a user's second factor (lost phone): they enrol again, and
+    their sessions end, since whoever holds the old device may be signed in."""
+    _require_admin(actor)
+    user = _user(username)
+    if not user.totp_enrolled:
+        return user
+    user.totp_secret_sealed = None
+    user.totp_last_step = None
+    sessions.end_all_sessions(user.id)
+    audit.record("totp_reset", actor=actor, target_type="user", target_id=user.id)
+    db.session.commit()
+    return user

@@ -6,8 +6,8 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from hub.web import auth, errors, home
+    from hub.web import admin, auth, errors, home
 
-    for blueprint in (auth.bp, home.bp):
+    for blueprint in (auth.bp, home.bp, admin.bp):
         app.register_blueprint(blueprint)
     errors.register(app)

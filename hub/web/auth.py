@@ -1,4 +1,5 @@
-"""Login, logout and the language switcher."""
+"""Login (password, then the TOTP code when due), logout, the language switcher, and the
+user's own account page (second factor, logging out everywhere)."""
 
 from __future__ import annotations
 
@@ -7,24 +8,67 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
     make_response,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length
 
+from hub.auth import totp
 from hub.auth.sessions import COOKIE
 from hub.i18n import LANG_COOKIE, LOCALES
 from hub.operations import accounts
-from hub.operations.accounts import LoginFailed
+from hub.operations.accounts import LoginFailed, SecondFactorFailed
+from hub.operations.actor import Actor
+from hub.operations.errors import ValidationFailed
 from hub.web.access import login_required
 from hub.web.forms import EmptyForm, LanguageForm, LoginForm
 
 bp = Blueprint("auth", __name__)
+
+#: What a user who must enrol a second factor may still reach.
+_OPEN_WHILE_ENROLLING = {
+    "auth.totp_enrol",
+    "auth.logout",
+    "auth.language",
+    "auth.login",
+    "auth.login_cancel",
+    "static",
+}
+
+
+#: Role names as people read them (the stored values are the English keys).
+ROLE_NAMES = {
+    "officer": _l("Officer"),
+    "supervisor": _l("Supervisor"),
+    "admin": _l("Administrator"),
+}
+
+
+@bp.app_context_processor
+def _role_names():
+    return {"role_names": ROLE_NAMES}
+
+
+class CodeForm(FlaskForm):
+    # Translators: the six-digit code shown by the authenticator app
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=16)])
+    next = HiddenField()
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=16)])
+    candidate = HiddenField(validators=[DataRequired(), Length(max=512)])
 
 
 def _safe_next(target: str | None) -> str:
@@ -48,9 +92,53 @@ def _set_session_cookie(response, token: str) -> None:
     )
 
 
+def _pending_row():
+    """The session of someone past the password step who still owes the second factor."""
+    row = g.get("session_row")
+    return row if row is not None and row.pending_totp else None
+
+
+@bp.before_app_request
+def _enrolment_gate():
+    """A user whose role requires a second factor reaches nothing else until enrolled.
+
+    Covers sessions that began before the requirement was set, too.
+    """
+    user = g.get("user")
+    if user is None or request.path.startswith("/api/") or user.totp_enrolled:
+        return None
+    if request.endpoint in _OPEN_WHILE_ENROLLING:
+        return None
+    if accounts.totp_required_for(user):
+        return redirect(url_for("auth.totp_enrol"))
+    return None
+
+
+def _after_password(user, next_target: str | None):
+    due = accounts.second_factor_due(user)
+    token = accounts.log_in(user, pending_totp=due is not None, replacing=g.get("session_row"))
+    if due == "verify":
+        target = url_for("auth.login_code", next=next_target or None)
+    elif due == "enrol":
+        target = url_for("auth.totp_enrol")
+    else:
+        target = _safe_next(next_target)
+    response = make_response(redirect(target))
+    _set_session_cookie(response, token)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    pending = _pending_row()
+    if request.method == "GET" and pending is not None:
+        # Half-way through: carry on where they left off.
+        if pending.user.totp_enrolled:
+            return redirect(url_for("auth.login_code"))
+        return redirect(url_for("auth.totp_enrol"))
     form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         settings = current_app.config["HUB"]
         try:
@@ -63,20 +151,61 @@ def login():
         except LoginFailed as exc:
             flash(str(exc.message), "error")
             return render_template("auth/login.html", form=form), 401
-        token = accounts.log_in(user, pending_totp=False)
+        return _after_password(user, form.next.data)
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    pending = _pending_row()
+    if pending is None or not pending.user.totp_enrolled:
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        settings = current_app.config["HUB"]
+        try:
+            token = accounts.complete_second_factor(
+                pending,
+                form.code.data,
+                max_failures=settings.login_max_failures,
+                lockout=timedelta(minutes=settings.login_lockout_minutes),
+            )
+        except SecondFactorFailed as exc:
+            flash(str(exc.message), "error")
+            return render_template("auth/code.html", form=form), 401
+        except LoginFailed as exc:
+            flash(str(exc.message), "error")
+            response = make_response(redirect(url_for("auth.login")))
+            response.delete_cookie(COOKIE)
+            return response
         response = make_response(redirect(_safe_next(form.next.data)))
         _set_session_cookie(response, token)
         return response
     status = 400 if form.is_submitted() else 200
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/code.html", form=form), status
+
+
+@bp.route("/login/cancel", methods=["POST"])
+def login_cancel():
+    """Give up half-way through a login: the pending session ends."""
+    pending = _pending_row()
+    if EmptyForm().validate_on_submit() and pending is not None:
+        accounts.log_out(Actor.for_user(pending.user), pending)
+    response = make_response(redirect(url_for("auth.login")))
+    response.delete_cookie(COOKIE)
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
     form = EmptyForm()
-    if form.validate_on_submit():
-        accounts.log_out(g.actor, g.session_row, everywhere=False)
+    if not form.validate_on_submit():
+        abort(400)
+    accounts.log_out(g.actor, g.session_row, everywhere=False)
     response = make_response(redirect(url_for("auth.login")))
     response.delete_cookie(COOKIE)
     return response
@@ -94,3 +223,104 @@ def language():
     else:
         flash(_("That language is not available."), "error")
     return response
+
+
+# --- the user's own account --------------------------------------------------------------
+
+
+@bp.route("/account")
+@login_required
+def account():
+    return render_template(
+        "auth/account.html",
+        user=g.user,
+        required=accounts.totp_required_for(g.user),
+        form=EmptyForm(),
+        code_form=CodeForm(),
+    )
+
+
+@bp.route("/account/logout-everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    accounts.log_out(g.actor, g.session_row, everywhere=True)
+    flash(_("You are logged out on every device."), "status")
+    response = make_response(redirect(url_for("auth.login")))
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _enrolling_user():
+    """Who is enrolling: a signed-in user, or one pending enrolment after the password."""
+    if g.get("user") is not None:
+        return g.user, None
+    pending = _pending_row()
+    if pending is not None and not pending.user.totp_enrolled:
+        return pending.user, pending
+    return None, None
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+def totp_enrol():
+    user, pending = _enrolling_user()
+    if user is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    form = EnrolForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            token = accounts.confirm_enrolment(
+                user, form.candidate.data, form.code.data, session_row=pending
+            )
+        except ValidationFailed as exc:
+            for message in exc.errors.get("code", []):
+                flash(str(message), "error")
+            status = 422
+        else:
+            flash(_("Your second factor is on. Each code works once."), "status")
+            response = make_response(redirect(url_for("auth.account")))
+            if token is not None:
+                _set_session_cookie(response, token)
+            return response
+    elif form.is_submitted():
+        status = 400
+    enrolment = None
+    if form.candidate.data:
+        enrolment = accounts.reopen_enrolment(user, form.candidate.data)
+    if enrolment is None:
+        enrolment = accounts.begin_enrolment(user)
+    form.candidate.data = enrolment.candidate
+    form.code.data = ""
+    qr = totp.qr_svg(enrolment.uri, _("QR code for your authenticator app"))
+    response = make_response(
+        render_template(
+            "auth/enrol.html",
+            form=form,
+            enrolment=enrolment,
+            qr=qr,
+            forced=pending is not None,
+            user=user,
+        ),
+        status,
+    )
+    # The page shows a secret: never keep it in a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/account/totp/remove", methods=["POST"])
+@login_required
+def totp_remove():
+    form = CodeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        accounts.remove_own_totp(g.actor, form.code.data)
+    except ValidationFailed as exc:
+        for message in exc.errors.get("code", []):
+            flash(str(message), "error")
+    else:
+        flash(_("Your second factor is off."), "status")
+    return redirect(url_for("auth.account"))
