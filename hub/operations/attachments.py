@@ -1,0 +1,159 @@
+"""Attachments: a size limit and a type allow-list decided by the file's own bytes.
+
+Allowed: PDF, JPEG, PNG, plain text (UTF-8), DOCX, XLSX, ODT.  The type is
+recognised from magic bytes (and, for the zip-based office formats, from the
+archive's table of contents); the file name's extension must agree, so a file
+cannot pass for another type.  The bytes and the file name are sealed
+(content.attachment_content); only the type and size stay plain.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from hub import audit
+from hub.extensions import db
+from hub.models import Attachment, Exchange
+from hub.operations import checks, content
+from hub.operations.actor import Actor
+from hub.operations.checks import Errors
+from hub.operations.errors import Forbidden, NotFound
+from hub.operations.exchanges import is_reader, logs_for, visible_exchange
+
+#: media type -> file name extensions it may carry.
+ALLOWED = {
+    "application/pdf": (".pdf",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+    "text/plain": (".txt",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+}
+FILENAME_MAX = 200
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type the bytes really are, among the allowed ones; None otherwise."""
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"PK\x03\x04"):
+        return _sniff_zip(data)
+    if b"\x00" in data:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "text/plain"
+
+
+def _sniff_zip(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names and archive.getinfo("mimetype").file_size < 100:
+                declared = archive.read("mimetype").strip()
+                if declared == b"application/vnd.oasis.opendocument.text":
+                    return "application/vnd.oasis.opendocument.text"
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        return None
+    if "[Content_Types].xml" in names:
+        if "word/document.xml" in names:
+            return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        if "xl/workbook.xml" in names:
+            return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return None
+
+
+def add(actor: Actor, exchange_id: int, *, filename: str, data: bytes) -> Attachment:
+    """Attach a file to an exchange the actor's organisation sent."""
+    exchange = visible_exchange(actor, exchange_id)
+    checks.require_officer(actor)
+    if exchange.sender_id != actor.organisation_id:
+        raise Forbidden(_l("Only the sending organisation attaches files to an exchange."))
+    errors = Errors()
+    filename = checks.text(errors, "filename", filename, max_length=FILENAME_MAX)
+    if "/" in filename or "\\" in filename:
+        errors.add("filename", _l("Give a file name without folders."))
+    limit = current_app.config["HUB"].max_attachment_bytes
+    media_type = None
+    if not data:
+        errors.add("file", _l("The file is empty."))
+    elif len(data) > limit:
+        errors.add(
+            "file",
+            _l("The file is larger than the limit of %(mb)s MB.", mb=f"{limit / 1048576:.1f}"),
+        )
+    else:
+        media_type = sniff(data)
+        if media_type is None:
+            errors.add(
+                "file",
+                _l("This type of file is not accepted (PDF, JPEG, PNG, TXT, DOCX, XLSX, ODT)."),
+            )
+        elif filename and not filename.lower().endswith(ALLOWED[media_type]):
+            errors.add("filename", _l("The file name's extension does not match its content."))
+    errors.raise_if_any()
+    row = Attachment(exchange_id=exchange.id, media_type=media_type, size=len(data))
+    db.session.add(row)
+    db.session.flush()
+    payload = content.seal_bytes(
+        record_type="attachment",
+        record_id=row.id,
+        agreement=exchange.agreement.code,
+        sender=exchange.sender.code,
+        recipient=exchange.recipient.code,
+        readers=[exchange.sender.code, exchange.recipient.code],
+        content=content.attachment_content(filename, media_type, data),
+    )
+    row.payload_id = payload.id
+    audit.record(
+        "attachment_added",
+        actor=actor,
+        target_type="exchange",
+        target_id=exchange.id,
+        logs=logs_for(exchange),
+        details={
+            "attachment": row.id,
+            "media_type": media_type,
+            "size": len(data),
+            "payload_sha256": payload.ciphertext_sha256,
+        },
+    )
+    db.session.commit()
+    return row
+
+
+@dataclass
+class OpenedAttachment:
+    filename: str
+    media_type: str
+    data: bytes
+
+
+def open_attachment(actor: Actor, exchange_id: int, attachment_id: int) -> OpenedAttachment:
+    exchange: Exchange = visible_exchange(actor, exchange_id)
+    if not checks.valid_id(attachment_id):
+        raise NotFound()
+    row = db.session.get(Attachment, attachment_id)
+    if row is None or row.exchange_id != exchange.id or row.payload is None:
+        raise NotFound()
+    if not is_reader(actor, exchange):
+        raise NotFound()
+    header, data = content.split_attachment(
+        content.open_bytes(
+            actor, row.payload, record_type="attachment", record_id=row.id, logs=logs_for(exchange)
+        )
+    )
+    db.session.commit()  # the opening's audit entry
+    return OpenedAttachment(filename=header["filename"], media_type=row.media_type, data=data)

@@ -1,0 +1,78 @@
+"""Sealed content of cases and exchanges: the one place operations seal and open payloads.
+
+Formats (the bytes handed to hub.crypto.payloads.seal):
+
+- ``exchange`` and ``exchange_translation``: canonical JSON (sorted keys, UTF-8)
+  ``{"body": str, "fields": {...}, "language": str}``.
+- ``attachment``: a one-line canonical JSON header
+  ``{"filename": str, "media_type": str, "size": int}``, then ``b"\\n"``, then
+  the file's raw bytes (so large files are never base64-inflated).
+- ``suspect``: canonical JSON ``{"name", "date_of_birth", "nationality",
+  "identity_document"}`` (strings; date as ISO 8601 or "").
+
+Plaintext never reaches a table: the model rows hold only the payload id.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hub.models import SealedPayload
+from hub.operations.actor import Actor
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def seal_bytes(
+    *,
+    record_type: str,
+    record_id: int,
+    agreement: str | None,
+    sender: str,
+    recipient: str | None,
+    readers: list[str],
+    content: bytes,
+) -> SealedPayload:
+    from hub.crypto import payloads
+
+    return payloads.seal(
+        record_type=record_type,
+        record_id=record_id,
+        agreement=agreement,
+        sender=sender,
+        recipient=recipient,
+        readers=sorted(set(readers)),
+        content=content,
+    )
+
+
+def seal_json(*, value: dict, **binding) -> SealedPayload:
+    return seal_bytes(content=canonical(value), **binding)
+
+
+def open_bytes(
+    actor: Actor, payload: SealedPayload, *, record_type: str, record_id: int, logs: list[str]
+) -> bytes:
+    """Open for the actor (checks they are a reader, verifies, decrypts, audits the read)."""
+    from hub.crypto import payloads
+
+    return payloads.open_for(
+        actor, payload, record_type=record_type, record_id=record_id, logs=logs
+    )
+
+
+def open_json(actor: Actor, payload: SealedPayload, **kwargs) -> dict:
+    return json.loads(open_bytes(actor, payload, **kwargs))
+
+
+def attachment_content(filename: str, media_type: str, data: bytes) -> bytes:
+    header = canonical({"filename": filename, "media_type": media_type, "size": len(data)})
+    return header + b"\n" + data
+
+
+def split_attachment(content: bytes) -> tuple[dict, bytes]:
+    header, _, data = content.partition(b"\n")
+    return json.loads(header), data

@@ -1,0 +1,528 @@
+"""Exchanges: sending (requests, responses, alerts...), acknowledging, closing, translating.
+
+The rules (who may send what to whom under which agreement, how a response
+answers a request, when a request falls due) live here; the pages, the API and
+the importer only parse input into `NewExchange` and call `send()`.
+Conditions of use (handling codes H0-H3) are in hub.operations.handling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from hub import audit
+from hub.extensions import db
+from hub.i18n import COUNTRY_LANGUAGE, LOCALES
+from hub.models import Agreement, Case, Exchange, ExchangeTranslation, Organisation, User
+from hub.models.exchange import (
+    CLASSIFICATIONS,
+    CREDIBILITY,
+    EXCHANGE_KINDS,
+    HANDLING_CODES,
+    RELIABILITY,
+)
+from hub.operations import checks, content
+from hub.operations.actor import Actor
+from hub.operations.checks import Errors
+from hub.operations.errors import Conflict, Forbidden, NotFound
+from hub.operations.scope import cases_visible_to, exchanges_visible_to
+from hub.text import fold
+
+#: Kinds that expect an answer, and so carry a due date.
+REQUEST_KINDS = ("request", "permission_request")
+SUBJECT_MAX = 200
+HANDLING_NOTE_MAX = 500
+BODY_MAX = 200_000
+OPEN_STATUSES = ("sent", "acknowledged")
+
+
+@dataclass
+class NewExchange:
+    """What a face hands to `send()`: codes and ids, as typed or as received."""
+
+    agreement: str
+    recipient: str
+    kind: str
+    subject: str
+    body: str
+    classification: str
+    reliability: str
+    credibility: int
+    handling: str
+    handling_note: str = ""
+    sent_at: datetime | None = None
+    case: int | None = None
+    in_reply_to: int | None = None
+    #: Structured fields sealed with the body (e.g. vehicle plates, routes).
+    fields: dict = field(default_factory=dict)
+    #: The body's language; defaults to the sender's country language.
+    language: str | None = None
+    #: Only in a response to a permission request: whether the provider grants it.
+    permission_granted: bool | None = None
+
+
+def visible_exchange(actor: Actor, exchange_id) -> Exchange:
+    """The exchange if the actor's organisation sent or received it; NotFound otherwise."""
+    if not checks.valid_id(exchange_id):
+        raise NotFound()
+    row = db.session.scalar(exchanges_visible_to(actor).where(Exchange.id == exchange_id))
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def logs_for(exchange: Exchange) -> list[str]:
+    return [exchange.agreement.code]
+
+
+def due_at(agreement: Agreement, kind: str, sent_at: datetime) -> datetime | None:
+    """When a request must be answered: its agreement's `response_time` obligation."""
+    if kind not in REQUEST_KINDS:
+        return None
+    rule = agreement.obligation("response_time")
+    if rule is None:
+        return None
+    days = rule.params.get("days")
+    if not isinstance(days, int | float) or days <= 0:
+        return None
+    return sent_at + timedelta(days=days)
+
+
+def _check_reply(
+    errors: Errors,
+    actor: Actor,
+    data: NewExchange,
+    agreement: Agreement | None,
+    recipient: Organisation | None,
+    sent_at: datetime,
+) -> Exchange | None:
+    """The exchange replied to, with the rules of responses and permission requests."""
+    kind = data.kind
+    if data.in_reply_to is None:
+        if kind in ("response", "permission_request"):
+            errors.add("in_reply_to", _l("Say which exchange this replies to."))
+        return None
+    if not checks.valid_id(data.in_reply_to):
+        errors.add("in_reply_to", _l("Unknown exchange."))
+        return None
+    target = db.session.scalar(exchanges_visible_to(actor).where(Exchange.id == data.in_reply_to))
+    if target is None:
+        errors.add("in_reply_to", _l("Unknown exchange."))
+        return None
+    if agreement is not None and target.agreement_id != agreement.id:
+        errors.add("in_reply_to", _l("A reply stays under the agreement of what it answers."))
+    if kind == "response":
+        if target.kind not in REQUEST_KINDS:
+            errors.add("in_reply_to", _l("A response must reply to a request."))
+        elif target.recipient_id != actor.organisation_id:
+            errors.add(
+                "in_reply_to",
+                _l("Only the organisation the request was sent to can answer it."),
+            )
+        elif target.status == "closed":
+            errors.add("in_reply_to", _l("This request is closed."))
+        elif recipient is not None and recipient.id != target.sender_id:
+            errors.add("recipient", _l("A response goes to the organisation that asked."))
+        elif sent_at < target.sent_at:
+            errors.add("sent_at", _l("A response cannot be sent before the request."))
+        if target.kind == "permission_request" and data.permission_granted is None:
+            errors.add("permission_granted", _l("Say whether permission is granted."))
+    if kind == "permission_request":
+        if target.recipient_id != actor.organisation_id:
+            errors.add(
+                "in_reply_to", _l("Ask permission only for information your organisation received.")
+            )
+        elif target.handling not in ("H1", "H2"):
+            errors.add("in_reply_to", _l("This exchange's handling code needs no permission."))
+        elif (target.handling == "H1" and target.court_use_permitted) or (
+            target.handling == "H2" and target.onward_sharing_permitted
+        ):
+            errors.add("in_reply_to", _l("Permission is already recorded."))
+        elif recipient is not None and recipient.id != target.sender_id:
+            errors.add("recipient", _l("Ask the organisation that provided the information."))
+    return target
+
+
+def _check(actor: Actor, data: NewExchange, now: datetime):
+    errors = Errors()
+    checks.choice(errors, "kind", data.kind, EXCHANGE_KINDS)
+    subject = checks.text(errors, "subject", data.subject, max_length=SUBJECT_MAX)
+    body = checks.text(errors, "body", data.body, max_length=BODY_MAX, multiline=True)
+    checks.choice(errors, "classification", data.classification, CLASSIFICATIONS)
+    checks.choice(errors, "reliability", data.reliability, RELIABILITY)
+    if isinstance(data.credibility, bool):
+        errors.add("credibility", _l("Choose one of: %(choices)s.", choices="1, 2, 3, 4, 5, 6"))
+    else:
+        checks.choice(errors, "credibility", data.credibility, CREDIBILITY)
+    checks.choice(errors, "handling", data.handling, HANDLING_CODES)
+    note = checks.text(
+        errors, "handling_note", data.handling_note, max_length=HANDLING_NOTE_MAX, required=False
+    )
+    if data.handling == "H3" and not note and "handling_note" not in errors:
+        errors.add("handling_note", _l("Under H3, state the restrictions in words."))
+    language = data.language
+    if language is not None and language not in LOCALES:
+        errors.add("language", _l("Unknown language."))
+    if not isinstance(data.fields, dict):
+        errors.add("fields", _l("Give the structured fields as an object."))
+    sent_at = checks.when(errors, "sent_at", data.sent_at, now=now)
+
+    agreement = checks.agreement_by_code(errors, "agreement", data.agreement)
+    recipient = checks.organisation_by_code(errors, "recipient", data.recipient)
+    sender = db.session.get(Organisation, actor.organisation_id)
+    if agreement is not None:
+        party_ids = {p.id for p in agreement.parties}
+        if sender.id not in party_ids:
+            errors.add("agreement", _l("Your organisation is not a party to this agreement."))
+        if recipient is not None and recipient.id not in party_ids:
+            errors.add("recipient", _l("The recipient is not a party to this agreement."))
+        allowed = agreement.classifications
+        if (
+            allowed
+            and data.classification in CLASSIFICATIONS
+            and data.classification not in allowed
+        ):
+            errors.add(
+                "classification",
+                _l("This agreement does not share information at this level."),
+            )
+    if recipient is not None and recipient.id == sender.id:
+        errors.add("recipient", _l("Send to another organisation than your own."))
+
+    case = None
+    if data.case is not None:
+        if checks.valid_id(data.case):
+            case = db.session.scalar(cases_visible_to(actor).where(Case.id == data.case))
+        if case is None:
+            errors.add("case", _l("Unknown case."))
+    if data.permission_granted is not None and not isinstance(data.permission_granted, bool):
+        errors.add("permission_granted", _l("Answer yes or no."))
+    target = None
+    if data.kind in EXCHANGE_KINDS:
+        target = _check_reply(errors, actor, data, agreement, recipient, sent_at)
+    if data.permission_granted is not None and not (
+        data.kind == "response" and target is not None and target.kind == "permission_request"
+    ):
+        errors.add(
+            "permission_granted",
+            _l("Only a response to a permission request grants or refuses permission."),
+        )
+    errors.raise_if_any()
+    language = language or COUNTRY_LANGUAGE.get(sender.country, "vi")
+    return agreement, sender, recipient, case, target, subject, body, note, sent_at, language
+
+
+def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
+    """Record one exchange sent by the actor's organisation; seals the body, audits, commits.
+
+    `commit=False` leaves the transaction open (the importer stores a whole
+    file or nothing).
+    """
+    checks.require_officer(actor)
+    now = checks.now()
+    agreement, sender, recipient, case, target, subject, body, note, sent_at, language = _check(
+        actor, data, now
+    )
+    exchange = Exchange(
+        agreement_id=agreement.id,
+        sender_id=sender.id,
+        recipient_id=recipient.id,
+        kind=data.kind,
+        status="sent",
+        classification=data.classification,
+        handling=data.handling,
+        handling_note=note,
+        reliability=data.reliability,
+        credibility=data.credibility,
+        subject=subject,
+        subject_key=fold(subject)[:SUBJECT_MAX],
+        language=language,
+        case_id=case.id if case else None,
+        in_reply_to_id=target.id if target else None,
+        created_by_id=actor.user_id,
+        sent_at=sent_at,
+        due_at=due_at(agreement, data.kind, sent_at),
+        permission_granted=data.permission_granted,
+        created_at=now,
+    )
+    db.session.add(exchange)
+    db.session.flush()
+    payload = content.seal_json(
+        record_type="exchange",
+        record_id=exchange.id,
+        agreement=agreement.code,
+        sender=sender.code,
+        recipient=recipient.code,
+        readers=[sender.code, recipient.code],
+        value={"body": body, "fields": data.fields or {}, "language": language},
+    )
+    exchange.payload_id = payload.id
+    logs = [agreement.code]
+    audit.record(
+        "exchange_sent",
+        actor=actor,
+        target_type="exchange",
+        target_id=exchange.id,
+        logs=logs,
+        details={
+            "kind": exchange.kind,
+            "sender": sender.code,
+            "recipient": recipient.code,
+            "classification": exchange.classification,
+            "handling": exchange.handling,
+            "sent_at": sent_at.isoformat(),
+            "due_at": exchange.due_at.isoformat() if exchange.due_at else None,
+            "case": exchange.case_id,
+            "in_reply_to": exchange.in_reply_to_id,
+            "payload_sha256": payload.ciphertext_sha256,
+        },
+    )
+    if case is not None and agreement not in case.agreements:
+        case.agreements.append(agreement)
+    if data.kind == "response" and target is not None:
+        _answer(actor, target, exchange, logs)
+    if commit:
+        db.session.commit()
+    return exchange
+
+
+def _answer(actor: Actor, request: Exchange, response: Exchange, logs: list[str]) -> None:
+    """A response answers its request (the first response sets the time)."""
+    first = request.answered_at is None
+    if first:
+        request.answered_at = response.sent_at
+        request.status = "answered"
+        if request.acknowledged_at is None:
+            # Answering is receipt too; acknowledge_time is then measured to the answer.
+            request.acknowledged_at = response.sent_at
+            request.acknowledged_by_id = actor.user_id
+        audit.record(
+            "request_answered",
+            actor=actor,
+            target_type="exchange",
+            target_id=request.id,
+            logs=logs,
+            details={"response": response.id, "answered_at": response.sent_at.isoformat()},
+        )
+    if request.kind == "permission_request" and response.permission_granted is not None:
+        about = request.in_reply_to
+        if response.permission_granted and about is not None:
+            if about.handling == "H1":
+                about.court_use_permitted = True
+            elif about.handling == "H2":
+                about.onward_sharing_permitted = True
+        audit.record(
+            "permission_granted" if response.permission_granted else "permission_refused",
+            actor=actor,
+            target_type="exchange",
+            target_id=about.id if about else request.id,
+            logs=logs,
+            details={"handling": about.handling if about else None, "response": response.id},
+        )
+
+
+def acknowledge(actor: Actor, exchange_id: int) -> Exchange:
+    """Receipt, by the recipient organisation; a second click changes nothing."""
+    exchange = visible_exchange(actor, exchange_id)
+    checks.require_officer(actor)
+    if exchange.recipient_id != actor.organisation_id:
+        raise Forbidden(_l("Only the recipient organisation acknowledges an exchange."))
+    if exchange.acknowledged_at is not None:
+        return exchange
+    now = checks.now()
+    exchange.acknowledged_at = now
+    exchange.acknowledged_by_id = actor.user_id
+    if exchange.status == "sent":
+        exchange.status = "acknowledged"
+    audit.record(
+        "exchange_acknowledged",
+        actor=actor,
+        target_type="exchange",
+        target_id=exchange.id,
+        logs=logs_for(exchange),
+        details={"acknowledged_at": now.isoformat()},
+    )
+    db.session.commit()
+    return exchange
+
+
+def close(actor: Actor, exchange_id: int) -> Exchange:
+    """Close an exchange: nothing more is expected of it.
+
+    A request is closed only by its sender (withdrawn, or answered outside the
+    hub), so a recipient cannot make its own overdue answer disappear.
+    """
+    exchange = visible_exchange(actor, exchange_id)
+    checks.require_officer(actor)
+    if exchange.kind in REQUEST_KINDS and exchange.sender_id != actor.organisation_id:
+        raise Forbidden(_l("Only the organisation that asked can close a request."))
+    if exchange.status == "closed":
+        raise Conflict(_l("This exchange is already closed."))
+    now = checks.now()
+    exchange.status = "closed"
+    exchange.closed_at = now
+    audit.record(
+        "exchange_closed",
+        actor=actor,
+        target_type="exchange",
+        target_id=exchange.id,
+        logs=logs_for(exchange),
+        details={"closed_at": now.isoformat()},
+    )
+    db.session.commit()
+    return exchange
+
+
+def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
+    """Link the exchange to a case the actor can see (or unlink with None)."""
+    exchange = visible_exchange(actor, exchange_id)
+    checks.require_officer(actor)
+    case = None
+    if case_id is not None:
+        if checks.valid_id(case_id):
+            case = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
+        if case is None:
+            raise checks.ValidationFailed.one("case", _l("Unknown case."))
+    exchange.case_id = case.id if case else None
+    if case is not None and exchange.agreement not in case.agreements:
+        case.agreements.append(exchange.agreement)
+    audit.record(
+        "exchange_case_linked",
+        actor=actor,
+        target_type="exchange",
+        target_id=exchange.id,
+        logs=logs_for(exchange),
+        details={"case": exchange.case_id},
+    )
+    db.session.commit()
+    return exchange
+
+
+def add_translation(actor: Actor, exchange_id: int, *, language: str, body: str):
+    """A translation of the body, beside the original, by either party's officer."""
+    exchange = visible_exchange(actor, exchange_id)
+    checks.require_officer(actor)
+    errors = Errors()
+    checks.choice(errors, "language", language, LOCALES)
+    body = checks.text(errors, "body", body, max_length=BODY_MAX, multiline=True)
+    errors.raise_if_any()
+    row = ExchangeTranslation(
+        exchange_id=exchange.id, language=language, translator_id=actor.user_id
+    )
+    db.session.add(row)
+    db.session.flush()
+    payload = content.seal_json(
+        record_type="exchange_translation",
+        record_id=row.id,
+        agreement=exchange.agreement.code,
+        sender=actor.organisation_code,
+        recipient=None,
+        readers=[exchange.sender.code, exchange.recipient.code],
+        value={"body": body, "language": language},
+    )
+    row.payload_id = payload.id
+    audit.record(
+        "exchange_translated",
+        actor=actor,
+        target_type="exchange",
+        target_id=exchange.id,
+        logs=logs_for(exchange),
+        details={
+            "translation": row.id,
+            "language": language,
+            "payload_sha256": payload.ciphertext_sha256,
+        },
+    )
+    db.session.commit()
+    return row
+
+
+@dataclass
+class Text:
+    language: str
+    body: str
+    original: bool
+    translator: str | None = None
+    translated_at: datetime | None = None
+
+
+@dataclass
+class Content:
+    """An exchange's opened content: the original body and its translations."""
+
+    fields: dict
+    texts: list[Text]
+
+    @property
+    def body(self) -> str:
+        return next(t.body for t in self.texts if t.original)
+
+
+def is_reader(actor: Actor, exchange: Exchange) -> bool:
+    return actor.organisation_id in (exchange.sender_id, exchange.recipient_id)
+
+
+def read(actor: Actor, exchange: Exchange, *, language: str | None = None) -> Content:
+    """Open body and translations for an entitled reader (each opening audited).
+
+    Texts come in the reader's language first, then the original, then the rest.
+    """
+    if not is_reader(actor, exchange) or exchange.payload is None:
+        raise NotFound()
+    logs = logs_for(exchange)
+    value = content.open_json(
+        actor, exchange.payload, record_type="exchange", record_id=exchange.id, logs=logs
+    )
+    texts = [
+        Text(language=value.get("language", exchange.language), body=value["body"], original=True)
+    ]
+    translators = {
+        u.id: u.display_name
+        for u in db.session.scalars(
+            select(User).where(User.id.in_({t.translator_id for t in exchange.translations}))
+        )
+    }
+    for row in exchange.translations:
+        if row.payload is None:
+            continue
+        opened = content.open_json(
+            actor, row.payload, record_type="exchange_translation", record_id=row.id, logs=logs
+        )
+        texts.append(
+            Text(
+                language=opened["language"],
+                body=opened["body"],
+                original=False,
+                translator=translators.get(row.translator_id),
+                translated_at=row.created_at,
+            )
+        )
+    texts.sort(key=lambda t: (t.language != language, not t.original))
+    db.session.commit()  # the openings' audit entries
+    return Content(fields=value.get("fields") or {}, texts=texts)
+
+
+def load_for_view(exchange_id: int, actor: Actor) -> Exchange:
+    """The exchange with what a detail view shows, loaded in a few queries."""
+    if not checks.valid_id(exchange_id):
+        raise NotFound()
+    row = db.session.scalar(
+        exchanges_visible_to(actor)
+        .where(Exchange.id == exchange_id)
+        .options(
+            selectinload(Exchange.agreement),
+            selectinload(Exchange.sender).selectinload(Organisation.names),
+            selectinload(Exchange.recipient).selectinload(Organisation.names),
+            selectinload(Exchange.attachments),
+            selectinload(Exchange.translations),
+            selectinload(Exchange.replies),
+        )
+    )
+    if row is None:
+        raise NotFound()
+    return row

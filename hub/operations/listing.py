@@ -1,0 +1,367 @@
+"""Filtered, paginated lists of exchanges and cases, shared by the pages and the API.
+
+Sorted newest first by date (sent_at / opened_on, then id).  Two ways to page:
+`page` numbers (bounded at MAX_PAGE, so an offset never walks a million rows)
+and an opaque keyset `cursor` (continues after the last row seen: constant
+cost at any depth).  Rows come with what a list shows (agreement, sender and
+recipient with their names, case) loaded in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.orm import selectinload
+
+from hub.extensions import db
+from hub.models import (
+    Agreement,
+    Case,
+    Exchange,
+    Organisation,
+    Suspect,
+    case_agreements,
+    case_organisations,
+)
+from hub.models.base import utcnow
+from hub.models.case import CASE_STATUSES
+from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, EXCHANGE_STATUSES
+from hub.operations import checks
+from hub.operations.actor import Actor
+from hub.operations.checks import Errors
+from hub.operations.scope import cases_visible_to, exchanges_visible_to
+from hub.text import fold
+
+PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_PAGE = 200
+LOCAL = timedelta(hours=7)  # UTC+7 (Viet Nam, Laos), no DST
+OPEN = ("sent", "acknowledged")
+Q_MAX = 100
+
+
+@dataclass
+class ExchangeFilters:
+    agreement: str | None = None
+    partner: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    classification: str | None = None
+    case: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    overdue: bool | None = None
+    #: "in" (received by the actor's organisation) or "out" (sent by it).
+    direction: str | None = None
+    q: str | None = None
+
+
+@dataclass
+class CaseFilters:
+    agreement: str | None = None
+    partner: str | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str | None = None
+    suspect_name: str | None = None
+    suspect_document: str | None = None
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    page: int | None
+    per_page: int
+    has_next: bool
+    next_cursor: str | None
+    filters: dict = field(default_factory=dict)
+
+
+def _local_start(day: date) -> datetime:
+    """Midnight in UTC+7 (Viet Nam and Laos), as a UTC instant."""
+    return datetime.combine(day, time(), tzinfo=UTC) - LOCAL
+
+
+def _like(q: str) -> str:
+    escaped = fold(q).strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def overdue_clause(now: datetime | None = None):
+    now = now or utcnow()
+    return and_(
+        Exchange.due_at.is_not(None),
+        Exchange.due_at < now,
+        Exchange.answered_at.is_(None),
+        Exchange.status.in_(OPEN),
+    )
+
+
+def _code_lookup(errors: Errors, name: str, model, code):
+    row_id = db.session.scalar(select(model.id).where(model.code == code))
+    if row_id is None:
+        unknown = _l("Unknown agreement.") if model is Agreement else _l("Unknown organisation.")
+        errors.add(name, unknown)
+    return row_id
+
+
+def _check_paging(errors: Errors, page, per_page, cursor) -> None:
+    if page is not None and (not isinstance(page, int) or not 1 <= page <= MAX_PAGE):
+        errors.add(
+            "page",
+            _l("Choose a page from 1 to %(n)d; narrow the filters to go further.", n=MAX_PAGE),
+        )
+    if not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE:
+        errors.add("per_page", _l("Choose from 1 to %(n)d rows per page.", n=MAX_PER_PAGE))
+    if page is not None and cursor is not None and page != 1:
+        errors.add("page", _l("Use either a page number or a cursor."))
+
+
+def _encode_cursor(*parts) -> str:
+    raw = "|".join(str(p) for p in parts)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(errors: Errors, cursor: str, parse) -> tuple | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        first, last = raw.split("|")
+        ident = int(last)
+        if not checks.valid_id(ident):
+            raise ValueError(ident)
+        return parse(first), ident
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        errors.add("cursor", _l("This cursor is not valid; start from the first page."))
+        return None
+
+
+def _exchange_query(actor: Actor, f: ExchangeFilters, errors: Errors) -> Select:
+    query = exchanges_visible_to(actor)
+    org = actor.organisation_id
+    if f.agreement:
+        agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
+        query = query.where(Exchange.agreement_id == agreement_id)
+    if f.partner:
+        partner_id = _code_lookup(errors, "partner", Organisation, f.partner)
+        query = query.where(
+            or_(
+                and_(Exchange.sender_id == org, Exchange.recipient_id == partner_id),
+                and_(Exchange.recipient_id == org, Exchange.sender_id == partner_id),
+            )
+        )
+    if f.kind:
+        checks.choice(errors, "kind", f.kind, EXCHANGE_KINDS)
+        query = query.where(Exchange.kind == f.kind)
+    if f.status:
+        checks.choice(errors, "status", f.status, EXCHANGE_STATUSES)
+        query = query.where(Exchange.status == f.status)
+    if f.classification:
+        checks.choice(errors, "classification", f.classification, CLASSIFICATIONS)
+        query = query.where(Exchange.classification == f.classification)
+    if f.direction:
+        checks.choice(errors, "direction", f.direction, ("in", "out"))
+        column = Exchange.recipient_id if f.direction == "in" else Exchange.sender_id
+        query = query.where(column == org)
+    if f.case is not None:
+        if not checks.valid_id(f.case):
+            errors.add("case", _l("Unknown case."))
+        query = query.where(Exchange.case_id == f.case)
+    query = _date_range(errors, query, Exchange.sent_at, f.date_from, f.date_to, instant=True)
+    if f.overdue is True:
+        query = query.where(overdue_clause())
+    elif f.overdue is False:
+        query = query.where(~overdue_clause())
+    if f.q:
+        q = checks.text(errors, "q", f.q, max_length=Q_MAX)
+        if q:
+            pattern = _like(q)
+            matching_cases = select(Case.id).where(Case.reference_key.like(pattern, escape="\\"))
+            query = query.where(
+                or_(
+                    Exchange.subject_key.like(pattern, escape="\\"),
+                    Exchange.case_id.in_(matching_cases),
+                )
+            )
+    return query
+
+
+def _date_range(errors: Errors, query: Select, column, start, end, *, instant: bool) -> Select:
+    for name, value in (("date_from", start), ("date_to", end)):
+        if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
+            errors.add(name, _l("Give a date."))
+            return query
+    if start and end and end < start:
+        errors.add("date_to", _l("The end date is before the start date."))
+    if start:
+        query = query.where(column >= (_local_start(start) if instant else start))
+    if end:
+        query = query.where(
+            column < _local_start(end + timedelta(days=1)) if instant else column <= end
+        )
+    return query
+
+
+def list_exchanges(
+    actor: Actor,
+    filters: ExchangeFilters | None = None,
+    *,
+    page: int | None = None,
+    per_page: int = PER_PAGE,
+    cursor: str | None = None,
+) -> Page:
+    """Exchanges the actor may see, filtered, newest first (ValidationFailed on bad filters)."""
+    f = filters or ExchangeFilters()
+    errors = Errors()
+    _check_paging(errors, page, per_page, cursor)
+    query = _exchange_query(actor, f, errors)
+    after = None
+    if cursor:
+        after = _decode_cursor(errors, cursor, datetime.fromisoformat)
+    errors.raise_if_any()
+    if after is not None:
+        sent_at, ident = after
+        if sent_at.tzinfo is None:
+            sent_at = sent_at.replace(tzinfo=UTC)
+        query = query.where(
+            or_(Exchange.sent_at < sent_at, and_(Exchange.sent_at == sent_at, Exchange.id < ident))
+        )
+    number = page or 1
+    query = (
+        query.order_by(Exchange.sent_at.desc(), Exchange.id.desc())
+        .options(
+            selectinload(Exchange.agreement),
+            selectinload(Exchange.sender).selectinload(Organisation.names),
+            selectinload(Exchange.recipient).selectinload(Organisation.names),
+            selectinload(Exchange.case),
+        )
+        .limit(per_page + 1)
+    )
+    if after is None:
+        query = query.offset((number - 1) * per_page)
+    rows = list(db.session.scalars(query))
+    if not rows and after is None and number > 1:
+        raise checks.ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
+    has_next = len(rows) > per_page
+    rows = rows[:per_page]
+    next_cursor = None
+    if has_next:
+        last = rows[-1]
+        next_cursor = _encode_cursor(last.sent_at.isoformat(), last.id)
+    return Page(
+        items=rows,
+        page=None if after is not None else number,
+        per_page=per_page,
+        has_next=has_next,
+        next_cursor=next_cursor,
+    )
+
+
+def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> Select:
+    query = cases_visible_to(actor)
+    if f.agreement:
+        agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
+        query = query.where(
+            exists().where(
+                case_agreements.c.case_id == Case.id,
+                case_agreements.c.agreement_id == agreement_id,
+            )
+        )
+    if f.partner:
+        partner_id = _code_lookup(errors, "partner", Organisation, f.partner)
+        query = query.where(
+            or_(
+                Case.owner_organisation_id == partner_id,
+                exists().where(
+                    case_organisations.c.case_id == Case.id,
+                    case_organisations.c.organisation_id == partner_id,
+                ),
+            )
+        )
+    if f.status:
+        checks.choice(errors, "status", f.status, CASE_STATUSES)
+        query = query.where(Case.status == f.status)
+    query = _date_range(errors, query, Case.opened_on, f.date_from, f.date_to, instant=False)
+    if f.q:
+        q = checks.text(errors, "q", f.q, max_length=Q_MAX)
+        if q:
+            pattern = _like(q)
+            query = query.where(
+                or_(
+                    Case.reference_key.like(pattern, escape="\\"),
+                    Case.title_key.like(pattern, escape="\\"),
+                )
+            )
+    if f.suspect_name or f.suspect_document:
+        from hub.operations.cases import suspect_indexes
+
+        name = checks.text(errors, "suspect_name", f.suspect_name, max_length=200, required=False)
+        document = checks.text(
+            errors, "suspect_document", f.suspect_document, max_length=64, required=False
+        )
+        indexes = suspect_indexes(name=name, document=document)
+        clauses = [Suspect.case_id == Case.id]
+        if "name" in indexes:
+            clauses.append(Suspect.name_index == indexes["name"])
+        if "document" in indexes:
+            clauses.append(Suspect.document_index == indexes["document"])
+        query = query.where(exists().where(*clauses))
+    return query
+
+
+def list_cases(
+    actor: Actor,
+    filters: CaseFilters | None = None,
+    *,
+    page: int | None = None,
+    per_page: int = PER_PAGE,
+    cursor: str | None = None,
+) -> Page:
+    f = filters or CaseFilters()
+    errors = Errors()
+    _check_paging(errors, page, per_page, cursor)
+    query = _case_query(actor, f, errors)
+    after = None
+    if cursor:
+        after = _decode_cursor(errors, cursor, date.fromisoformat)
+    errors.raise_if_any()
+    if after is not None:
+        opened_on, ident = after
+        query = query.where(
+            or_(Case.opened_on < opened_on, and_(Case.opened_on == opened_on, Case.id < ident))
+        )
+    number = page or 1
+    query = (
+        query.order_by(Case.opened_on.desc(), Case.id.desc())
+        .options(
+            selectinload(Case.owner).selectinload(Organisation.names),
+            selectinload(Case.organisations),
+            selectinload(Case.agreements),
+            selectinload(Case.province),
+        )
+        .limit(per_page + 1)
+    )
+    if after is None:
+        query = query.offset((number - 1) * per_page)
+    rows = list(db.session.scalars(query))
+    if not rows and after is None and number > 1:
+        raise checks.ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
+    has_next = len(rows) > per_page
+    rows = rows[:per_page]
+    next_cursor = None
+    if has_next:
+        last = rows[-1]
+        next_cursor = _encode_cursor(last.opened_on.isoformat(), last.id)
+    return Page(
+        items=rows,
+        page=None if after is not None else number,
+        per_page=per_page,
+        has_next=has_next,
+        next_cursor=next_cursor,
+    )
