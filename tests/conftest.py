@@ -19,12 +19,14 @@ from sqlalchemy.engine import make_url
 from hub import create_app
 from hub.auth.passwords import set_cheap_parameters_for_tests
 from hub.config import Settings
+from hub.crypto.service import set_cheap_kdf_for_tests
 
 PASSWORD = "correct horse battery"
 PG_URL_ENV = "HUB_TEST_DATABASE_URL"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 set_cheap_parameters_for_tests()
+set_cheap_kdf_for_tests()
 
 
 def _pg_admin_url(url: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -15,18 +15,26 @@ class SealedPayload(db.Model):
     __tablename__ = "sealed_payloads"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # What the payload belongs to; with agreement/sender/recipient this is the AAD binding.
+    # The row this payload belongs to (local id). The authenticated binding in
+    # binding_json names it globally ("<hub id>/<id>"), with agreement, sender and
+    # recipient; see hub.crypto.payloads.
     record_type: Mapped[str] = mapped_column(String(32))
     record_id: Mapped[str] = mapped_column(String(64))
     binding_json: Mapped[str] = mapped_column(String(1024))
+    # Envelope format version and payload cipher (hub.crypto.sealing), so suites can coexist.
+    envelope_version: Mapped[int] = mapped_column(Integer, default=1)
     suite: Mapped[str] = mapped_column(String(64))
     nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    # HMAC of the data key, signed: pins the one data key every wrap must hold.
+    key_commitment: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     ciphertext_sha256: Mapped[str] = mapped_column(String(64))
     signer_org: Mapped[str] = mapped_column(String(16))
     signer_key_version: Mapped[int] = mapped_column(Integer)
     signer_fingerprint: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
+    # Arrived in a sealed package: bound to the sender hub's record, not to one of ours.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     wraps: Mapped[list[PayloadWrap]] = relationship(
@@ -42,7 +50,9 @@ class PayloadWrap(db.Model):
     payload_id: Mapped[int] = mapped_column(ForeignKey("sealed_payloads.id"), primary_key=True)
     org_code: Mapped[str] = mapped_column(String(16), primary_key=True)
     key_version: Mapped[int] = mapped_column(Integer)
-    kem: Mapped[str] = mapped_column(String(32))
+    # The HPKE suite name and the fingerprint of the reader's public key it was wrapped to.
+    kem: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
     enc: Mapped[bytes] = mapped_column(LargeBinary)
 
     payload: Mapped[SealedPayload] = relationship(back_populates="wraps")

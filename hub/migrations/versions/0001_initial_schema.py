@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 10:42:08.675668
+Create Date: 2026-11-26 10:46:55.978479
 
 """
 from alembic import op
@@ -76,14 +76,17 @@ def upgrade():
     sa.Column('record_type', sa.String(length=32), nullable=False),
     sa.Column('record_id', sa.String(length=64), nullable=False),
     sa.Column('binding_json', sa.String(length=1024), nullable=False),
+    sa.Column('envelope_version', sa.Integer(), nullable=False),
     sa.Column('suite', sa.String(length=64), nullable=False),
     sa.Column('nonce', sa.LargeBinary(), nullable=False),
+    sa.Column('key_commitment', sa.LargeBinary(), nullable=False),
     sa.Column('ciphertext', sa.LargeBinary(), nullable=False),
     sa.Column('ciphertext_sha256', sa.String(length=64), nullable=False),
     sa.Column('signer_org', sa.String(length=16), nullable=False),
     sa.Column('signer_key_version', sa.Integer(), nullable=False),
     sa.Column('signer_fingerprint', sa.String(length=64), nullable=False),
     sa.Column('signature', sa.LargeBinary(), nullable=False),
+    sa.Column('imported', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sealed_payloads'))
     )
@@ -152,7 +155,8 @@ def upgrade():
     sa.Column('payload_id', sa.Integer(), nullable=False),
     sa.Column('org_code', sa.String(length=16), nullable=False),
     sa.Column('key_version', sa.Integer(), nullable=False),
-    sa.Column('kem', sa.String(length=32), nullable=False),
+    sa.Column('kem', sa.String(length=64), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('enc', sa.LargeBinary(), nullable=False),
     sa.ForeignKeyConstraint(['payload_id'], ['sealed_payloads.id'], name=op.f('fk_payload_wraps_payload_id_sealed_payloads')),
     sa.PrimaryKeyConstraint('payload_id', 'org_code', name=op.f('pk_payload_wraps'))

@@ -1,0 +1,306 @@
+"""Sealed payloads in the database: the one place operations seal, open and index.
+
+- :func:`seal` encrypts content once, wraps its data key for each reader
+  organisation's newest key, signs as the sender, and adds a
+  :class:`~hub.models.SealedPayload` (with one :class:`~hub.models.PayloadWrap`
+  per reader) to the session.
+- :func:`open_for` opens a payload for an actor whose organisation is a reader,
+  after checking that it belongs to the record it is opened for, and audits the
+  reading. A failed opening is audited and committed on its own, then refused.
+- :func:`blind_index` is the keyed HMAC used to find suspects by exact name or
+  identity document without storing either in plaintext.
+
+The binding (AES-GCM associated data and HPKE ``info``) names the record
+globally: ``record_id`` is ``"<hub id>/<local id>"``, so the same binding still
+names one record at a partner's hub after a sealed package travels there.
+Absent agreement or recipient are written ``"-"``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Final
+
+from flask_babel import lazy_gettext as _l
+
+from hub import audit
+from hub.crypto import service
+from hub.crypto.keyring import KeyNotFound, KeyringError
+from hub.crypto.sealing import (
+    BadSignature,
+    BindingMismatch,
+    MalformedEnvelope,
+    NotAReader,
+    Sealed,
+    SealingError,
+    TamperedCiphertext,
+    Wrap,
+    canonical_json,
+)
+from hub.crypto.sealing import open_sealed as _open_sealed
+from hub.crypto.sealing import seal as _seal
+from hub.extensions import db
+from hub.models import PayloadWrap, SealedPayload, Setting
+from hub.operations.actor import Actor
+from hub.operations.errors import Forbidden, OperationError
+from hub.text import clean, fold
+
+#: Same key as hub.backup's: one id names this hub in backups and in bindings.
+HUB_ID_KEY: Final = "hub.id"
+NONE: Final = "-"
+
+
+class PayloadUnreadable(OperationError):
+    """The payload failed to open: altered, mis-signed, or its key is missing."""
+
+    status = 500
+    code = "payload_unreadable"
+
+
+class NotAReaderError(Forbidden):
+    """The actor's organisation holds no wrapped key for this payload."""
+
+
+# --- the hub's id -----------------------------------------------------------------
+
+
+def hub_id() -> str:
+    """This hub's id (a UUID kept in the settings table); made in the open transaction
+    if missing (``hub init`` makes it; the caller's commit keeps it)."""
+    row = db.session.get(Setting, HUB_ID_KEY)
+    if row is None:
+        row = Setting(key=HUB_ID_KEY, value=str(uuid.uuid4()))
+        db.session.add(row)
+        db.session.flush()
+    return row.value
+
+
+def global_record_id(record_id: int | str) -> str:
+    return f"{hub_id()}/{record_id}"
+
+
+def binding_for(
+    *,
+    record_type: str,
+    record_id: int | str,
+    agreement: str | None,
+    sender: str,
+    recipient: str | None,
+) -> dict[str, str]:
+    return {
+        "record_type": record_type,
+        "record_id": global_record_id(record_id),
+        "agreement": agreement or NONE,
+        "sender": sender,
+        "recipient": recipient or NONE,
+    }
+
+
+# --- rows <-> envelopes ----------------------------------------------------------
+
+
+def to_sealed(payload: SealedPayload) -> Sealed:
+    """The envelope held by a payload row and its wraps."""
+    try:
+        binding = json.loads(payload.binding_json)
+    except ValueError as exc:
+        raise MalformedEnvelope("the stored binding is not JSON") from exc
+    return Sealed(
+        binding=binding,
+        nonce=payload.nonce,
+        ciphertext=payload.ciphertext,
+        key_commitment=payload.key_commitment,
+        wraps={w.org_code: Wrap(w.key_version, w.kem, w.fingerprint, w.enc) for w in payload.wraps},
+        signer_org=payload.signer_org,
+        signer_version=payload.signer_key_version,
+        signer_fingerprint=payload.signer_fingerprint,
+        signature=payload.signature,
+        cipher=payload.suite,
+        version=payload.envelope_version,
+    )
+
+
+def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False):
+    """Add the rows for an envelope to the session and flush (no commit)."""
+    row = SealedPayload(
+        record_type=record_type,
+        record_id=str(record_id),
+        binding_json=canonical_json(dict(sealed.binding)).decode("utf-8"),
+        envelope_version=sealed.version,
+        suite=sealed.cipher,
+        nonce=sealed.nonce,
+        key_commitment=sealed.key_commitment,
+        ciphertext=sealed.ciphertext,
+        ciphertext_sha256=sealed.ciphertext_sha256,
+        signer_org=sealed.signer_org,
+        signer_key_version=sealed.signer_version,
+        signer_fingerprint=sealed.signer_fingerprint,
+        signature=sealed.signature,
+        imported=imported,
+    )
+    row.wraps = [
+        PayloadWrap(
+            org_code=org, key_version=w.version, kem=w.suite, fingerprint=w.fingerprint, enc=w.enc
+        )
+        for org, w in sorted(sealed.wraps.items())
+    ]
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def expected_binding(payload: SealedPayload, record_type: str, record_id: int | str) -> dict:
+    """The binding the payload must carry to belong to this record.
+
+    Record type and id come from the caller (the row being read), never from the
+    payload row, so a payload moved to another record fails to open. Agreement,
+    sender and recipient are taken from the stored binding: they are
+    authenticated, and the record id alone is globally unique. A payload that
+    arrived in a sealed package is bound to the sender hub's record.
+    """
+    stored = json.loads(payload.binding_json)
+    record = stored.get("record_id", "") if payload.imported else global_record_id(record_id)
+    return {**stored, "record_type": record_type, "record_id": record}
+
+
+# --- the interface ----------------------------------------------------------------
+
+
+def seal(
+    *,
+    record_type: str,
+    record_id: int,
+    agreement: str | None,
+    sender: str,
+    recipient: str | None,
+    readers: list[str],
+    content: bytes,
+) -> SealedPayload:
+    """Seal ``content`` for ``readers`` (organisation codes; the sender reads only if
+    listed), signed by ``sender``; the new row is added to the session and flushed."""
+    binding = binding_for(
+        record_type=record_type,
+        record_id=record_id,
+        agreement=agreement,
+        sender=sender,
+        recipient=recipient,
+    )
+    reader_keys = {org: service.public_enc(org) for org in sorted(set(readers))}
+    version, signing_key = service.signing_key(sender)
+    sealed = _seal(
+        content, binding=binding, readers=reader_keys, signer=(sender, version, signing_key)
+    )
+    return store(sealed, record_type=record_type, record_id=record_id)
+
+
+_FAILURES: Final = (
+    (BadSignature, "bad_signature", _l("The sender's signature on this content does not verify.")),
+    (
+        BindingMismatch,
+        "wrong_record",
+        _l("This sealed content belongs to another record and cannot be shown here."),
+    ),
+    (
+        TamperedCiphertext,
+        "tampered",
+        _l("This sealed content has been altered and cannot be opened."),
+    ),
+    (MalformedEnvelope, "malformed", _l("This sealed content is damaged and cannot be opened.")),
+    (NotAReader, "wrong_key", _l("The key needed to open this content is not on this hub.")),
+    (KeyNotFound, "missing_key", _l("The key needed to open this content is not on this hub.")),
+)
+
+
+def _failure(exc: Exception) -> tuple[str, object]:
+    for kind, reason, message in _FAILURES:
+        if isinstance(exc, kind):
+            return reason, message
+    return "key_unavailable", _l("The keys of this hub cannot be used to open this content now.")
+
+
+def open_for(
+    actor: Actor, payload: SealedPayload, *, record_type: str, record_id: int, logs: list[str]
+) -> bytes:
+    """Open a payload for ``actor``: refuse if their organisation is not a reader; check
+    binding, signature, wrap and tag; audit the reading (in the caller's transaction).
+
+    A failure rolls back the caller's open transaction, records "payload_open_failed"
+    and commits that entry, then raises :class:`PayloadUnreadable`.
+    """
+    org = actor.organisation_code
+    wrap = next((w for w in payload.wraps if w.org_code == org), None)
+    if wrap is None:
+        raise NotAReaderError(_l("Your organisation is not among the readers of this content."))
+    payload_id, digest = payload.id, payload.ciphertext_sha256
+    try:
+        if payload.record_type != record_type or payload.record_id != str(record_id):
+            raise BindingMismatch("the payload row names another record")
+        sealed = to_sealed(payload)
+        binding = expected_binding(payload, record_type, record_id)
+        signer_public = service.signing_public(sealed.signer_org, sealed.signer_version)
+        private = service.private_enc(org, wrap.key_version)
+        plaintext = _open_sealed(
+            sealed,
+            binding=binding,
+            reader_org=org,
+            reader_private_key=private,
+            signer_public_key=signer_public,
+        )
+    except (SealingError, KeyringError, service.KeysUnavailable, ValueError) as exc:
+        _record_failure(actor, payload_id, digest, record_type, record_id, logs, exc)
+        raise PayloadUnreadable(_failure(exc)[1]) from exc
+    audit.record(
+        "payload_opened",
+        actor=actor,
+        target_type=record_type,
+        target_id=record_id,
+        logs=logs,
+        details={"payload": payload_id, "sha256": digest},
+    )
+    return plaintext
+
+
+def _record_failure(
+    actor: Actor,
+    payload_id: int,
+    digest: str,
+    record_type: str,
+    record_id: int,
+    logs: list[str],
+    exc: Exception,
+) -> None:
+    # The request fails, but the attempt must stay on record: start clean (the
+    # caller's unfinished changes go), write the entry alone and commit it.
+    db.session.rollback()
+    audit.record(
+        "payload_open_failed",
+        actor=actor,
+        target_type=record_type,
+        target_id=record_id,
+        logs=logs,
+        details={"payload": payload_id, "sha256": digest, "reason": _failure(exc)[0]},
+    )
+    db.session.commit()
+
+
+def normalise(value: str) -> str:
+    """What a blind index is computed over: cleaned, folded (accents, case, Lao ຳ),
+    runs of white space made one space."""
+    return " ".join(fold(clean(value)).split())
+
+
+def blind_index(kind: str, value: str) -> str:
+    """Keyed HMAC-SHA256 (hex) of the normalised value, for exact-match search.
+
+    The key is the hub's blind-index secret (hub.crypto.service), separate per
+    ``kind`` ("name", "document"). Without the secret the index reveals nothing
+    but equality, so it is safe beside the sealed payload.
+    """
+    import hashlib
+    import hmac
+
+    text = normalise(value)
+    if not text:
+        raise ValueError("nothing to index")
+    return hmac.new(service.index_key_for(kind), text.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -1,0 +1,329 @@
+"""The application's keyring: where it lives, how it is unlocked, which keys to use.
+
+hub.crypto.keyring is pure (a folder and a passphrase); this module ties it to
+the settings and the database:
+
+- the keyring folder is ``settings.keys_dir`` (``HUB_KEYS_DIR``);
+- the passphrase is ``HUB_KEY_PASSPHRASE``, else the contents of the file named
+  by ``HUB_KEY_PASSPHRASE_FILE``; in development with neither, a random demo
+  passphrase is made once in ``<instance>/key_passphrase`` (0600) and the
+  ``hub init`` / ``hub demo`` / ``hub keys init`` verbs say so. Production refuses
+  to start without one (hub.config);
+- one Keyring object per application, so each private key is unlocked (a
+  deliberately slow Argon2id run) once per process and then kept in memory;
+- in development, keys missing for an organisation are made on first use, so a
+  fresh checkout (and each test) just works; production never makes keys behind
+  the operator's back: ``hub keys init`` does.
+
+Other modules use :func:`keyring`, :func:`hub_signing_key` (the audit log's
+checkpoint key), :func:`blind_index_key`, and the small getters below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Flask, current_app
+
+from hub.config import Settings
+from hub.crypto.keyring import (
+    ENC,
+    HUB,
+    SIGN,
+    CorruptKeyFile,
+    KdfParams,
+    KeyInfo,
+    KeyNotFound,
+    Keyring,
+    WrongPassphrase,
+    _derive,
+    _write_new,
+)
+from hub.crypto.sealing import HpkePrivateKey, HpkePublicKey, b64decode, b64encode
+
+#: The development passphrase file in the instance folder (hub.audit.checkpoints reads it too).
+DEMO_PASSPHRASE_FILE: Final = "key_passphrase"  # noqa: S105  (a file name)
+#: The blind-index secret, encrypted under the keyring passphrase, beside the hub's keys.
+INDEX_KEY_FILE: Final = "blind-index.key.json"
+INDEX_KEY_FORMAT: Final = "blo-hub-blind-index-key"
+_INDEX_LABEL: Final = b"blo-hub blind index v1: "
+
+_EXTENSION: Final = "hub_keys"
+# Tests set cheap Argon2 parameters here (set_cheap_kdf_for_tests); never in production.
+_kdf_override: KdfParams | None = None
+
+
+class KeysUnavailable(RuntimeError):
+    """The keyring cannot be used: no passphrase, wrong passphrase, or keys not made."""
+
+
+def set_cheap_kdf_for_tests() -> None:
+    """Make new keys with a tiny Argon2 cost. For the test suite only: keys made
+    this way are as weak as their passphrase."""
+    global _kdf_override
+    _kdf_override = KdfParams(memory_kib=64, iterations=1, parallelism=1)
+
+
+# --- passphrase ---------------------------------------------------------------
+
+
+def demo_passphrase_path(settings: Settings) -> Path:
+    return settings.instance_path / DEMO_PASSPHRASE_FILE
+
+
+def read_passphrase(settings: Settings, *, create: bool = False) -> tuple[str, Path | None]:
+    """``(passphrase, path of a demo passphrase file made just now or None)``.
+
+    HUB_KEY_PASSPHRASE wins, then HUB_KEY_PASSPHRASE_FILE (its first line); in
+    development the instance folder's demo passphrase, made when ``create``.
+    """
+    if settings.key_passphrase:
+        return settings.key_passphrase, None
+    path = settings.key_passphrase_file
+    if path is not None:
+        try:
+            value = path.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError, UnicodeDecodeError) as exc:
+            raise KeysUnavailable(
+                f"HUB_KEY_PASSPHRASE_FILE {path} cannot be read or is empty ({exc})"
+            ) from None
+        if not value:
+            raise KeysUnavailable(f"HUB_KEY_PASSPHRASE_FILE {path} is empty")
+        return value, None
+    if settings.production:
+        raise KeysUnavailable("set HUB_KEY_PASSPHRASE or HUB_KEY_PASSPHRASE_FILE")
+    demo = demo_passphrase_path(settings)
+    if demo.is_file():
+        value = demo.read_text(encoding="utf-8").strip()
+        if value:
+            return value, None
+    if not create:
+        raise KeysUnavailable(
+            "no keyring passphrase: set HUB_KEY_PASSPHRASE(_FILE) or run hub keys init"
+        )
+    demo.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(demo, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return demo.read_text(encoding="utf-8").strip(), None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value, demo
+
+
+# --- the per-application keyring ---------------------------------------------------
+
+
+@dataclass
+class _State:
+    keyring: Keyring
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    index_key: bytes | None = None
+    # Set when this process made a demo passphrase, so a verb can say so.
+    demo_passphrase_made: Path | None = None
+
+
+def _state(app: Flask | None = None) -> _State:
+    app = app or current_app._get_current_object()
+    state = app.extensions.get(_EXTENSION)
+    if state is None:
+        settings: Settings = app.config["HUB"]
+        kwargs: dict[str, Any] = {"kdf": _kdf_override} if _kdf_override else {}
+        state = app.extensions.setdefault(_EXTENSION, _State(Keyring(settings.keys_dir, **kwargs)))
+    return state
+
+
+def keyring(app: Flask | None = None) -> Keyring:
+    """This application's Keyring (unlocked keys are cached in it for the process)."""
+    return _state(app).keyring
+
+
+def _settings() -> Settings:
+    return current_app.config["HUB"]
+
+
+def passphrase() -> str:
+    """The keyring passphrase; in development made on first use (see module doc)."""
+    state = _state()
+    with state.lock:
+        value, made = read_passphrase(_settings(), create=not _settings().production)
+        if made is not None:
+            state.demo_passphrase_made = made
+    return value
+
+
+def demo_passphrase_made() -> Path | None:
+    """The demo passphrase file this process created, if any (verbs announce it)."""
+    return _state().demo_passphrase_made
+
+
+def organisation_codes() -> list[str]:
+    from hub.extensions import db
+    from hub.models import Organisation
+
+    return list(db.session.scalars(db.select(Organisation.code).order_by(Organisation.code)))
+
+
+def ensure_keys(orgs: list[str] | None = None) -> list[KeyInfo]:
+    """Make the keys missing for ``orgs`` (default: every organisation in the database)
+    and for the hub, plus the blind-index secret. Returns the keys made."""
+    state = _state()
+    codes = organisation_codes() if orgs is None else orgs
+    with state.lock:
+        try:
+            made = state.keyring.init(codes, passphrase())
+        except WrongPassphrase as exc:
+            raise KeysUnavailable(f"the keyring passphrase is wrong ({exc})") from exc
+        blind_index_key()
+    return made
+
+
+def _have_keys(org: str) -> bool:
+    ring = keyring()
+    return bool(ring.versions(org, ENC) if org != HUB else ring.versions(HUB, SIGN))
+
+
+def _ensure_own(org: str) -> None:
+    """Development only: make keys on first use. Production: say what to run."""
+    if _have_keys(org):
+        return
+    if _settings().production:
+        raise KeysUnavailable(f"no keys for {org}: run `hub keys init`")
+    with _state().lock:
+        if not _have_keys(org):
+            codes = organisation_codes()
+            ensure_keys(sorted({*codes, org} - {HUB}))
+
+
+def public_enc(org: str) -> tuple[int, HpkePublicKey]:
+    """The newest encryption public key of ``org``: what new payloads are wrapped to."""
+    _ensure_own(org)
+    ring = keyring()
+    version = ring.latest_version(org, ENC)
+    return version, ring.load_public(org, ENC, version)
+
+
+def private_enc(org: str, version: int) -> HpkePrivateKey:
+    return keyring().load_private(org, ENC, version, passphrase())
+
+
+def signing_key(org: str) -> tuple[int, Ed25519PrivateKey]:
+    """The newest signing key of one of our organisations."""
+    _ensure_own(org)
+    ring = keyring()
+    version = ring.latest_version(org, SIGN)
+    return version, ring.load_private(org, SIGN, version, passphrase())
+
+
+def signing_public(org: str, version: int) -> Ed25519PublicKey:
+    return keyring().load_public(org, SIGN, version)
+
+
+def hub_signing_key() -> tuple[int, Ed25519PrivateKey]:
+    """``(version, key)``: the newest version of the hub's own Ed25519 key, which signs
+    the audit log's checkpoints. Made on first use in development."""
+    _ensure_own(HUB)
+    ring = keyring()
+    version = ring.latest_version(HUB, SIGN)
+    return version, ring.load_private(HUB, SIGN, version, passphrase())
+
+
+def hub_public_keys() -> dict[int, Ed25519PublicKey]:
+    """Every version of the hub's signing key, by version (no passphrase needed)."""
+    ring = keyring()
+    return {v: ring.load_public(HUB, SIGN, v) for v in ring.versions(HUB, SIGN)}
+
+
+# --- the blind-index secret --------------------------------------------------------
+
+
+def _index_path() -> Path:
+    return keyring().root / HUB / INDEX_KEY_FILE
+
+
+def blind_index_key() -> bytes:
+    """The 32-byte secret behind suspects' blind indexes, kept encrypted beside the
+    hub's keys (never the session secret: rotating that must not break search)."""
+    state = _state()
+    if state.index_key is not None:
+        return state.index_key
+    with state.lock:
+        if state.index_key is None:
+            path = _index_path()
+            secret = passphrase().encode("utf-8")
+            if not path.exists():
+                with contextlib.suppress(FileExistsError):  # a concurrent maker wins
+                    _write_new(path, _make_index_file(secret), 0o600)
+            state.index_key = _read_index_file(path, secret)
+    return state.index_key
+
+
+def _index_aad(header: dict[str, Any]) -> bytes:
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _make_index_file(secret: bytes) -> bytes:
+    params = _kdf_override or KdfParams()
+    salt = secrets.token_bytes(16)
+    key, verifier = _derive(secret, salt, params)
+    header = {
+        "format": INDEX_KEY_FORMAT,
+        "version": 1,
+        "kdf": {
+            "name": "argon2id",
+            "memory_kib": params.memory_kib,
+            "iterations": params.iterations,
+            "parallelism": params.parallelism,
+            "salt": b64encode(salt),
+            "verifier": verifier.hex(),
+        },
+    }
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, secrets.token_bytes(32), _index_aad(header))
+    document = {**header, "cipher": {"nonce": b64encode(nonce), "ciphertext": b64encode(sealed)}}
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _read_index_file(path: Path, secret: bytes) -> bytes:
+    try:
+        document = json.loads(path.read_bytes())
+        header = {k: v for k, v in document.items() if k != "cipher"}
+        if header["format"] != INDEX_KEY_FORMAT or header["version"] != 1:
+            raise CorruptKeyFile(f"{path}: unknown format")
+        kdf = header["kdf"]
+        params = KdfParams(kdf["memory_kib"], kdf["iterations"], kdf["parallelism"])
+        params.check()
+        salt, verifier = b64decode(kdf["salt"]), bytes.fromhex(kdf["verifier"])
+        nonce = b64decode(document["cipher"]["nonce"])
+        sealed = b64decode(document["cipher"]["ciphertext"])
+    except FileNotFoundError:
+        raise KeyNotFound(f"no blind-index secret at {path}") from None
+    except CorruptKeyFile:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptKeyFile(f"{path}: malformed ({exc})") from exc
+    key, expected = _derive(secret, salt, params)
+    if not hmac.compare_digest(expected, verifier):
+        raise WrongPassphrase(f"the passphrase does not unlock {path}")
+    try:
+        return AESGCM(key).decrypt(nonce, sealed, _index_aad(header))
+    except InvalidTag as exc:
+        raise CorruptKeyFile(f"{path} was altered") from exc
+
+
+def index_key_for(kind: str) -> bytes:
+    """A separate HMAC key per kind of index, so equal values of two kinds never match."""
+    return hmac.new(blind_index_key(), _INDEX_LABEL + kind.encode("utf-8"), hashlib.sha256).digest()
