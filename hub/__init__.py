@@ -10,7 +10,8 @@ from hub.config import Settings
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the application.  `settings` defaults to the environment (HUB_* variables)."""
-    from hub import database, i18n, security
+    from hub import database, health, i18n, security
+    from hub import logging as hub_logging
     from hub.extensions import babel, csrf, db, migrate
 
     settings = settings or Settings.from_env()
@@ -42,12 +43,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app, babel)
     security.init_app(app)
+    hub_logging.init_app(app)  # after security: its request line knows the user
 
     from hub import cli, web
     from hub.api import api
 
     web.register(app)
     app.register_blueprint(api)
+    app.register_blueprint(health.bp)
     csrf.exempt(api)  # the API authenticates with bearer tokens, never cookies
     cli.register(app)
     return app

@@ -12,9 +12,9 @@ from hub.config import ConfigError
 
 
 def register(app: Flask) -> None:
-    from hub.cli import setup, users
+    from hub.cli import backup, setup, users
 
-    for command in (*setup.COMMANDS, *users.COMMANDS):
+    for command in (*setup.COMMANDS, *users.COMMANDS, *backup.COMMANDS):
         app.cli.add_command(command)
 
 

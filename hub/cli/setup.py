@@ -29,7 +29,11 @@ def initialise() -> dict[str, int]:
 
     database.check_schema_not_newer(db.engine)
     upgrade(directory=str(database.MIGRATIONS_DIR))
-    return load_reference_data()
+    added = load_reference_data()
+    from hub.backup import ensure_hub_id
+
+    ensure_hub_id()  # backups name the hub they belong to
+    return added
 
 
 @click.command("init")

@@ -1,12 +1,68 @@
-"""Error pages: a generic translated message and the request id, nothing else."""
+"""Error pages and API errors: a generic translated message and the request id, nothing else.
+
+No exception text, SQL, file path or stack trace ever reaches the caller.  The
+request id is in the page, in the API envelope and in the ``X-Request-Id`` header,
+and the same id is on the log line that holds the exception's type and frames
+(hub.logging), so an administrator can find what happened from what a user reports.
+"""
 
 from __future__ import annotations
 
+import logging
+from html import escape
+
 from flask import Flask, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from hub.operations.errors import OperationError
+
+log = logging.getLogger("hub.errors")
+
+#: Machine codes of the API envelope for the statuses the hub itself produces.
+CODES = {
+    400: "bad_request",
+    401: "unauthorised",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+#: SQLite results meaning "the database cannot take this now" (full, locked, I/O), as
+#: opposed to a bug such as a missing table.
+_SQLITE_UNAVAILABLE = frozenset(
+    {
+        "SQLITE_FULL",
+        "SQLITE_BUSY",
+        "SQLITE_LOCKED",
+        "SQLITE_IOERR",
+        "SQLITE_READONLY",
+        "SQLITE_CANTOPEN",
+        "SQLITE_NOMEM",
+    }
+)
+#: PostgreSQL SQLSTATE classes: connection (08), resources such as disk full (53),
+#: operator intervention such as a shutdown (57).
+_PG_UNAVAILABLE_CLASSES = ("08", "53", "57")
+
+
+def database_unavailable(exc: OperationalError) -> bool:
+    """Database down, locked past the busy timeout, or its disk full: the write failed
+    cleanly (rolled back) and the caller may retry; reads keep working meanwhile."""
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if name is not None:
+        return any(name.startswith(code) for code in _SQLITE_UNAVAILABLE)
+    sqlstate = getattr(orig, "sqlstate", None)
+    return sqlstate is None or str(sqlstate)[:2] in _PG_UNAVAILABLE_CLASSES
 
 
 def _wants_json() -> bool:
@@ -20,23 +76,56 @@ def _messages() -> dict[int, str]:
         403: _("You may not do this."),
         404: _("Not found."),
         405: _("This action is not allowed here."),
+        409: _("This was changed by someone else. Reload and try again."),
         413: _("The upload is too large."),
         422: _("Some fields need correcting."),
         429: _("Too many attempts. Wait a moment and try again."),
         500: _("Something went wrong on our side. The error has been logged."),
+        503: _("The service is unavailable for a moment. Try again shortly."),
     }
 
 
+def _fallback_page(status: int, message: str, request_id: str) -> str:
+    """Used when the error page itself cannot be rendered (e.g. the database is down)."""
+    return (
+        '<!doctype html><meta charset="utf-8"><title>{status}</title>'
+        "<h1>{message}</h1><p>{label}: <code>{request_id}</code></p>"
+    ).format(
+        status=status,
+        message=escape(message),
+        label=escape(_("Request id")),
+        request_id=escape(request_id),
+    )
+
+
 def render_error(status: int, message: str | None = None):
-    message = message or _messages().get(status, _messages()[500])
+    message = message or _messages().get(status) or _messages()[500]
     request_id = g.get("request_id", "")
     if _wants_json():
         return jsonify(
-            {"errors": {"_request": [message]}, "status": status, "request_id": request_id}
+            {
+                "errors": {"_request": [message]},
+                "code": CODES.get(status, "error"),
+                "status": status,
+                "request_id": request_id,
+            }
         ), status
-    return render_template(
-        "error.html", status=status, message=message, request_id=request_id
-    ), status
+    try:
+        page = render_template("error.html", status=status, message=message, request_id=request_id)
+    except Exception:
+        log.exception("error page failed", extra={"request_id": request_id, "status": status})
+        _rollback()
+        page = _fallback_page(status, message, request_id)
+    return page, status
+
+
+def _rollback() -> None:
+    from hub.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be the thing that broke
+        log.warning("rollback failed", extra={"request_id": g.get("request_id")})
 
 
 def register(app: Flask) -> None:
@@ -48,10 +137,25 @@ def register(app: Flask) -> None:
     def _operation(exc: OperationError):
         return render_error(exc.status, str(exc.message))
 
+    @app.errorhandler(OperationalError)
+    def _database_error(exc: OperationalError):
+        unavailable = database_unavailable(exc)
+        log.error(
+            "database unavailable" if unavailable else "unhandled error",
+            exc_info=exc,
+            extra={"request_id": g.get("request_id"), "endpoint": request.endpoint},
+        )
+        _rollback()
+        return render_error(503 if unavailable else 500)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        app.logger.exception("unhandled error", extra={"request_id": g.get("request_id")})
-        from hub.extensions import db
-
-        db.session.rollback()
+        # The log line carries the type, the frames and a database/OS error code,
+        # never the exception's message (see hub.logging).
+        log.error(
+            "unhandled error",
+            exc_info=exc,
+            extra={"request_id": g.get("request_id"), "endpoint": request.endpoint},
+        )
+        _rollback()
         return render_error(500)
