@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from hub.cli.errors import one_line_errors
@@ -11,6 +14,20 @@ from hub.models import ApiToken, User
 from hub.models.user import LANGUAGES, ROLES
 from hub.operations import accounts
 from hub.operations.actor import SYSTEM
+
+
+def in_english(func):
+    """The command line speaks the source language: no request is there to choose another.
+
+    Outermost, so the one-line error is rendered inside it too.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with force_locale("en"):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 @click.group("user")
@@ -25,6 +42,7 @@ def user_group() -> None:
 @click.option("--name", "display_name", default=None)
 @click.option("--language", type=click.Choice(LANGUAGES), default=None)
 @click.password_option()
+@in_english
 @one_line_errors
 def user_add(username, organisation, role, display_name, language, password) -> None:
     """Add an account."""
@@ -41,6 +59,7 @@ def user_add(username, organisation, role, display_name, language, password) -> 
 
 
 @user_group.command("list")
+@in_english
 @one_line_errors
 def user_list() -> None:
     """List accounts."""
@@ -52,6 +71,7 @@ def user_list() -> None:
 
 @user_group.command("disable")
 @click.argument("username")
+@in_english
 @one_line_errors
 def user_disable(username) -> None:
     """Disable an account and end its sessions."""
@@ -62,6 +82,7 @@ def user_disable(username) -> None:
 @user_group.command("set-password")
 @click.argument("username")
 @click.password_option()
+@in_english
 @one_line_errors
 def user_set_password(username, password) -> None:
     """Set an account's password (ends its sessions)."""
@@ -71,6 +92,7 @@ def user_set_password(username, password) -> None:
 
 @user_group.command("enable")
 @click.argument("username")
+@in_english
 @one_line_errors
 def user_enable(username) -> None:
     """Enable a disabled account."""
@@ -80,6 +102,7 @@ def user_enable(username) -> None:
 
 @user_group.command("reset-totp")
 @click.argument("username")
+@in_english
 @one_line_errors
 def user_reset_totp(username) -> None:
     """Clear an account's second factor (lost phone); it must enrol again at next login."""
@@ -95,6 +118,7 @@ def token_group() -> None:
 @token_group.command("create")
 @click.argument("username")
 @click.option("--label", default="")
+@in_english
 @one_line_errors
 def token_create(username, label) -> None:
     """Print a new bearer token for USERNAME (shown once; only its hash is kept)."""
@@ -103,6 +127,7 @@ def token_create(username, label) -> None:
 
 @token_group.command("list")
 @click.argument("username")
+@in_english
 @one_line_errors
 def token_list(username) -> None:
     """List a user's tokens (ids, not secrets)."""
@@ -116,6 +141,7 @@ def token_list(username) -> None:
 
 @token_group.command("revoke")
 @click.argument("token_id", type=int)
+@in_english
 @one_line_errors
 def token_revoke(token_id) -> None:
     """Revoke a token by id."""
