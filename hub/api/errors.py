@@ -27,7 +27,8 @@ def _stringify(errors) -> dict:
 
 @api.errorhandler(ValidationFailed)
 def _validation_failed(exc: ValidationFailed):
-    return error_response(422, _stringify(exc.errors), exc.code)
+    # 422 for rule-breaking input; a subclass may say 400 (e.g. a body that is not JSON).
+    return error_response(exc.status, _stringify(exc.errors), exc.code)
 
 
 @api.errorhandler(ValidationError)

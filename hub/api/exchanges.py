@@ -1,0 +1,207 @@
+"""/api/v1/exchanges: send, list, read, acknowledge, close, translate, attach, forward."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from flask import g, jsonify, request, send_file
+from flask_babel import lazy_gettext as _l
+
+from hub.api import api
+from hub.api import schemas as s
+from hub.api.errors import token_required
+from hub.api.input import load_json, load_query
+from hub.i18n import current_language
+from hub.models import Exchange
+from hub.models.base import utcnow
+from hub.operations import attachments, exchanges, handling, listing
+from hub.operations.errors import ValidationFailed
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def exchange_json(
+    row: Exchange, *, now: datetime | None = None, content: exchanges.Content | None = None
+) -> dict:
+    now = now or utcnow()
+    data = {
+        "id": row.id,
+        "agreement": row.agreement.code,
+        "sender": row.sender.code,
+        "recipient": row.recipient.code,
+        "kind": row.kind,
+        "subject": row.subject,
+        "status": row.status,
+        "classification": row.classification,
+        "handling": row.handling,
+        "handling_note": row.handling_note,
+        "reliability": row.reliability,
+        "credibility": row.credibility,
+        "language": row.language,
+        "sent_at": _iso(row.sent_at),
+        "due_at": _iso(row.due_at),
+        "acknowledged_at": _iso(row.acknowledged_at),
+        "answered_at": _iso(row.answered_at),
+        "closed_at": _iso(row.closed_at),
+        "overdue": row.overdue(now),
+        "case": row.case_id,
+        "in_reply_to": row.in_reply_to_id,
+        "forwarded_from": row.forwarded_from_id,
+        "onward_sharing_permitted": row.onward_sharing_permitted,
+        "court_use_permitted": row.court_use_permitted,
+        "court_use_marked_at": _iso(row.court_use_marked_at),
+        "permission_granted": row.permission_granted,
+        "attachments": [
+            {"id": a.id, "media_type": a.media_type, "size": a.size} for a in row.attachments
+        ],
+        "replies": [r.id for r in row.replies],
+    }
+    if content is not None:
+        data["body"] = content.body
+        data["fields"] = content.fields
+        data["texts"] = [
+            {
+                "language": t.language,
+                "body": t.body,
+                "original": t.original,
+                "translator": t.translator,
+                "translated_at": _iso(t.translated_at),
+            }
+            for t in content.texts
+        ]
+    return data
+
+
+def _detail(exchange_id: int, status: int = 200):
+    row = exchanges.load_for_view(exchange_id, g.actor)
+    content = None
+    if exchanges.is_reader(g.actor, row):
+        content = exchanges.read(g.actor, row, language=current_language())
+    return jsonify(exchange_json(row, content=content)), status
+
+
+@api.post("/exchanges")
+@token_required
+def create_exchange():
+    data = load_json(s.ExchangeCreate())
+    fields = data.pop("fields_")
+    row = exchanges.send(g.actor, exchanges.NewExchange(**data, fields=fields))
+    row = exchanges.load_for_view(row.id, g.actor)
+    return jsonify(exchange_json(row)), 201
+
+
+@api.get("/exchanges")
+@token_required
+def list_exchanges():
+    args = load_query(s.ExchangeListQuery())
+    page, per_page, cursor = args.pop("page", None), args.pop("per_page"), args.pop("cursor", None)
+    result = listing.list_exchanges(
+        g.actor, listing.ExchangeFilters(**args), page=page, per_page=per_page, cursor=cursor
+    )
+    now = utcnow()
+    return jsonify(
+        {
+            "items": [_list_item(row, now) for row in result.items],
+            "page": result.page,
+            "per_page": result.per_page,
+            "has_next": result.has_next,
+            "next_cursor": result.next_cursor,
+        }
+    )
+
+
+def _list_item(row: Exchange, now: datetime) -> dict:
+    data = exchange_json(row, now=now)
+    # Lists stay light: attachments and replies are on the detail.
+    data.pop("attachments")
+    data.pop("replies")
+    return data
+
+
+@api.get("/exchanges/<int:exchange_id>")
+@token_required
+def get_exchange(exchange_id: int):
+    return _detail(exchange_id)
+
+
+@api.post("/exchanges/<int:exchange_id>/acknowledge")
+@token_required
+def acknowledge_exchange(exchange_id: int):
+    exchanges.acknowledge(g.actor, exchange_id)
+    row = exchanges.load_for_view(exchange_id, g.actor)
+    return jsonify(exchange_json(row))
+
+
+@api.post("/exchanges/<int:exchange_id>/close")
+@token_required
+def close_exchange(exchange_id: int):
+    exchanges.close(g.actor, exchange_id)
+    row = exchanges.load_for_view(exchange_id, g.actor)
+    return jsonify(exchange_json(row))
+
+
+@api.put("/exchanges/<int:exchange_id>/case")
+@token_required
+def link_exchange_case(exchange_id: int):
+    data = load_json(s.CaseLink())
+    exchanges.link_case(g.actor, exchange_id, data["case"])
+    row = exchanges.load_for_view(exchange_id, g.actor)
+    return jsonify(exchange_json(row))
+
+
+@api.post("/exchanges/<int:exchange_id>/translations")
+@token_required
+def add_translation(exchange_id: int):
+    data = load_json(s.TranslationCreate())
+    exchanges.add_translation(g.actor, exchange_id, **data)
+    return _detail(exchange_id, 201)
+
+
+@api.post("/exchanges/<int:exchange_id>/forward")
+@token_required
+def forward_exchange(exchange_id: int):
+    data = load_json(s.ForwardCreate())
+    copy = handling.forward(g.actor, exchange_id, **data)
+    row = exchanges.load_for_view(copy.id, g.actor)
+    return jsonify(exchange_json(row)), 201
+
+
+@api.post("/exchanges/<int:exchange_id>/court-use")
+@token_required
+def mark_for_court(exchange_id: int):
+    handling.mark_for_court(g.actor, exchange_id)
+    row = exchanges.load_for_view(exchange_id, g.actor)
+    return jsonify(exchange_json(row))
+
+
+@api.post("/exchanges/<int:exchange_id>/attachments")
+@token_required
+def add_attachment(exchange_id: int):
+    # Visibility first: another organisation's exchange is 404 whatever the body.
+    exchanges.visible_exchange(g.actor, exchange_id)
+    if request.mimetype != "multipart/form-data":
+        raise ValidationFailed.one("file", _l("Send the file as multipart/form-data."))
+    unknown = (set(request.files) - {"file"}) | (set(request.form) - {"filename"})
+    if unknown:
+        raise ValidationFailed({name: [_l("Unknown field.")] for name in sorted(unknown)})
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed.one("file", _l("Missing data for required field."))
+    filename = request.form.get("filename") or upload.filename or ""
+    row = attachments.add(g.actor, exchange_id, filename=filename, data=upload.read())
+    return jsonify({"id": row.id, "media_type": row.media_type, "size": row.size}), 201
+
+
+@api.get("/exchanges/<int:exchange_id>/attachments/<int:attachment_id>")
+@token_required
+def get_attachment(exchange_id: int, attachment_id: int):
+    opened = attachments.open_attachment(g.actor, exchange_id, attachment_id)
+    return send_file(
+        io.BytesIO(opened.data),
+        mimetype=opened.media_type,
+        as_attachment=True,
+        download_name=opened.filename,
+    )
