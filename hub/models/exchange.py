@@ -40,6 +40,19 @@ class Exchange(db.Model):
         Index("ix_exchanges_recipient_sent", "recipient_id", "sent_at", "id"),
         Index("ix_exchanges_agreement_kind_sent", "agreement_id", "kind", "sent_at"),
         Index("ix_exchanges_open_due", "status", "due_at"),
+        # Covers every column compliance evaluation reads, so its aggregates scan
+        # this narrow index instead of the wide rows (hub/compliance, bench/).
+        Index(
+            "ix_exchanges_compliance",
+            "agreement_id",
+            "kind",
+            "sent_at",
+            "sender_id",
+            "recipient_id",
+            "status",
+            "acknowledged_at",
+            "answered_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
