@@ -14,12 +14,15 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, request
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
 
 from hub.config import PROJECT_ROOT
+from hub.i18n_library import FormTranslations
 
 LOCALES = ("vi", "lo", "en")
 LANG_COOKIE = "hub_lang"
+#: Nothing known about the reader (anonymous, no header): the hub's home language.
+DEFAULT_LOCALE = "vi"
 COUNTRY_LANGUAGE = {"VN": "vi", "LA": "lo"}
 ZONES = {"vi": "Asia/Ho_Chi_Minh", "lo": "Asia/Vientiane", "en": "Asia/Ho_Chi_Minh"}
 # CLDR's vi short datetime puts the time first with a two-digit year; choose our own.
@@ -60,22 +63,44 @@ def compile_catalogs(source: Path, target: Path) -> list[str]:
     return found
 
 
-def select_locale() -> str:
-    user = getattr(g, "user", None)
-    if user is not None and user.language in LOCALES:
-        return user.language
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LOCALES:
-        return chosen
+def _supported(value: object) -> str | None:
+    """`value` if it names a language we have a catalog for (any case, any region), else None."""
+    if not isinstance(value, str):
+        return None
+    primary = value.strip().replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in LOCALES else None
+
+
+def _from_accept_language() -> str | None:
+    """The best language of the browser's Accept-Language; a broken header counts as none.
+
+    A bare `*` says nothing about the reader, so it falls through to the organisation.
+    """
     try:
-        best = request.accept_languages.best_match(LOCALES)
-    except Exception:
-        best = None
-    if best:
-        return best
+        offered = [(value, quality) for value, quality in request.accept_languages if quality > 0]
+    except Exception:  # a header werkzeug cannot parse is the browser's fault, not a 500
+        return None
+    for value, _quality in sorted(offered, key=lambda pair: -pair[1]):
+        chosen = _supported(value)
+        if chosen:
+            return chosen
+    return None
+
+
+def select_locale() -> str:
+    """The language of this request: preference, switcher cookie, Accept-Language, country.
+
+    Every step ignores values we have no catalog for, so a stale preference, a
+    hand-edited cookie or a garbled header lands on the next step, never on an error.
+    """
+    user = getattr(g, "user", None)
+    chosen = _supported(getattr(user, "language", None)) if user is not None else None
+    chosen = chosen or _supported(request.cookies.get(LANG_COOKIE)) or _from_accept_language()
+    if chosen:
+        return chosen
     if user is not None:
-        return COUNTRY_LANGUAGE.get(user.organisation.country, "vi")
-    return "vi"
+        return COUNTRY_LANGUAGE.get(user.organisation.country, DEFAULT_LOCALE)
+    return DEFAULT_LOCALE
 
 
 def select_timezone() -> str:
@@ -99,12 +124,38 @@ def show_date(value: date | None) -> str:
     return format_date(value, DATE_PATTERNS.get(current_language(), "medium"))
 
 
+class CatalogMissing(RuntimeError):
+    """A language the hub offers has no catalog: its pages would come out in English."""
+
+
+#: The languages that must have a catalog (English is the source language).
+TRANSLATED = ("vi", "lo")
+_FORM_TRANSLATIONS = FormTranslations()
+
+
+def _start_request() -> None:
+    # Flask-Babel caches the locale on `g`, which outlives a request when an app context
+    # is already pushed (tests, scripts): choose afresh for every request.
+    refresh()
+    # Flask-WTF looks here first for WTForms' own messages; WTForms ships no vi or lo,
+    # so its messages come from our catalog, in the language chosen for this request.
+    request.wtforms_translations = _FORM_TRANSLATIONS
+
+
 def init_app(app: Flask, babel: Babel) -> None:
     compiled = Path(app.instance_path) / "translations"
-    app.config["HUB_LOCALES_COMPILED"] = compile_catalogs(translations_source(), compiled)
+    found = compile_catalogs(translations_source(), compiled)
+    missing = [locale for locale in TRANSLATED if locale not in found]
+    if missing:
+        raise CatalogMissing(
+            f"no catalog for {', '.join(missing)} under {translations_source()}: "
+            "reinstall the hub (the wheel carries hub/translations) or restore translations/"
+        )
+    app.config["HUB_LOCALES_COMPILED"] = found
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.before_request(_start_request)
     app.jinja_env.filters["dt"] = show_datetime
     app.jinja_env.filters["d"] = show_date
     app.jinja_env.globals["current_language"] = current_language

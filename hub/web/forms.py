@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -17,7 +18,11 @@ class LoginForm(FlaskForm):
 class LanguageForm(FlaskForm):
     language = SelectField(
         _l("Language"),
-        choices=[("vi", "Tiếng Việt"), ("lo", "ພາສາລາວ"), ("en", "English")],
+        choices=[
+            SelectChoice("vi", "Tiếng Việt"),
+            SelectChoice("lo", "ພາສາລາວ"),
+            SelectChoice("en", "English"),
+        ],
     )
     next = HiddenField()
 
