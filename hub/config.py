@@ -100,6 +100,10 @@ class Settings:
         passphrase_file = overrides.pop("key_passphrase_file", None) or _env(
             "HUB_KEY_PASSPHRASE_FILE"
         )
+        if env == PRODUCTION:
+            _check_production_passphrase(
+                overrides.get("key_passphrase") or _env("HUB_KEY_PASSPHRASE"), passphrase_file
+            )
         values = dict(
             env=env,
             instance_path=instance,
@@ -145,6 +149,27 @@ def _check_production_secret(secret: str | None) -> None:
         raise ConfigError(
             "HUB_SECRET_KEY looks like a demo value: use at least 32 random characters "
             "in production"
+        )
+
+
+def _check_production_passphrase(passphrase: str | None, path: str | None) -> None:
+    """The keyring passphrase guards every sealed payload: no demo value in production."""
+    if not passphrase and path:
+        try:
+            passphrase = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"HUB_KEY_PASSPHRASE_FILE cannot be read: {exc}") from None
+        if not passphrase:
+            raise ConfigError("HUB_KEY_PASSPHRASE_FILE is empty")
+    if not passphrase:
+        raise ConfigError(
+            "HUB_KEY_PASSPHRASE or HUB_KEY_PASSPHRASE_FILE is required when HUB_ENV=production"
+        )
+    lowered = passphrase.lower()
+    if len(passphrase) < 16 or any(marker in lowered for marker in DEMO_SECRET_MARKERS):
+        raise ConfigError(
+            "the keyring passphrase looks like a demo value: use at least 16 characters "
+            "that appear in no documentation"
         )
 
 

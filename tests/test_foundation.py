@@ -19,7 +19,12 @@ def test_production_refuses_missing_or_demo_secret(tmp_path):
         Settings.from_env(base)
     with pytest.raises(ConfigError, match="HUB_SECRET_KEY"):
         Settings.from_env({**base, "secret_key": "demo-secret-demo-secret-demo-secret-00"})
-    ok = Settings.from_env({**base, "secret_key": "x7Qp2vN9rT4mK8sW1zY6bH3jL5cF0dG2aE9"})
+    base["secret_key"] = "x7Qp2vN9rT4mK8sW1zY6bH3jL5cF0dG2aE9"
+    with pytest.raises(ConfigError, match="HUB_KEY_PASSPHRASE"):
+        Settings.from_env(base)
+    with pytest.raises(ConfigError, match="demo value"):
+        Settings.from_env({**base, "key_passphrase": "demo passphrase"})
+    ok = Settings.from_env({**base, "key_passphrase": "wB4 kayak lantern 91 pepper"})
     assert ok.production
 
 

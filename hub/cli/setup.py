@@ -42,6 +42,9 @@ def init_command() -> None:
     """Create or upgrade the database and load reference data (safe to run again)."""
     added = initialise()
     click.echo("Database ready. Added: " + ", ".join(f"{n} {kind}" for kind, n in added.items()))
+    from hub.cli.keys import make_missing_keys
+
+    make_missing_keys()
 
 
 def ensure_demo_accounts(password: str | None) -> list[tuple[str, str]]:
@@ -80,6 +83,9 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     from hub.operations import demo
 
     initialise()
+    from hub.cli.keys import make_missing_keys
+
+    make_missing_keys()
     settings = current_app.config["HUB"]
     accounts = ensure_demo_accounts(settings.demo_password)
     summary = demo.load_demo_data()

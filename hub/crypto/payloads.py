@@ -100,8 +100,9 @@ def binding_for(
 # --- rows <-> envelopes ----------------------------------------------------------
 
 
-def to_sealed(payload: SealedPayload) -> Sealed:
-    """The envelope held by a payload row and its wraps."""
+def to_sealed(payload: SealedPayload, *, ciphertext: bytes | None = None) -> Sealed:
+    """The envelope held by a payload row and its wraps (``ciphertext`` replaces the
+    stored one, e.g. ``b""`` to re-wrap without loading it)."""
     try:
         binding = json.loads(payload.binding_json)
     except ValueError as exc:
@@ -109,7 +110,7 @@ def to_sealed(payload: SealedPayload) -> Sealed:
     return Sealed(
         binding=binding,
         nonce=payload.nonce,
-        ciphertext=payload.ciphertext,
+        ciphertext=payload.ciphertext if ciphertext is None else ciphertext,
         key_commitment=payload.key_commitment,
         wraps={w.org_code: Wrap(w.key_version, w.kem, w.fingerprint, w.enc) for w in payload.wraps},
         signer_org=payload.signer_org,

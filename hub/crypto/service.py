@@ -178,10 +178,20 @@ def organisation_codes() -> list[str]:
 
 
 def ensure_keys(orgs: list[str] | None = None) -> list[KeyInfo]:
-    """Make the keys missing for ``orgs`` (default: every organisation in the database)
-    and for the hub, plus the blind-index secret. Returns the keys made."""
+    """Make the keys missing for ``orgs`` and for the hub, plus the blind-index secret.
+    Returns the keys made.
+
+    By default: every organisation in the database that has no key at all here.
+    An organisation whose public keys were imported is a partner with its own
+    system; it never gets private keys made for it on this hub.
+    """
     state = _state()
-    codes = organisation_codes() if orgs is None else orgs
+    if orgs is None:
+        ring = state.keyring
+        orgs = [
+            c for c in organisation_codes() if not ring.versions(c, ENC) + ring.versions(c, SIGN)
+        ]
+    codes = orgs
     with state.lock:
         try:
             made = state.keyring.init(codes, passphrase())
@@ -204,8 +214,9 @@ def _ensure_own(org: str) -> None:
         raise KeysUnavailable(f"no keys for {org}: run `hub keys init`")
     with _state().lock:
         if not _have_keys(org):
-            codes = organisation_codes()
-            ensure_keys(sorted({*codes, org} - {HUB}))
+            ensure_keys()
+            if not _have_keys(org):
+                ensure_keys([] if org == HUB else [org])
 
 
 def public_enc(org: str) -> tuple[int, HpkePublicKey]:

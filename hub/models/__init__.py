@@ -5,7 +5,13 @@ from hub.models.audit import AuditEntry, AuditLog, AuditNode, Checkpoint
 from hub.models.case import Case, Seizure, Suspect, case_agreements, case_organisations
 from hub.models.exchange import Attachment, Exchange, ExchangeTranslation
 from hub.models.organisation import Organisation, OrganisationName, Place
-from hub.models.sealed import ImportedPackage, PackageReceipt, PayloadWrap, SealedPayload
+from hub.models.sealed import (
+    ExportedPackage,
+    ImportedPackage,
+    PackageReceipt,
+    PayloadWrap,
+    SealedPayload,
+)
 from hub.models.user import ApiToken, LoginThrottle, Setting, User, UserSession
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "Checkpoint",
     "Exchange",
     "ExchangeTranslation",
+    "ExportedPackage",
     "ImportedPackage",
     "LoginThrottle",
     "Obligation",

@@ -79,4 +79,22 @@ class ImportedPackage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     package_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     exchange_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"))
+    # The signed receipt this hub issued, kept so it can be handed over again unchanged.
+    receipt_json: Mapped[str | None] = mapped_column(String(4096))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExportedPackage(db.Model):
+    """A sealed package this hub exported, so the partner's receipt can be matched to it."""
+
+    __tablename__ = "exported_packages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exchange_id: Mapped[int] = mapped_column(ForeignKey("exchanges.id"), index=True)
+    # SHA-256 of the package manifest: what the partner's receipt names.
+    package_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    exporter_org: Mapped[str] = mapped_column(String(16))
+    recipient_org: Mapped[str] = mapped_column(String(16))
+    items: Mapped[int] = mapped_column(Integer)
+    exported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    exported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 10:46:55.978479
+Create Date: 2026-11-26 10:51:24.052887
 
 """
 from alembic import op
@@ -408,10 +408,28 @@ def upgrade():
     with op.batch_alter_table('exchange_translations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_exchange_translations_exchange_id'), ['exchange_id'], unique=False)
 
+    op.create_table('exported_packages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('exchange_id', sa.Integer(), nullable=False),
+    sa.Column('package_sha256', sa.String(length=64), nullable=False),
+    sa.Column('exporter_org', sa.String(length=16), nullable=False),
+    sa.Column('recipient_org', sa.String(length=16), nullable=False),
+    sa.Column('items', sa.Integer(), nullable=False),
+    sa.Column('exported_by_id', sa.Integer(), nullable=True),
+    sa.Column('exported_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['exchange_id'], ['exchanges.id'], name=op.f('fk_exported_packages_exchange_id_exchanges')),
+    sa.ForeignKeyConstraint(['exported_by_id'], ['users.id'], name=op.f('fk_exported_packages_exported_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_exported_packages')),
+    sa.UniqueConstraint('package_sha256', name=op.f('uq_exported_packages_package_sha256'))
+    )
+    with op.batch_alter_table('exported_packages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_exported_packages_exchange_id'), ['exchange_id'], unique=False)
+
     op.create_table('imported_packages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('package_sha256', sa.String(length=64), nullable=False),
     sa.Column('exchange_id', sa.Integer(), nullable=True),
+    sa.Column('receipt_json', sa.String(length=4096), nullable=True),
     sa.Column('imported_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['exchange_id'], ['exchanges.id'], name=op.f('fk_imported_packages_exchange_id_exchanges')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_imported_packages')),
@@ -441,6 +459,10 @@ def downgrade():
 
     op.drop_table('package_receipts')
     op.drop_table('imported_packages')
+    with op.batch_alter_table('exported_packages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_exported_packages_exchange_id'))
+
+    op.drop_table('exported_packages')
     with op.batch_alter_table('exchange_translations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_exchange_translations_exchange_id'))
 

@@ -1,0 +1,551 @@
+"""Sealed packages: one exchange (with its replies and attachments) as a file for a partner's
+own system, importing such a file, and recording the partner's signed receipt.
+
+A package (hub.crypto.package, schemas/README.md) carries sealed items only. The
+plaintext metadata an exchange has here (kind, subject, classification,
+handling code, dates...) travels as one more sealed item, the *bundle index*
+(record type ``package``), sealed by the exporting organisation for the
+recipient alone. Every other item is the stored payload itself, unchanged:
+its sender's signature still holds at the partner's end.
+
+Import order: parse strictly, check the recipient is one of ours, refuse a
+replay, verify every signature against keys we already trust, open every item,
+check the index against the items — and only then write anything, in one
+transaction. Any refusal stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hub import audit
+from hub.crypto import payloads, service
+from hub.crypto.keyring import ENC, KeyringError
+from hub.crypto.package import (
+    MalformedPackage,
+    PackageError,
+    UnknownSigner,
+    export_package,
+    make_receipt,
+    parse_package,
+    verify_package,
+    verify_receipt,
+)
+from hub.crypto.sealing import (
+    BadSignature,
+    Sealed,
+    SealingError,
+    canonical_json,
+    open_sealed,
+)
+from hub.crypto.sealing import seal as seal_envelope
+from hub.extensions import db
+from hub.models import (
+    Agreement,
+    Attachment,
+    Exchange,
+    ExportedPackage,
+    ImportedPackage,
+    Organisation,
+    PackageReceipt,
+)
+from hub.models.base import utcnow
+from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, HANDLING_CODES, RELIABILITY
+from hub.operations.actor import Actor
+from hub.operations.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
+from hub.operations.scope import get_exchange
+from hub.text import fold
+
+INDEX_FORMAT: Final = "blo-hub-exchange-bundle"
+INDEX_VERSION: Final = 1
+INDEX_RECORD_TYPE: Final = "package"
+MAX_PACKAGE_BYTES: Final = 200 * 1024 * 1024
+
+
+class PackageRefused(OperationError):
+    """A package or receipt that is not accepted; nothing was stored."""
+
+    status = 422
+    code = "package_refused"
+
+
+# --- export ------------------------------------------------------------------
+
+
+@dataclass
+class ExportedFile:
+    filename: str
+    text: str
+    digest: str
+    items: int
+
+
+def _is_system(actor: Actor) -> bool:
+    return actor.user_id is None and actor.role == "system"
+
+
+def _load_exchange(actor: Actor, exchange_id: int) -> Exchange:
+    if not isinstance(exchange_id, int) or isinstance(exchange_id, bool) or exchange_id < 1:
+        raise NotFound()
+    if _is_system(actor):  # the command line acts for the hub
+        row = db.session.get(Exchange, exchange_id)
+        if row is None:
+            raise NotFound()
+        return row
+    return get_exchange(actor, exchange_id)
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _bundle(exchange: Exchange) -> list[Exchange]:
+    """The exchange and its replies (and theirs), oldest first."""
+    found, todo = [], [exchange]
+    while todo:
+        row = todo.pop(0)
+        found.append(row)
+        todo.extend(row.replies)
+    return found
+
+
+def export(
+    actor: Actor, exchange_id: int, to_org: str, *, exporter_org: str | None = None
+) -> ExportedFile:
+    """Export an exchange with its replies and attachments for ``to_org``, signed by the
+    exporting organisation (the actor's; on the command line the exchange's sender
+    unless named). Both must be the exchange's parties; recorded and audited."""
+    exchange = _load_exchange(actor, exchange_id)
+    exporter = exporter_org or (
+        exchange.sender.code if _is_system(actor) else actor.organisation_code
+    )
+    parties = {exchange.sender.code, exchange.recipient.code}
+    if not _is_system(actor) and exporter != actor.organisation_code:
+        raise Forbidden()
+    if exporter not in parties:
+        raise Forbidden(_l("Only a party to the exchange can export it."))
+    if to_org not in parties or to_org == exporter:
+        raise ValidationFailed.one("to", _l("A package goes to the other party of the exchange."))
+    rows = _bundle(exchange)
+    items: list[Sealed] = []
+    index: list[dict[str, Any]] = []
+    for row in rows:
+        if (
+            row.payload is None
+            or row.sender.code not in parties
+            or row.recipient.code not in parties
+        ):
+            continue
+        body = payloads.to_sealed(row.payload)
+        if to_org not in body.wraps:
+            continue
+        items.append(body)
+        attachments = []
+        for att in row.attachments:
+            if att.payload is None:
+                continue
+            sealed = payloads.to_sealed(att.payload)
+            if to_org in sealed.wraps:
+                items.append(sealed)
+                attachments.append(
+                    {"media_type": att.media_type, "size": att.size, "item": sealed.digest}
+                )
+        index.append(
+            {
+                "ref": body.binding["record_id"],
+                "in_reply_to": payloads.global_record_id(row.in_reply_to_id)
+                if row.in_reply_to_id
+                else None,
+                "agreement": row.agreement.code,
+                "sender": row.sender.code,
+                "recipient": row.recipient.code,
+                "kind": row.kind,
+                "classification": row.classification,
+                # Handling codes travel with the content: the partner's system must
+                # keep honouring them (H1 court use, H2 onward sharing...).
+                "handling": row.handling,
+                "handling_note": row.handling_note,
+                "onward_sharing_permitted": bool(row.onward_sharing_permitted),
+                "court_use_permitted": bool(row.court_use_permitted),
+                "reliability": row.reliability,
+                "credibility": row.credibility,
+                "subject": row.subject,
+                "language": row.language,
+                "sent_at": _time(row.sent_at),
+                "due_at": _time(row.due_at),
+                "item": body.digest,
+                "attachments": attachments,
+            }
+        )
+    if not index:
+        raise ValidationFailed.one("to", _l("Nothing in this exchange is sealed for that party."))
+    try:
+        version, signing_key = service.signing_key(exporter)
+        reader_key = service.public_enc(to_org)
+    except (KeyringError, service.KeysUnavailable) as exc:
+        raise PackageRefused(
+            _l("The keys needed for this package are not available: %(reason)s", reason=str(exc))
+        ) from exc
+    document = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "exchanges": index}
+    index_item = seal_envelope(
+        canonical_json(document),
+        binding={
+            "record_type": INDEX_RECORD_TYPE,
+            "record_id": payloads.global_record_id(uuid.uuid4()),
+            "agreement": exchange.agreement.code,
+            "sender": exporter,
+            "recipient": to_org,
+        },
+        readers={to_org: reader_key},
+        signer=(exporter, version, signing_key),
+    )
+    text = export_package(
+        [index_item, *items], recipient=to_org, exporter=(exporter, version, signing_key)
+    )
+    digest = parse_package(text).digest
+    db.session.add(
+        ExportedPackage(
+            exchange_id=exchange.id,
+            package_sha256=digest,
+            exporter_org=exporter,
+            recipient_org=to_org,
+            items=len(items) + 1,
+            exported_by_id=actor.user_id,
+        )
+    )
+    audit.record(
+        "package_exported",
+        actor=actor,
+        target_type="exchange",
+        target_id=exchange.id,
+        logs=[exchange.agreement.code],
+        details={
+            "package_sha256": digest,
+            "to": to_org,
+            "exchanges": [r.id for r in rows],
+            "items": len(items) + 1,
+        },
+    )
+    db.session.commit()
+    return ExportedFile(f"exchange-{exchange.id}-{to_org}.bhpkg.json", text, digest, len(items) + 1)
+
+
+# --- import ------------------------------------------------------------------
+
+
+@dataclass
+class ImportedFile:
+    digest: str
+    recipient: str
+    exporter: str
+    exchange_ids: list[int]
+    receipt: str
+
+
+def _refuse(message) -> PackageRefused:
+    return PackageRefused(message)
+
+
+def _own_private_orgs() -> set[str]:
+    return {k.org for k in service.keyring().list_keys() if k.kind == ENC and k.has_private}
+
+
+def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
+    """Verify, then store an exchange bundle a partner exported; answer with a signed receipt."""
+    if len(data) > MAX_PACKAGE_BYTES:
+        raise _refuse(_l("This file is too large to be a package."))
+    try:
+        pkg = parse_package(data)
+    except MalformedPackage as exc:
+        raise _refuse(
+            _l(
+                "This is not a sealed package of a format and version this hub reads (%(reason)s).",
+                reason=str(exc),
+            )
+        ) from exc
+    recipient = pkg.recipient
+    try:
+        own = _own_private_orgs()
+    except KeyringError as exc:
+        raise _refuse(_l("The keyring cannot be read: %(reason)s", reason=str(exc))) from exc
+    if recipient not in own:
+        raise _refuse(
+            _l(
+                "This package is addressed to %(org)s, whose keys this hub does not hold.",
+                org=recipient,
+            )
+        )
+    if not _is_system(actor) and actor.organisation_code != recipient:
+        raise _refuse(_l("This package is addressed to another organisation."))
+    if db.session.scalar(
+        select(ImportedPackage.id).where(ImportedPackage.package_sha256 == pkg.digest)
+    ):
+        raise _refuse(_l("This package was imported already; it is not imported twice."))
+    try:
+        verified = verify_package(pkg, service.keyring().known_signers())
+    except UnknownSigner as exc:
+        raise _refuse(
+            _l(
+                "The package is signed by a key this hub does not know; import and confirm "
+                "the sender's public keys first (%(reason)s).",
+                reason=str(exc),
+            )
+        ) from exc
+    except (BadSignature, SealingError) as exc:
+        raise _refuse(
+            _l(
+                "A signature in the package does not verify: it was altered (%(reason)s).",
+                reason=str(exc),
+            )
+        ) from exc
+    opened: dict[str, bytes] = {}
+    try:
+        for item, signer in zip(pkg.items, verified.signers, strict=True):
+            wrap = item.wraps[recipient]
+            private = service.private_enc(recipient, wrap.version)
+            opened[item.digest] = open_sealed(
+                item,
+                binding=item.binding,
+                reader_org=recipient,
+                reader_private_key=private,
+                signer_public_key=signer.public_key,
+            )
+    except (SealingError, KeyringError, service.KeysUnavailable, KeyError) as exc:
+        raise _refuse(
+            _l("An item of the package does not open: %(reason)s", reason=str(exc))
+        ) from exc
+    exchanges = _check_index(pkg, opened)
+    ids = _store(actor, pkg, exchanges)
+    version, key = service.signing_key(recipient)
+    receipt = make_receipt(pkg.digest, recipient, (recipient, version, key))
+    db.session.add(
+        ImportedPackage(package_sha256=pkg.digest, exchange_id=ids[0], receipt_json=receipt)
+    )
+    audit.record(
+        "package_imported",
+        actor=actor,
+        target_type="exchange",
+        target_id=ids[0],
+        logs=sorted({e["agreement"] for e in exchanges}),
+        details={
+            "package_sha256": pkg.digest,
+            "exporter": pkg.exporter_org,
+            "exporter_fingerprint": pkg.exporter_fingerprint,
+            "exchanges": ids,
+            "items": len(pkg.items),
+        },
+    )
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # a concurrent import of the same package won
+        db.session.rollback()
+        raise _refuse(_l("This package was imported already; it is not imported twice.")) from exc
+    return ImportedFile(pkg.digest, recipient, pkg.exporter_org, ids, receipt)
+
+
+def _check_index(pkg, opened: dict[str, bytes]) -> list[dict[str, Any]]:
+    """The bundle index: present once, sealed by the exporter, naming every other item."""
+    bad = _l("The package's index does not match its items.")
+    index_items = [i for i in pkg.items if i.binding["record_type"] == INDEX_RECORD_TYPE]
+    if len(index_items) != 1 or index_items[0].binding["sender"] != pkg.exporter_org:
+        raise _refuse(bad)
+    try:
+        document = json.loads(opened[index_items[0].digest])
+        if document.get("format") != INDEX_FORMAT or document.get("version") != INDEX_VERSION:
+            raise _refuse(
+                _l(
+                    "This is not a sealed package of a format and version this hub reads "
+                    "(%(reason)s).",
+                    reason="index",
+                )
+            )
+        exchanges = list(document["exchanges"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _refuse(bad) from exc
+    by_digest = {i.digest: i for i in pkg.items}
+    used = {index_items[0].digest}
+    try:
+        for entry in exchanges:
+            item = by_digest[entry["item"]]
+            binding = item.binding
+            if (
+                binding["record_type"] != "exchange"
+                or binding["record_id"] != entry["ref"]
+                or binding["sender"] != entry["sender"]
+                or binding["recipient"] != entry["recipient"]
+                or binding["agreement"] != entry["agreement"]
+                or entry["kind"] not in EXCHANGE_KINDS
+                or entry["classification"] not in CLASSIFICATIONS
+                or entry["handling"] not in HANDLING_CODES
+                or entry["reliability"] not in RELIABILITY
+                or pkg.recipient not in (entry["sender"], entry["recipient"])
+            ):
+                raise _refuse(bad)
+            used.add(entry["item"])
+            for att in entry["attachments"]:
+                if by_digest[att["item"]].binding["record_type"] != "attachment":
+                    raise _refuse(bad)
+                used.add(att["item"])
+    except (KeyError, TypeError) as exc:
+        raise _refuse(bad) from exc
+    if used != set(by_digest) or not exchanges:
+        raise _refuse(bad)
+    return exchanges
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
+    by_digest = {i.digest: i for i in pkg.items}
+    orgs = {o.code: o for o in db.session.scalars(select(Organisation))}
+    local: dict[str, Exchange] = {}
+    ids = []
+    for entry in exchanges:
+        agreement = db.session.scalar(select(Agreement).where(Agreement.code == entry["agreement"]))
+        sender, recipient = orgs.get(entry["sender"]), orgs.get(entry["recipient"])
+        if agreement is None or sender is None or recipient is None:
+            db.session.rollback()
+            raise _refuse(
+                _l("The package names an agreement or organisation this hub does not know.")
+            )
+        try:
+            sent_at = _parse_time(entry["sent_at"]) or utcnow()
+            due = _parse_time(entry.get("due_at"))
+            subject = str(entry["subject"])[:200]
+        except (ValueError, TypeError) as exc:
+            db.session.rollback()
+            raise _refuse(_l("The package's index does not match its items.")) from exc
+        parent = local.get(entry.get("in_reply_to") or "")
+        row = Exchange(
+            agreement_id=agreement.id,
+            sender_id=sender.id,
+            recipient_id=recipient.id,
+            kind=entry["kind"],
+            status="sent",
+            classification=entry["classification"],
+            handling=entry["handling"],
+            handling_note=str(entry.get("handling_note", ""))[:500],
+            onward_sharing_permitted=bool(entry.get("onward_sharing_permitted")),
+            court_use_permitted=bool(entry.get("court_use_permitted")),
+            reliability=entry["reliability"],
+            credibility=int(entry["credibility"]),
+            subject=subject,
+            subject_key=fold(subject)[:200],
+            language=str(entry.get("language") or "vi")[:8],
+            in_reply_to_id=parent.id if parent else None,
+            sent_at=sent_at,
+            due_at=due,
+        )
+        db.session.add(row)
+        db.session.flush()
+        body = payloads.store(
+            by_digest[entry["item"]], record_type="exchange", record_id=row.id, imported=True
+        )
+        row.payload_id = body.id
+        for att in entry["attachments"]:
+            attachment = Attachment(
+                exchange_id=row.id, media_type=str(att["media_type"])[:100], size=int(att["size"])
+            )
+            db.session.add(attachment)
+            db.session.flush()
+            stored = payloads.store(
+                by_digest[att["item"]],
+                record_type="attachment",
+                record_id=attachment.id,
+                imported=True,
+            )
+            attachment.payload_id = stored.id
+        local[entry["ref"]] = row
+        ids.append(row.id)
+    return ids
+
+
+# --- receipts ----------------------------------------------------------------
+
+
+def record_receipt(actor: Actor, data: str | bytes) -> PackageReceipt:
+    """Record a partner's signed receipt against the exchange whose package it names."""
+    try:
+        receipt = verify_receipt(data, service.keyring().known_signers())
+    except UnknownSigner as exc:
+        raise _refuse(
+            _l(
+                "The receipt is signed by a key this hub does not know (%(reason)s).",
+                reason=str(exc),
+            )
+        ) from exc
+    except (BadSignature, PackageError, ValueError) as exc:
+        raise _refuse(
+            _l("This is not a valid signed receipt (%(reason)s).", reason=str(exc))
+        ) from exc
+    exported = db.session.scalar(
+        select(ExportedPackage).where(ExportedPackage.package_sha256 == receipt.package_sha256)
+    )
+    if exported is None or exported.recipient_org != receipt.recipient:
+        raise NotFound(_l("This hub exported no package with the digest the receipt names."))
+    if not _is_system(actor) and actor.organisation_code != exported.exporter_org:
+        raise NotFound(_l("This hub exported no package with the digest the receipt names."))
+    if db.session.scalar(
+        select(PackageReceipt.id).where(PackageReceipt.package_sha256 == receipt.package_sha256)
+    ):
+        raise Conflict(_l("This receipt was recorded already."))
+    received = _parse_time(receipt.received)
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    row = PackageReceipt(
+        exchange_id=exported.exchange_id,
+        package_sha256=receipt.package_sha256,
+        recipient_org=receipt.recipient,
+        receipt_json=text,
+        received_at=received,
+    )
+    db.session.add(row)
+    exchange = db.session.get(Exchange, exported.exchange_id)
+    if exchange.receipt_at is None:
+        exchange.receipt_at = received
+    audit.record(
+        "package_receipt_recorded",
+        actor=actor,
+        target_type="exchange",
+        target_id=exported.exchange_id,
+        logs=[exchange.agreement.code],
+        details={
+            "package_sha256": receipt.package_sha256,
+            "recipient": receipt.recipient,
+            "signer_fingerprint": receipt.signer_fingerprint,
+            "received": receipt.received,
+        },
+    )
+    db.session.commit()
+    return row
+
+
+def exports_of(exchange_id: int) -> list[ExportedPackage]:
+    return list(
+        db.session.scalars(
+            select(ExportedPackage)
+            .where(ExportedPackage.exchange_id == exchange_id)
+            .order_by(ExportedPackage.id)
+        )
+    )
+
+
+def receipts_of(exchange_id: int) -> list[PackageReceipt]:
+    return list(
+        db.session.scalars(
+            select(PackageReceipt)
+            .where(PackageReceipt.exchange_id == exchange_id)
+            .order_by(PackageReceipt.id)
+        )
+    )
