@@ -12,17 +12,9 @@ from hub.config import ConfigError
 
 
 def register(app: Flask) -> None:
-    from hub.cli import backup, setup, users
+    from hub.cli import backup, imports, setup, users
 
-    for command in (*setup.COMMANDS, *users.COMMANDS, *backup.COMMANDS):
-        app.cli.add_command(command)
-    from hub.cli import keys, packages
-
-    for command in (*keys.COMMANDS, *packages.COMMANDS):
-        app.cli.add_command(command)
-    from hub.api import openapi
-
-    for command in openapi.COMMANDS:
+    for command in (*setup.COMMANDS, *users.COMMANDS, *backup.COMMANDS, *imports.COMMANDS):
         app.cli.add_command(command)
 
 

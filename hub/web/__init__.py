@@ -6,8 +6,12 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from hub.web import admin, auth, errors, home
+    from hub.web import admin, auth, cases, errors, exchanges, home, labels
 
-    for blueprint in (auth.bp, home.bp, admin.bp):
+    for blueprint in (auth.bp, home.bp, admin.bp, cases.bp, exchanges.bp):
         app.register_blueprint(blueprint)
+    from hub.web import compliance
+
+    app.register_blueprint(compliance.bp)
     errors.register(app)
+    labels.register(app)

@@ -1,0 +1,465 @@
+"""Bringing history in: cases and exchanges from CSV or XLSX, all rows or none.
+
+The column layouts are documented in schemas/import.md (templates beside it).
+This module only reads cells into the inputs of the ordinary operations
+(`cases.create`, `exchanges.send`) and calls them with ``commit=False``, so an
+imported row is validated, sealed and audited exactly as one typed in a page.
+Every bad row is reported with its line number; the transaction is committed
+only when no row failed and this is not a dry run, otherwise rolled back.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from hub.extensions import db
+from hub.models import Case
+from hub.operations.actor import Actor
+from hub.operations.errors import OperationError, ValidationFailed
+from hub.text import clean
+
+#: Times written without an offset are local to the border provinces (UTC+7, no DST).
+LOCAL = timezone(timedelta(hours=7))
+#: Rows flushed between checks of the session's size (keeps memory flat on 100k rows).
+BATCH = 1000
+
+CASE_COLUMNS = (
+    "reference",
+    "title",
+    "opened_on",
+    "province",
+    "district",
+    "locality",
+    "border_gate",
+    "place_note",
+    "organisations",
+    "agreements",
+    "seizures",
+)
+CASE_REQUIRED = ("reference", "title", "opened_on")
+
+EXCHANGE_COLUMNS = (
+    "row",
+    "agreement",
+    "recipient",
+    "kind",
+    "subject",
+    "body",
+    "language",
+    "classification",
+    "reliability",
+    "credibility",
+    "handling",
+    "handling_note",
+    "sent_at",
+    "case",
+    "in_reply_to",
+)
+EXCHANGE_REQUIRED = (
+    "agreement",
+    "recipient",
+    "kind",
+    "subject",
+    "body",
+    "classification",
+    "reliability",
+    "credibility",
+    "handling",
+    "sent_at",
+)
+
+
+class ImportFileError(OperationError):
+    """The file as a whole cannot be read (format, header): nothing is looked at further."""
+
+    status = 400
+    code = "import_file"
+
+
+@dataclass
+class RowError:
+    line: int
+    field: str
+    message: Any  # a lazy translatable string
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    dry_run: bool
+    rows: int = 0
+    stored: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --- reading files -------------------------------------------------------------------
+
+
+def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    """The header (lower-cased column names) and (line number, row) pairs of a CSV or XLSX.
+
+    Line numbers are those a person sees: the CSV line where the record starts
+    (quoted fields may span lines), or the spreadsheet row number.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _read_xlsx(path)
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path)
+    raise ImportFileError(_l("Give a .csv or .xlsx file."))
+
+
+def _header(cells: list[Any]) -> list[str]:
+    return [clean(str(c or "")).strip().lower() for c in cells]
+
+
+def _read_csv(path: Path):
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+        first = handle.readline()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFileError(_l("The file cannot be read as UTF-8 text.")) from exc
+    # Spreadsheets saved in vi/lo locales separate with ";" (the comma is the decimal mark).
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    handle.seek(0)
+    if handle.read(1) != "\ufeff":
+        handle.seek(0)
+    reader = csv.reader(handle, delimiter=delimiter)
+    try:
+        header = _header(next(reader))
+    except (StopIteration, csv.Error, UnicodeDecodeError) as exc:
+        handle.close()
+        raise ImportFileError(_l("The file has no header line.")) from exc
+
+    def rows():
+        with handle:
+            start = reader.line_num + 1
+            try:
+                for record in reader:
+                    line, start = start, reader.line_num + 1
+                    if not any(cell.strip() for cell in record):
+                        continue
+                    yield line, _row(header, record)
+            except UnicodeDecodeError as exc:
+                raise ImportFileError(_l("The file cannot be read as UTF-8 text.")) from exc
+            except csv.Error as exc:
+                raise ImportFileError(
+                    _l("Line %(line)d is not valid CSV.", line=reader.line_num)
+                ) from exc
+
+    return header, rows()
+
+
+def _read_xlsx(path: Path):
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise ImportFileError(_l("The file is not a readable XLSX workbook.")) from exc
+    sheet = book.worksheets[0]
+    lines = sheet.iter_rows(values_only=True)
+    try:
+        header = _header(list(next(lines)))
+    except StopIteration as exc:
+        book.close()
+        raise ImportFileError(_l("The file has no header line.")) from exc
+
+    def rows():
+        try:
+            for number, record in enumerate(lines, start=2):
+                if all(c is None or (isinstance(c, str) and not c.strip()) for c in record):
+                    continue
+                yield number, _row(header, list(record))
+        finally:
+            book.close()
+
+    return header, rows()
+
+
+def _row(header: list[str], record: list[Any]) -> dict[str, Any]:
+    row = {}
+    for index, value in enumerate(record):
+        if index >= len(header) or not header[index]:
+            if value not in (None, ""):
+                row.setdefault("_extra", True)
+            continue
+        row[header[index]] = value
+    return row
+
+
+def check_header(header: list[str], columns: tuple[str, ...], required: tuple[str, ...]) -> None:
+    unknown = [c for c in header if c and c not in columns]
+    missing = [c for c in required if c not in header]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append(str(_l("missing columns: %(names)s", names=", ".join(missing))))
+        if unknown:
+            parts.append(str(_l("unknown columns: %(names)s", names=", ".join(unknown))))
+        raise ImportFileError("; ".join(parts))
+    if len(set(h for h in header if h)) != len([h for h in header if h]):
+        raise ImportFileError(_l("A column is named twice."))
+
+
+# --- cells ---------------------------------------------------------------------------
+
+
+class CellError(ValueError):
+    def __init__(self, column: str, message) -> None:
+        super().__init__(column)
+        self.column = column
+        self.message = message
+
+
+def cell_text(row: dict, column: str) -> str:
+    value = row.get(column)
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return clean(str(value)).strip()
+
+
+def cell_date(row: dict, column: str) -> date | None:
+    value = row.get(column)
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(cell_text(row, column))
+    except ValueError as exc:
+        raise CellError(column, _l("Write the date as YYYY-MM-DD.")) from exc
+
+
+def cell_datetime(row: dict, column: str) -> datetime | None:
+    """ISO 8601; without an offset the time is local (UTC+7), as officers write it."""
+    value = row.get(column)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, datetime):
+        if isinstance(value, date):
+            value = datetime(value.year, value.month, value.day)
+        else:
+            try:
+                value = datetime.fromisoformat(cell_text(row, column))
+            except ValueError as exc:
+                raise CellError(
+                    column, _l("Write the time as ISO 8601, e.g. 2024-03-07T14:30+07:00.")
+                ) from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL)
+    return value.astimezone(UTC)
+
+
+def cell_int(row: dict, column: str) -> int | None:
+    text = cell_text(row, column)
+    if not text:
+        return None
+    try:
+        return int(text, 10)
+    except ValueError as exc:
+        raise CellError(column, _l("Write a whole number.")) from exc
+
+
+def codes(text: str) -> list[str]:
+    """Codes separated by ";", "," or spaces, e.g. "QB; KM"."""
+    return [c for c in text.replace(";", " ").replace(",", " ").split() if c]
+
+
+# --- running -------------------------------------------------------------------------
+
+
+def _run(
+    kind: str,
+    path: Path,
+    *,
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    dry_run: bool,
+    store_row: Callable[[int, dict], None],
+) -> ImportReport:
+    started = time.perf_counter()
+    report = ImportReport(kind=kind, dry_run=dry_run)
+    header, rows = read_table(path)
+    check_header(header, columns, required)
+    # Nothing may be pending from before: the whole file is one transaction.
+    db.session.rollback()
+    try:
+        for line, row in rows:
+            report.rows += 1
+            if row.pop("_extra", False):
+                report.errors.append(
+                    RowError(line, "-", _l("This row has more cells than columns."))
+                )
+                continue
+            try:
+                # A savepoint per row: a row refused half-way leaves nothing behind,
+                # and the rows around it still go on to be checked.
+                with db.session.begin_nested():
+                    store_row(line, row)
+            except CellError as exc:
+                report.errors.append(RowError(line, exc.column, exc.message))
+            except ValidationFailed as exc:
+                for column, messages in exc.errors.items():
+                    for message in messages:
+                        report.errors.append(RowError(line, column, message))
+            except OperationError as exc:
+                report.errors.append(RowError(line, "-", exc.message))
+            else:
+                report.stored += 1
+            if report.rows % BATCH == 0:
+                db.session.flush()
+        if dry_run or report.errors:
+            db.session.rollback()
+            report.stored = 0
+        else:
+            db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def import_exchanges(
+    actor: Actor, path: Path, *, dry_run: bool = False, default_language: str | None = None
+) -> ImportReport:
+    """Exchanges sent by the actor's organisation, one `exchanges.send` per row."""
+    from hub.operations import exchanges
+
+    by_row: dict[str, int] = {}
+    case_ids: dict[str, int | None] = {}
+
+    def case_id(reference: str) -> int | None:
+        if reference not in case_ids:
+            case_ids[reference] = db.session.scalar(
+                select(Case.id).where(Case.reference == reference)
+            )
+        found = case_ids[reference]
+        if found is None:
+            raise CellError("case", _l("No case has this reference."))
+        return found
+
+    def reply_id(text: str) -> int:
+        # "#123" names an exchange already in the hub; anything else an earlier row.
+        if text.startswith("#") and text[1:].isdigit():
+            return int(text[1:])
+        if text not in by_row:
+            raise CellError("in_reply_to", _l("No earlier row has this value in column “row”."))
+        return by_row[text]
+
+    def store(line: int, row: dict) -> None:
+        ref = cell_text(row, "row")
+        if ref and ref in by_row:
+            raise CellError("row", _l("This value of “row” is already used above."))
+        credibility = cell_int(row, "credibility")
+        data = exchanges.NewExchange(
+            agreement=cell_text(row, "agreement"),
+            recipient=cell_text(row, "recipient"),
+            kind=cell_text(row, "kind"),
+            subject=cell_text(row, "subject"),
+            body=str(row.get("body") or ""),
+            classification=cell_text(row, "classification"),
+            reliability=cell_text(row, "reliability").upper(),
+            credibility=credibility if credibility is not None else 0,
+            handling=cell_text(row, "handling").upper(),
+            handling_note=cell_text(row, "handling_note"),
+            sent_at=cell_datetime(row, "sent_at"),
+            case=case_id(cell_text(row, "case")) if cell_text(row, "case") else None,
+            in_reply_to=reply_id(cell_text(row, "in_reply_to"))
+            if cell_text(row, "in_reply_to")
+            else None,
+            language=cell_text(row, "language") or default_language,
+        )
+        if data.sent_at is None:
+            # History has a date: "now" would be a silent lie about when it happened.
+            raise CellError("sent_at", _l("This field is required."))
+        exchange = exchanges.send(actor, data, commit=False)
+        if ref:
+            by_row[ref] = exchange.id
+
+    return _run(
+        "exchanges",
+        path,
+        columns=EXCHANGE_COLUMNS,
+        required=EXCHANGE_REQUIRED,
+        dry_run=dry_run,
+        store_row=store,
+    )
+
+
+def import_cases(
+    actor: Actor, path: Path, *, dry_run: bool = False, locale: str = "en"
+) -> ImportReport:
+    """Cases owned by the actor's organisation, one `cases.create_case` per row."""
+    from hub.operations import cases
+
+    def store(line: int, row: dict) -> None:
+        data, seizures = case_input(row, locale)
+        cases.create_case(actor, data, seizures=seizures, commit=False)
+
+    return _run(
+        "cases",
+        path,
+        columns=CASE_COLUMNS,
+        required=CASE_REQUIRED,
+        dry_run=dry_run,
+        store_row=store,
+    )
+
+
+def case_input(row: dict, locale: str):
+    """The operation's inputs for one case row (see schemas/import.md)."""
+    from hub.operations.cases import CaseInput, SeizureInput
+
+    seizures = []
+    for item in (cell_text(row, "seizures") or "").split(";"):
+        parts = item.split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            raise CellError(
+                "seizures",
+                _l("Write each seizure as “drug quantity unit”, separated by “;”."),
+            )
+        drug, quantity, unit = parts
+        # The operation parses the text strictly in the file's locale.
+        seizures.append(SeizureInput(drug_type=drug, quantity=quantity, unit=unit, locale=locale))
+    opened_on = cell_date(row, "opened_on")
+    if opened_on is None:
+        # History has a date: "today" would be a silent lie about when it was opened.
+        raise CellError("opened_on", _l("This field is required."))
+    data = CaseInput(
+        reference=cell_text(row, "reference"),
+        title=cell_text(row, "title"),
+        opened_on=opened_on,
+        province=cell_text(row, "province") or None,
+        district=cell_text(row, "district") or None,
+        locality=cell_text(row, "locality") or None,
+        border_gate=cell_text(row, "border_gate") or None,
+        place_note=cell_text(row, "place_note"),
+        organisations=codes(cell_text(row, "organisations")),
+        agreements=codes(cell_text(row, "agreements")),
+    )
+    return data, seizures
