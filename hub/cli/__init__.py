@@ -16,6 +16,14 @@ def register(app: Flask) -> None:
 
     for command in (*setup.COMMANDS, *users.COMMANDS, *backup.COMMANDS, *imports.COMMANDS):
         app.cli.add_command(command)
+    from hub.cli import keys, packages
+
+    for command in (*keys.COMMANDS, *packages.COMMANDS):
+        app.cli.add_command(command)
+    from hub.api import openapi
+
+    for command in openapi.COMMANDS:
+        app.cli.add_command(command)
 
 
 def main() -> None:
