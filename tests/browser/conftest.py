@@ -45,7 +45,6 @@ THAI = re.compile("[\u0e00-\u0e7f]")
 BLOCKING = ("serious", "critical")
 
 
-
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
@@ -65,9 +64,7 @@ def axe_source() -> str:
         npm = shutil.which("npm")
         if npm is None:
             _unavailable("npm is not installed (apt-get install npm) so axe-core cannot be fetched")
-        subprocess.run(  # noqa: S603 - a fixed command on our own package.json
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600
-        )
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600)
     return AXE.read_text(encoding="utf-8")
 
 
@@ -140,9 +137,7 @@ class Visit:
         if lang == "lo":
             assert not THAI.search(text), f"Thai script on {name}: {THAI.findall(text)[:5]}"
         page.evaluate(self.axe)
-        result = page.evaluate(
-            "async () => await axe.run(document, {resultTypes: ['violations']})"
-        )
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         bad = [v for v in result["violations"] if v.get("impact") in BLOCKING]
         assert not bad, f"axe on {name}: " + json.dumps(
             [
