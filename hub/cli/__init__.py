@@ -20,6 +20,10 @@ def register(app: Flask) -> None:
 
     for command in (*keys.COMMANDS, *packages.COMMANDS):
         app.cli.add_command(command)
+    from hub.cli import audit
+
+    for command in audit.COMMANDS:
+        app.cli.add_command(command)
     from hub.api import openapi
 
     for command in openapi.COMMANDS:

@@ -1,0 +1,99 @@
+"""The audit log API: checkpoints, entries and proofs in RFC 6962 shapes.
+
+``/agreements/<code>/audit/...`` serves the log of agreement ``code`` (the code
+``hub`` names the hub-wide log, for administrators). The checkpoint key is
+public: anyone may fetch it to verify checkpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from flask import Response, g, jsonify, request
+from flask_babel import lazy_gettext as _l
+
+from hub.api import api
+from hub.api.errors import error_response, token_required
+from hub.audit import checkpoints
+from hub.audit.entry import decode_entry
+from hub.operations import audit as ops
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise ops.OutOfRange.one(name, _l("Must be a whole number, 0 or more."))
+    return int(raw)
+
+
+@api.errorhandler(ops.OutOfRange)
+def _out_of_range(exc: ops.OutOfRange):
+    # 400, not the 422 of other validation failures: the request names a
+    # position the tree does not have (as CT logs answer get-proof-by-hash).
+    return error_response(400, {k: [str(m) for m in v] for k, v in exc.errors.items()}, exc.code)
+
+
+@api.get("/agreements/<code>/audit/checkpoint")
+@token_required
+def audit_checkpoint(code: str):
+    row = ops.current_checkpoint(g.actor, code)
+    return Response(row.note, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+@api.get("/agreements/<code>/audit/entries")
+@token_required
+def audit_entries(code: str):
+    rows = ops.entries(g.actor, code, _int_arg("start"), _int_arg("end"))
+    items = []
+    for row in rows:
+        leaf = bytes(row.leaf_input)
+        fields = decode_entry(leaf)
+        items.append(
+            {
+                "leaf_input": _b64(leaf),
+                **{k: fields[k] for k in sorted(fields) if k not in ("log", "version")},
+            }
+        )
+    return jsonify({"entries": items})
+
+
+@api.get("/agreements/<code>/audit/proof/inclusion")
+@token_required
+def audit_inclusion(code: str):
+    proof = ops.inclusion_proof(g.actor, code, _int_arg("index"), _int_arg("size"))
+    return jsonify(
+        {
+            "leaf_index": proof.leaf_index,
+            "tree_size": proof.tree_size,
+            "leaf_hash": _b64(proof.leaf_hash),
+            "audit_path": [_b64(h) for h in proof.audit_path],
+        }
+    )
+
+
+@api.get("/agreements/<code>/audit/proof/consistency")
+@token_required
+def audit_consistency(code: str):
+    proof = ops.consistency_proof(g.actor, code, _int_arg("from"), _int_arg("to"))
+    return jsonify(
+        {
+            "first": proof.first,
+            "second": proof.second,
+            "consistency": [_b64(h) for h in proof.consistency],
+        }
+    )
+
+
+@api.get("/keys/checkpoint")
+def checkpoint_key():
+    """The hub's checkpoint verifier keys (C2SP vkey), newest last; public."""
+    vkeys = checkpoints.vkeys()
+    if not vkeys:
+        raise ops.CheckpointUnavailable()
+    return jsonify({"vkey": vkeys[-1], "vkeys": vkeys, "origin_prefix": checkpoints.ORIGIN_PREFIX})

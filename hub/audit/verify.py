@@ -1,0 +1,401 @@
+"""Recompute every log's tree from its stored entries and check it against what was signed.
+
+One streaming pass per log, in O(log n) memory: the entries are read in index
+order and folded into the compact range (the same arithmetic as
+:class:`hub.audit.merkle.StreamingRoot`, inlined because this loop is the hot
+path). The root is compared with every signed checkpoint as the pass reaches
+its size, and with the log's head at the end.
+
+What it finds, and where it names it:
+
+- a deleted entry: the first index missing from the sequence;
+- an entry beyond the head (inserted at the end): its index;
+- a changed, reordered or inserted entry: the roots stop matching, and a second
+  pass over the suspect range (from the last matching checkpoint) compares each
+  recomputed leaf hash with the hash stored when the entry was appended, and
+  reads the entry's own ``index`` and ``log`` fields: the first that differs is
+  named. If the stored hashes were rewritten too, the first index after the
+  last matching signed checkpoint is named;
+- truncation below a signed checkpoint: the checkpoint's size and the first
+  missing index;
+- a checkpoint with a bad signature, from an unknown key, or of another log.
+
+The reads use one raw database connection in a read-only snapshot (SQLite: a
+deferred transaction, so writers are not blocked; PostgreSQL: REPEATABLE READ
+with a server-side cursor), so the log may keep growing while it is verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from hashlib import sha256
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.engine import Engine
+
+from hub.audit import checkpoints, merkle, note
+from hub.audit.entry import EntryError, decode_entry, format_time
+
+FETCH = 20_000
+
+
+@dataclass
+class Problem:
+    """The first thing that does not hold in one log."""
+
+    log: str
+    index: int | None
+    kind: str  # missing, beyond_head, changed, moved, rewritten, truncated, checkpoint, head
+    detail: str
+
+    def __str__(self) -> str:
+        where = f" at index {self.index}" if self.index is not None else ""
+        return f"audit log {self.log}: {self.detail}{where}"
+
+
+@dataclass
+class Result:
+    log: str
+    size: int
+    root: bytes
+    checkpoints: int = 0
+    problem: Problem | None = None
+    partner: note.Checkpoint | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def line(self) -> str:
+        if self.problem is not None:
+            return str(self.problem)
+        text = f"audit log {self.log}: {self.size} entries verified, {self.checkpoints} checkpoints"
+        if self.partner is not None:
+            text += f"; the partner's checkpoint at size {self.partner.size} is extended"
+        return text
+
+
+class _Reader:
+    """Raw DB-API reads in one snapshot; ``%s`` placeholders on both databases."""
+
+    def __init__(self, dbapi: Any, backend: str):
+        self.conn, self.backend, self._n = dbapi, backend, 0
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("%s", "?") if self.backend == "sqlite" else sql
+
+    def all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(self._sql(sql), params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
+        if self.backend == "postgresql":
+            self._n += 1
+            cursor = self.conn.cursor(name=f"hub_audit_verify_{self._n}", binary=True)
+            cursor.itersize = FETCH
+        else:
+            cursor = self.conn.cursor()
+        try:
+            cursor.execute(self._sql(sql), params)
+            while rows := cursor.fetchmany(FETCH):
+                yield from rows
+        finally:
+            cursor.close()
+
+    def node(self, log_id: int) -> merkle.GetNode:
+        def get(level: int, index: int) -> bytes:
+            rows = self.all(
+                'SELECT hash FROM audit_nodes WHERE log_id = %s AND level = %s AND "index" = %s',
+                (log_id, level, index),
+            )
+            if not rows:
+                raise merkle.ProofError(f"subtree ({level}, {index}) is not stored")
+            return bytes(rows[0][0])
+
+        return get
+
+
+@contextlib.contextmanager
+def snapshot(engine: Engine) -> Iterator[_Reader]:
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        if engine.dialect.name == "sqlite":
+            # The engine's connections run with isolation_level=None: this BEGIN is ours,
+            # deferred, so it is a read snapshot that does not take the write lock.
+            dbapi.execute("BEGIN")
+            reader = _Reader(dbapi, "sqlite")
+        else:
+            dbapi.rollback()
+            dbapi.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            reader = _Reader(dbapi, "postgresql")
+        yield reader
+    finally:
+        with contextlib.suppress(Exception):
+            dbapi.rollback()
+        raw.close()
+
+
+def logs(reader: _Reader) -> list[tuple[int, str, int, bytes | None]]:
+    return [
+        (row[0], row[1], int(row[2]), bytes(row[3]) if row[3] is not None else None)
+        for row in reader.all("SELECT id, name, size, root FROM audit_logs ORDER BY name")
+    ]
+
+
+def _check_checkpoints(
+    reader: _Reader, log_id: int, name: str, keys: dict[str, Ed25519PublicKey]
+) -> tuple[list[tuple[int, bytes]], Problem | None]:
+    """Signature, origin and columns of every stored checkpoint; returns (size, root) sorted."""
+    found: list[tuple[int, bytes]] = []
+    rows = reader.stream(
+        "SELECT id, size, root, note FROM audit_checkpoints WHERE log_id = %s ORDER BY size, id",
+        (log_id,),
+    )
+    for _id, size, root, text in rows:
+        size, root = int(size), bytes(root)
+        try:
+            parsed = checkpoints.verify_note(text, name, keys)
+        except note.NoteError as exc:
+            return found, Problem(name, None, "checkpoint", f"checkpoint of size {size}: {exc}")
+        if parsed.size != size or parsed.root != root:
+            return found, Problem(
+                name, None, "checkpoint", f"checkpoint of size {size}: columns differ from its note"
+            )
+        found.append((size, root))
+    return found, None
+
+
+def _diagnose(reader: _Reader, log_id: int, name: str, start: int, end: int, what: str) -> Problem:
+    """The tree of size ``end`` does not match ``what`` (a signed checkpoint, the head)
+    though it matched at ``start``: find the first entry in ``[start, end)`` that
+    differs from what was appended."""
+    rows = reader.stream(
+        'SELECT e."index", e.leaf_input, n.hash, e.actor, e.action, e.organisation, '
+        "e.target_type, e.target_id, e.created_at FROM audit_entries e "
+        "LEFT JOIN audit_nodes n ON n.log_id = e.log_id AND n.level = 0 "
+        'AND n."index" = e."index" '
+        'WHERE e.log_id = %s AND e."index" >= %s AND e."index" < %s ORDER BY e."index"',
+        (log_id, start, end),
+    )
+    for index, leaf, stored, *mirrors in rows:
+        index, leaf = int(index), bytes(leaf)
+        problem = _entry_problem(name, index, leaf, stored, mirrors)
+        if problem is not None:
+            with contextlib.suppress(Exception):
+                rows.close()
+            return problem
+    return Problem(
+        name,
+        start,
+        "rewritten",
+        f"the tree does not match {what}, and the stored hashes were rewritten with it; "
+        "first index that does not match",
+    )
+
+
+def _entry_problem(name: str, index: int, leaf: bytes, stored, mirrors: list) -> Problem | None:
+    try:
+        fields = decode_entry(leaf)
+    except EntryError as exc:
+        return Problem(name, index, "changed", f"entry is not a valid entry ({exc})")
+    if fields["log"] != name:
+        return Problem(name, index, "moved", f"entry belongs to log {fields['log']}")
+    if fields["index"] != index:
+        return Problem(name, index, "moved", f"entry carries index {fields['index']}")
+    if stored is None:
+        return Problem(name, index, "changed", "entry has no stored hash (inserted?)")
+    if sha256(b"\x00" + leaf).digest() != bytes(stored):
+        return Problem(name, index, "changed", "entry was changed after it was appended")
+    actor, action, organisation, target_type, target_id, created_at = mirrors
+    if (actor, action, organisation, target_type, target_id) != (
+        fields["actor"],
+        fields["action"],
+        fields["organisation"],
+        fields["target_type"],
+        fields["target_id"],
+    ) or _time_text(created_at) != fields["time"]:
+        return Problem(name, index, "changed", "entry's columns differ from its hashed bytes")
+    return None
+
+
+def _time_text(value) -> str:
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):  # SQLite hands back text
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return format_time(value)
+
+
+def verify_log(
+    reader: _Reader,
+    log_id: int,
+    name: str,
+    head_size: int,
+    head_root: bytes | None,
+    *,
+    keys: dict[str, Ed25519PublicKey],
+    partner: note.Checkpoint | None = None,
+    deep: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Result:
+    """Verify one log in one streaming pass (plus a diagnosis pass when it fails)."""
+    result = Result(name, head_size, head_root or merkle.EMPTY_ROOT, partner=partner)
+    signed, problem = _check_checkpoints(reader, log_id, name, keys)
+    result.checkpoints = len(signed)
+    if problem is not None:
+        result.problem = problem
+        return result
+    # Every (size, root) the recomputed tree must meet, with what vouches for it.
+    targets = [(size, root, f"the signed checkpoint of size {size}") for size, root in signed]
+    if partner is not None:
+        what = f"the partner's checkpoint of size {partner.size}"
+        targets.append((partner.size, partner.root, what))
+    targets.sort(key=lambda t: t[0])
+    if targets and targets[-1][0] > head_size:
+        count = _count(reader, log_id, head_size)
+        result.problem = Problem(
+            name,
+            min(head_size, count),
+            "truncated",
+            f"{targets[-1][2]} covers more entries than the log's {head_size}; "
+            "truncated below a signed checkpoint, first missing index",
+        )
+        return result
+    targets.append((head_size, result.root, "the log's head"))
+    for size, root, what in targets:
+        if size == 0 and root != merkle.EMPTY_ROOT:
+            result.problem = Problem(name, None, "head", f"{what} has a root for no entries")
+            return result
+    targets = [t for t in targets if t[0] > 0]
+    targets.append((-1, b"", ""))  # sentinel: never reached
+
+    rows = reader.stream(
+        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s ORDER BY "index"',
+        (log_id,),
+    )
+    stack: list[bytes] = []
+    expected = 0
+    good = 0  # largest size whose root matched what vouches for it
+    t = 0
+    next_size = targets[0][0]
+    for index, leaf in rows:
+        if index != expected or expected >= head_size:
+            if expected >= head_size:
+                result.problem = Problem(name, expected, "beyond_head", "entry beyond the head")
+            else:
+                result.problem = Problem(name, expected, "missing", "entry is missing")
+            break
+        h = sha256(b"\x00" + leaf).digest()
+        n = expected
+        while n & 1:
+            h = sha256(b"\x01" + stack.pop() + h).digest()
+            n >>= 1
+        stack.append(h)
+        expected += 1
+        if progress is not None and not expected & 0xFFFF:
+            progress(expected)
+        if expected != next_size:
+            continue
+        h = stack[-1]
+        for left in reversed(stack[:-1]):
+            h = sha256(b"\x01" + left + h).digest()
+        while targets[t][0] == expected:
+            if h != targets[t][1]:
+                result.problem = _diagnose(reader, log_id, name, good, expected, targets[t][2])
+                break
+            good = expected
+            t += 1
+        if result.problem is not None:
+            break
+        next_size = targets[t][0]
+    if result.problem is not None:
+        with contextlib.suppress(Exception):
+            rows.close()
+        return result
+    if expected < head_size:
+        result.problem = Problem(name, expected, "missing", "entry is missing")
+        return result
+    # The stored subtrees serve proofs: they must give the same root.
+    try:
+        from_nodes = merkle.root_from_nodes(head_size, reader.node(log_id))
+    except merkle.ProofError as exc:
+        from_nodes, missing = None, str(exc)
+    else:
+        missing = ""
+    if from_nodes != result.root:
+        result.problem = _diagnose(reader, log_id, name, 0, head_size, "the stored subtrees")
+        if result.problem.kind == "rewritten":
+            result.problem = Problem(
+                name, None, "head", f"the stored subtree hashes do not give the root {missing}"
+            )
+        return result
+    if deep:
+        for problem in _deep(reader, log_id, name, head_size):
+            result.problem = problem
+            return result
+    if partner is not None and 0 < partner.size < head_size:
+        proof = merkle.consistency_proof(partner.size, head_size, reader.node(log_id))
+        merkle.verify_consistency(partner.size, head_size, proof, partner.root, result.root)
+        result.notes.append(f"consistency proof {partner.size} -> {head_size} holds")
+    return result
+
+
+def _deep(reader: _Reader, log_id: int, name: str, size: int) -> Iterator[Problem]:
+    """Every entry decoded and checked against its stored hash and mirror columns."""
+    problem = _diagnose(reader, log_id, name, 0, size, "")
+    if problem.kind != "rewritten":
+        yield problem
+
+
+def _count(reader: _Reader, log_id: int, head_size: int) -> int:
+    rows = reader.all(
+        'SELECT COUNT(*) FROM audit_entries WHERE log_id = %s AND "index" < %s',
+        (log_id, head_size),
+    )
+    return int(rows[0][0])
+
+
+def verify(
+    engine: Engine,
+    *,
+    log_name: str | None = None,
+    partner_checkpoint: str | None = None,
+    deep: bool = False,
+) -> list[Result]:
+    """Verify one log or all of them. A partner's checkpoint picks its log by origin
+    when ``log_name`` is not given. Raises :class:`note.NoteError` for an unusable
+    partner checkpoint and LookupError for an unknown log."""
+    keys = checkpoints.public_keys()
+    partner = None
+    if partner_checkpoint is not None:
+        parsed = note.parse_checkpoint(partner_checkpoint)
+        owner = checkpoints.log_name_of(parsed.origin)
+        if owner is None or (log_name is not None and owner != log_name):
+            raise note.NoteError(
+                f"the checkpoint is for {parsed.origin!r}, not for log {log_name or 'of this hub'}"
+            )
+        log_name = owner
+        partner = checkpoints.verify_note(partner_checkpoint, owner, keys)
+    results = []
+    with snapshot(engine) as reader:
+        heads = logs(reader)
+        if log_name is not None:
+            heads = [h for h in heads if h[1] == log_name]
+            if not heads:
+                raise LookupError(f"no audit log {log_name!r}")
+        for log_id, name, size, root in heads:
+            results.append(
+                verify_log(reader, log_id, name, size, root, keys=keys, partner=partner, deep=deep)
+            )
+    return results

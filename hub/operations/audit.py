@@ -1,0 +1,218 @@
+"""Reading and verifying the audit logs: who may see which log, proofs, "verify now".
+
+The logs themselves are written by hub.audit.record inside every other
+operation; this module is what the faces (API, pages, CLI) call to read them.
+A log is visible to the organisations party to its agreement; the hub-wide log
+to administrators. Anyone else gets NotFound, as for any record not theirs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, select
+
+from hub.audit import checkpoints, merkle, store, verify
+from hub.extensions import db
+from hub.models import Agreement, AuditEntry, AuditLog, Checkpoint, agreement_parties
+from hub.models.audit import HUB_LOG
+from hub.models.base import utcnow
+from hub.operations.actor import SYSTEM, Actor
+from hub.operations.errors import Forbidden, NotFound, OperationError, ValidationFailed
+
+MAX_ENTRIES = 1000  # per get-entries call, as CT logs cap theirs
+
+
+class OutOfRange(ValidationFailed):
+    """A proof or entries request outside the tree: the client's mistake, 400."""
+
+    status = 400
+    code = "out_of_range"
+
+
+class CheckpointUnavailable(OperationError):
+    status = 503
+    code = "checkpoint_unavailable"
+
+    def __init__(self):
+        super().__init__(
+            _l("The hub's checkpoint key is not set up, so no checkpoint can be signed.")
+        )
+
+
+def logs_visible_to(actor: Actor) -> Select:
+    """Logs the actor may read: their agreements' logs; the hub log for administrators;
+    all of them for the hub itself (the operator's command line)."""
+    query = select(AuditLog).order_by(AuditLog.name)
+    if actor.role == SYSTEM.role:
+        return query
+    if actor.is_admin:
+        return query.where(AuditLog.name == HUB_LOG)
+    if actor.organisation_id is None:
+        return query.where(False)
+    party = (
+        select(agreement_parties.c.agreement_id)
+        .where(agreement_parties.c.organisation_id == actor.organisation_id)
+        .scalar_subquery()
+    )
+    return query.where(AuditLog.agreement_id.in_(party))
+
+
+def get_log(actor: Actor, name: str) -> AuditLog:
+    row = db.session.scalar(logs_visible_to(actor).where(AuditLog.name == name))
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def agreement_of(log: AuditLog) -> Agreement | None:
+    return db.session.get(Agreement, log.agreement_id) if log.agreement_id else None
+
+
+def _index(field: str, value: int | None, low: int, high: int, default: int | None = None) -> int:
+    """``value`` within [low, high], or OutOfRange naming ``field``."""
+    if value is None:
+        if default is None:
+            raise OutOfRange.one(field, _l("This parameter is required."))
+        value = default
+    if not low <= value <= high:
+        raise OutOfRange.one(
+            field,
+            _l("Must be between %(low)s and %(high)s.", low=low, high=high)
+            if low <= high
+            else _l("The log has no entries yet."),
+        )
+    return value
+
+
+def current_checkpoint(actor: Actor, name: str) -> Checkpoint:
+    """A signed checkpoint covering the log's current tree (signed now if needed)."""
+    log = get_log(actor, name)
+    try:
+        return checkpoints.current(db.session, log.id)
+    except checkpoints.CheckpointKeyUnavailable:
+        db.session.rollback()
+        raise CheckpointUnavailable() from None
+
+
+def latest_checkpoint(log: AuditLog) -> Checkpoint | None:
+    return checkpoints.newest(db.session, log.id)
+
+
+def entries(actor: Actor, name: str, start: int | None, end: int | None) -> list[AuditEntry]:
+    """Entries ``start..end`` inclusive (RFC 6962 get-entries), at most MAX_ENTRIES."""
+    log = get_log(actor, name)
+    start = _index("start", start, 0, log.size - 1)
+    end = _index("end", end, start, log.size - 1, default=log.size - 1)
+    end = min(end, start + MAX_ENTRIES - 1)
+    return list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.log_id == log.id, AuditEntry.index.between(start, end))
+            .order_by(AuditEntry.index)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    audit_path: list[bytes]
+    root: bytes
+
+
+def inclusion_proof(actor: Actor, name: str, index: int | None, size: int | None) -> InclusionProof:
+    log = get_log(actor, name)
+    size = _index("size", size, 1, log.size, default=log.size)
+    index = _index("index", index, 0, size - 1)
+    path = store.inclusion(db.session, log.id, index, size)
+    leaf = store.leaf_hash_at(db.session, log.id, index)
+    return InclusionProof(index, size, leaf, path, store.root_at(db.session, log.id, size))
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    first: int
+    second: int
+    consistency: list[bytes]
+    first_root: bytes
+    second_root: bytes
+
+
+def consistency_proof(
+    actor: Actor, name: str, first: int | None, second: int | None
+) -> ConsistencyProof:
+    log = get_log(actor, name)
+    second = _index("to", second, 1, log.size, default=log.size)
+    first = _index("from", first, 1, second)
+    proof = store.consistency(db.session, log.id, first, second)
+    return ConsistencyProof(
+        first,
+        second,
+        proof,
+        store.root_at(db.session, log.id, first),
+        store.root_at(db.session, log.id, second),
+    )
+
+
+def filtered_entries(
+    actor: Actor,
+    name: str,
+    *,
+    action: str | None = None,
+    organisation: str | None = None,
+    target_type: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[AuditLog, list[AuditEntry], int]:
+    """Newest first, for the supervisors' page: (log, entries of the page, matching count)."""
+    log = get_log(actor, name)
+    query = select(AuditEntry).where(AuditEntry.log_id == log.id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if organisation:
+        query = query.where(AuditEntry.organisation == organisation)
+    if target_type:
+        query = query.where(AuditEntry.target_type == target_type)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    page = max(1, page)
+    rows = db.session.scalars(
+        query.order_by(AuditEntry.index.desc()).limit(per_page).offset((page - 1) * per_page)
+    )
+    return log, list(rows), int(total or 0)
+
+
+def distinct_values(log: AuditLog, column) -> list[str]:
+    return list(
+        db.session.scalars(
+            select(column).where(AuditEntry.log_id == log.id).distinct().order_by(column)
+        )
+    )
+
+
+def verify_now(actor: Actor, name: str) -> verify.Result:
+    """Recompute the log's tree, check its checkpoints, and remember the outcome."""
+    if not (actor.is_supervisor or actor.is_admin or actor.role == SYSTEM.role):
+        raise Forbidden()
+    log = get_log(actor, name)
+    log_id = log.id
+    db.session.commit()  # SQLite: release the write lock before verify reads elsewhere
+    [result] = verify.verify(db.engine, log_name=name)
+    record_verification(log_id, result)
+    return result
+
+
+def record_verification(log_id: int, result: verify.Result) -> None:
+    """Store the outcome on the log's head (the one audit row that is updatable)."""
+    log = db.session.get(AuditLog, log_id)
+    log.last_verified_at = utcnow()
+    log.last_verified_ok = result.ok
+    log.last_verified_message = result.line()[:500]
+    db.session.commit()
+
+
+def root_hash_of(log: AuditLog) -> bytes:
+    return log.root or merkle.EMPTY_ROOT

@@ -1,0 +1,325 @@
+"""Rewriting history behind the hub's back, every way we know, and being named for it.
+
+Each test tampers as a database administrator would (past the PostgreSQL
+triggers, see audit_support.tamper) and checks that `verify` names the log and
+the first index that does not match, through the API of the module and
+through `hub audit verify`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from audit_support import make_hub_key, tamper
+from sqlalchemy import select, text
+
+from hub import audit
+from hub.audit import checkpoints, merkle, verify
+from hub.extensions import db
+from hub.models import AuditEntry, AuditLog, Checkpoint
+from hub.operations.actor import SYSTEM
+
+LOG = "QB-KM-MOU"
+OTHER = "QB-SV-MOU"
+
+
+def _append(n: int, name: str = LOG) -> None:
+    for i in range(n):
+        audit.record(
+            "exchange_sent",
+            actor=SYSTEM,
+            target_type="exchange",
+            target_id=i,
+            logs=[name],
+            details={"payload_sha256": f"{i:064x}"},
+        )
+        db.session.commit()
+
+
+def _log_id(name: str = LOG) -> int:
+    return db.session.scalar(select(AuditLog.id).where(AuditLog.name == name))
+
+
+def _size(name: str = LOG) -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(AuditLog.size).where(AuditLog.name == name))
+
+
+@pytest.fixture
+def history(app):
+    """LOG with signed checkpoints at 8 and 20 entries, and 4 entries after that."""
+    make_hub_key(app)
+    _append(8 - _size())
+    checkpoints.current(db.session, _log_id())
+    _append(12)
+    checkpoints.current(db.session, _log_id())
+    _append(4)
+    db.session.commit()
+    assert _verify().ok
+    return _log_id()
+
+
+def _verify(name: str = LOG, **kwargs) -> verify.Result:
+    db.session.remove()
+    [result] = verify.verify(db.engine, log_name=name, **kwargs)
+    return result
+
+
+def _leaf(index: int, name: str = LOG) -> bytes:
+    return bytes(
+        db.session.scalar(
+            select(AuditEntry.leaf_input).where(
+                AuditEntry.log_id == _log_id(name), AuditEntry.index == index
+            )
+        )
+    )
+
+
+def _expect(problem_kind: str, index: int | None, **kwargs) -> verify.Result:
+    result = _verify(**kwargs)
+    assert not result.ok
+    assert result.problem.kind == problem_kind, result.line()
+    assert result.problem.index == index, result.line()
+    assert result.line().startswith(f"audit log {LOG}: ")
+    if index is not None:
+        assert result.line().endswith(f"index {index}")
+    return result
+
+
+def test_a_changed_entry_is_named(app, history):
+    leaf = _leaf(13).replace(b'"exchange_sent"', b'"exchange_sunk"')
+    tamper(
+        app,
+        'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 13',
+        v=leaf,
+        l=history,
+    )
+    _expect("changed", 13)
+
+
+def test_a_changed_entry_past_the_last_checkpoint_is_named(app, history):
+    leaf = _leaf(22).replace(b'"exchange_sent"', b'"exchange_lost"')
+    tamper(
+        app,
+        'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 22',
+        v=leaf,
+        l=history,
+    )
+    _expect("changed", 22)
+
+
+def test_a_changed_column_is_found_by_the_deep_check(app, history):
+    tamper(
+        app,
+        "UPDATE audit_entries SET action = 'nothing' WHERE log_id = :l AND \"index\" = 3",
+        l=history,
+    )
+    assert _verify().ok  # the hashed bytes are intact: the fast pass reads only them
+    _expect("changed", 3, deep=True)
+
+
+def test_a_deleted_entry_is_named(app, history):
+    tamper(app, 'DELETE FROM audit_entries WHERE log_id = :l AND "index" = 7', l=history)
+    _expect("missing", 7)
+
+
+def test_reordered_entries_are_named(app, history):
+    a, b = _leaf(4), _leaf(5)
+    tamper(
+        app,
+        'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 4',
+        v=b,
+        l=history,
+    )
+    tamper(
+        app,
+        'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 5',
+        v=a,
+        l=history,
+    )
+    result = _expect("moved", 4)
+    assert "carries index 5" in result.line()
+
+
+def test_an_entry_inserted_in_the_middle_is_named(app, history):
+    size = _size()
+    # Make room at 6 (two steps: the unique index would refuse a one-step shift).
+    tamper(
+        app,
+        'UPDATE audit_entries SET "index" = -"index" - 1 WHERE log_id = :l AND "index" >= 6',
+        l=history,
+    )
+    tamper(
+        app,
+        'UPDATE audit_entries SET "index" = -"index" WHERE log_id = :l AND "index" < 0',
+        l=history,
+    )
+    forged = _leaf(5).replace(b'"index":5', b'"index":6')
+    tamper(
+        app,
+        'INSERT INTO audit_entries (log_id, "index", created_at, actor, organisation, action, '
+        "target_type, target_id, leaf_input) SELECT log_id, 6, created_at, actor, organisation, "
+        'action, target_type, target_id, :v FROM audit_entries WHERE log_id = :l AND "index" = 5',
+        v=forged,
+        l=history,
+    )
+    tamper(app, "UPDATE audit_logs SET size = :s WHERE id = :l", s=size + 1, l=history)
+    _expect("changed", 6)
+
+
+def test_an_entry_added_beyond_the_head_is_named(app, history):
+    size = _size()
+    forged = _leaf(size - 1).replace(f'"index":{size - 1}'.encode(), f'"index":{size}'.encode())
+    tamper(
+        app,
+        'INSERT INTO audit_entries (log_id, "index", created_at, actor, organisation, action, '
+        "target_type, target_id, leaf_input) SELECT log_id, :s, created_at, actor, organisation, "
+        'action, target_type, target_id, :v FROM audit_entries WHERE log_id = :l AND "index" = :p',
+        v=forged,
+        s=size,
+        p=size - 1,
+        l=history,
+    )
+    _expect("beyond_head", size)
+
+
+def test_truncation_below_a_signed_checkpoint_is_named(app, history):
+    root = None
+    from hub.audit import store
+
+    root = store.root_at(db.session, history, 15)
+    db.session.commit()
+    tamper(app, 'DELETE FROM audit_entries WHERE log_id = :l AND "index" >= 15', l=history)
+    tamper(
+        app,
+        'DELETE FROM audit_nodes WHERE log_id = :l AND ("index" + 1) * (1 << level) > 15',
+        l=history,
+    )
+    tamper(app, "UPDATE audit_logs SET size = 15, root = :r WHERE id = :l", r=root, l=history)
+    result = _expect("truncated", 15)
+    assert "size 20" in result.line()
+
+
+def test_a_consistent_rewrite_is_caught_by_the_signed_checkpoint(app, history):
+    """Entry, subtree hashes and head all rewritten: only the signature remembers."""
+    size = _size()
+    leaves = [_leaf(i) for i in range(size)]
+    leaves[12] = leaves[12].replace(b'"exchange_sent"', b'"exchange_void"')
+    tree = merkle.StreamingRoot()
+    rows = [row for leaf in leaves for row in tree.push(merkle.leaf_hash(leaf))]
+    db.session.commit()
+    tamper(
+        app,
+        "UPDATE audit_entries SET leaf_input = :v, action = 'exchange_void' "
+        'WHERE log_id = :l AND "index" = 12',
+        v=leaves[12],
+        l=history,
+    )
+    tamper(app, "DELETE FROM audit_nodes WHERE log_id = :l", l=history)
+    for level, index, h in rows:
+        tamper(
+            app,
+            'INSERT INTO audit_nodes (log_id, level, "index", hash) VALUES (:l, :v, :i, :h)',
+            l=history,
+            v=level,
+            i=index,
+            h=h,
+        )
+    tamper(app, "UPDATE audit_logs SET root = :r WHERE id = :l", r=tree.root(), l=history)
+    result = _expect("rewritten", 8)
+    assert "signed checkpoint of size 20" in result.line()
+
+
+def test_a_checkpoint_with_a_bad_signature_is_reported(app, history):
+    row = db.session.scalar(
+        select(Checkpoint).where(Checkpoint.log_id == history, Checkpoint.size == 8)
+    )
+    body, sig = row.note.rsplit(" ", 1)
+    forged = body + " " + ("A" if sig[0] != "A" else "B") + sig[1:]
+    db.session.commit()
+    tamper(app, "UPDATE audit_checkpoints SET note = :n WHERE id = :i", n=forged, i=row.id)
+    result = _expect("checkpoint", None)
+    assert "size 8" in result.line()
+
+
+def test_a_checkpoint_of_another_agreement_is_reported(app, history):
+    other = checkpoints.current(db.session, _log_id(OTHER))
+    mine = db.session.scalar(
+        select(Checkpoint).where(Checkpoint.log_id == history, Checkpoint.size == 8)
+    )
+    note_text, mine_id = other.note, mine.id
+    db.session.commit()
+    tamper(app, "UPDATE audit_checkpoints SET note = :n WHERE id = :i", n=note_text, i=mine_id)
+    result = _expect("checkpoint", None)
+    assert OTHER in result.line()
+
+
+def test_a_partner_checkpoint_catches_truncation_without_a_stored_one(app, history):
+    kept = checkpoints.current(db.session, history).note
+    size = _size()
+    db.session.commit()
+    # The administrator removes the last entries *and* every checkpoint that covered them.
+    tamper(app, "DELETE FROM audit_checkpoints WHERE log_id = :l", l=history)
+    tamper(
+        app, 'DELETE FROM audit_entries WHERE log_id = :l AND "index" >= :s', s=size - 2, l=history
+    )
+    from hub.audit import store
+
+    root = store.root_at(db.session, history, size - 2)
+    db.session.commit()
+    tamper(
+        app,
+        "UPDATE audit_logs SET size = :s, root = :r WHERE id = :l",
+        s=size - 2,
+        r=root,
+        l=history,
+    )
+    assert _verify().ok  # nothing stored remembers the lost entries...
+    result = _expect("truncated", size - 2, partner_checkpoint=kept)  # ...the partner does
+    assert "partner" in result.line()
+
+
+def test_a_partner_checkpoint_of_another_log_or_forged_is_refused(app, history):
+    from hub.audit import note
+
+    other = checkpoints.current(db.session, _log_id(OTHER)).note
+    with pytest.raises(note.NoteError, match="not for log"):
+        verify.verify(db.engine, log_name=LOG, partner_checkpoint=other)
+    forged = other.replace(f"audit/{OTHER}", f"audit/{LOG}")
+    with pytest.raises(note.NoteError):
+        verify.verify(db.engine, log_name=LOG, partner_checkpoint=forged)
+
+
+def test_hub_audit_verify_exits_non_zero_naming_log_and_index(app, history):
+    runner = app.test_cli_runner()
+    ok = runner.invoke(args=["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert f"audit log {LOG}: " in ok.output
+    tamper(app, 'DELETE FROM audit_entries WHERE log_id = :l AND "index" = 9', l=history)
+    bad = runner.invoke(args=["audit", "verify", "--agreement", LOG])
+    assert bad.exit_code == 1
+    lines = [line for line in bad.output.splitlines() if line.startswith("hub:")]
+    assert lines == [f"hub: audit log {LOG}: entry is missing at index 9"]
+    db.session.expire_all()
+    head = db.session.scalar(select(AuditLog).where(AuditLog.name == LOG))
+    assert head.last_verified_ok is False
+    assert "index 9" in head.last_verified_message
+
+
+def test_postgresql_refuses_update_delete_truncate(app, database_backend):
+    if database_backend != "postgresql":
+        pytest.skip("the append-only triggers exist on PostgreSQL only")
+    from sqlalchemy.exc import DBAPIError
+
+    _append(1)
+    for sql in (
+        "UPDATE audit_entries SET action = 'x'",
+        "DELETE FROM audit_nodes",
+        "UPDATE audit_checkpoints SET note = 'x'",
+        "TRUNCATE audit_entries CASCADE",
+        "TRUNCATE audit_checkpoints",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+            conn.execute(text(sql))
+    # The head is not history: it moves with every append.
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_logs SET last_verified_ok = true"))
