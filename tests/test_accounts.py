@@ -88,7 +88,8 @@ def test_unknown_user_costs_as_much_as_a_wrong_password(demo_users, monkeypatch)
 
     known = statistics.median(timed("qb.officer") for _ in range(3))
     unknown = statistics.median(timed("no.such.user") for _ in range(3))
-    assert 0.5 < unknown / known < 2, (known, unknown)
+    # Without the dummy hash the ratio would be near 0.01; leave room for a busy machine.
+    assert 0.33 < unknown / known < 3, (known, unknown)
 
 
 def test_disabled_user_cannot_authenticate(demo_users):

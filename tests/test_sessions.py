@@ -14,6 +14,8 @@ from hub.models.base import utcnow
 from hub.operations import accounts
 from hub.operations.actor import SYSTEM
 
+PASSWORD = "correct horse battery"
+
 
 def as_browser(client):
     """A Browser for one of several clients in a test.
@@ -136,6 +138,30 @@ def test_disabling_ends_every_session_and_token_at_the_next_request(
     assert as_browser(client).login("sv.officer").status_code == 401
 
 
+def test_changing_own_password_ends_the_other_sessions_only(app, client, demo_users):
+    other = app.test_client()
+    as_browser(client).login("qb.supervisor")
+    as_browser(other).login("qb.supervisor")
+    token = as_browser(client).csrf("/account")
+    new = "a fresh passphrase for me"
+    for wrong in (
+        {"current": "not my password", "password": new, "confirm": new},
+        {"current": PASSWORD, "password": new, "confirm": new + "!"},
+        {"current": PASSWORD, "password": "short", "confirm": "short"},
+    ):
+        client.post("/account/password", data={**wrong, "csrf_token": token})
+        assert other.get("/").status_code == 200  # refused: nothing changed
+    client.post(
+        "/account/password",
+        data={"current": PASSWORD, "password": new, "confirm": new, "csrf_token": token},
+    )
+    assert client.get("/").status_code == 200
+    assert other.get("/").status_code == 302
+    other.delete_cookie("hub_session")
+    assert as_browser(other).login("qb.supervisor", PASSWORD).status_code == 401
+    assert as_browser(other).login("qb.supervisor", new).status_code == 302
+
+
 def test_session_id_is_rotated_at_login(client, browser, demo_users):
     planted = "attacker-chosen-value-0123456789"
     client.set_cookie("hub_session", planted)
@@ -167,6 +193,7 @@ def test_forms_without_csrf_token_are_refused(client, browser, demo_users):
         ("/account/logout-everywhere", {}),
         ("/language", {"language": "lo"}),
         ("/account/totp/remove", {"code": "123456"}),
+        ("/account/password", {"current": PASSWORD, "password": "x" * 20, "confirm": "x" * 20}),
     ]:
         response = client.post(path, data=data)
         assert response.status_code == 400, path

@@ -597,3 +597,29 @@ def reset_totp(actor: Actor, username: str) -> User:
     audit.record("totp_reset", actor=actor, target_type="user", target_id=user.id)
     db.session.commit()
     return user
+
+
+def change_own_password(actor: Actor, session_row: UserSession, *, current: str, new: str) -> None:
+    """A user changes their own password: the current one first, and every other session
+    of theirs ends (whoever else knew the old password is out); this one stays."""
+    user = db.session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound()
+    if not verify_password(user.password_hash, current):
+        raise ValidationFailed.one("current", _l("That is not your current password."))
+    if new == current:
+        raise ValidationFailed.one("password", _l("Choose a password you have not used here."))
+    _check_password(new)
+    user.password_hash = hash_password(new)
+    db.session.execute(
+        update(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.revoked_at.is_(None),
+            UserSession.id != session_row.id,
+        )
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    audit.record("password_changed", actor=actor, target_type="user", target_id=user.id)
+    db.session.commit()

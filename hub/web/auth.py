@@ -21,8 +21,8 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from hub.auth import totp
 from hub.auth.sessions import COOKIE
@@ -64,6 +64,15 @@ class CodeForm(FlaskForm):
     # Translators: the six-digit code shown by the authenticator app
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=16)])
     next = HiddenField()
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two do not match."))],
+    )
 
 
 class EnrolForm(FlaskForm):
@@ -235,9 +244,30 @@ def account():
         "auth/account.html",
         user=g.user,
         required=accounts.totp_required_for(g.user),
-        form=EmptyForm(),
-        code_form=CodeForm(),
+        password_form=ChangePasswordForm(formdata=None),
     )
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_own_password(
+                g.actor, g.session_row, current=form.current.data, new=form.password.data
+            )
+        except ValidationFailed as exc:
+            for messages in exc.errors.values():
+                for message in messages:
+                    flash(str(message), "error")
+        else:
+            flash(_("Your password is changed; your other sessions have ended."), "status")
+    else:
+        for messages in form.errors.values():
+            for message in messages:
+                flash(str(message), "error")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/account/logout-everywhere", methods=["POST"])
