@@ -245,6 +245,8 @@ def test_organisations_and_agreements_are_listed_read_only(admin):
                  "MEKONG-MOU-1993", "PLAN-42-2023"):  # fmt: skip
         assert code in page
     assert "<form" not in page.split("<main", 1)[1].split("</main>")[0]
+    # Editing lives on the compliance pages: linked, not duplicated.
+    assert 'href="/agreements/QB-KM-MOU/obligations"' in page
     assert admin.post("/admin/organisations", data={}).status_code in (400, 405)
 
 

@@ -88,24 +88,15 @@ def _flash_errors(exc: ValidationFailed) -> None:
 
 
 @bp.app_template_global()
-def agreement_page(code: str) -> str | None:
-    """The page where an agreement (and its obligations) is edited, if one is installed.
-
-    Agreements belong to the compliance pages; this finds their route rather than
-    naming it, so the administrator's list links there once it exists.
-    """
-    for rule in sorted(current_app.url_map.iter_rules(), key=lambda r: len(r.rule)):
-        if (
-            "agreement" in rule.rule
-            and set(rule.arguments) == {"code"}
-            and "GET" in (rule.methods or ())
-            and not rule.endpoint.startswith(("api.", "admin."))
-        ):
-            try:
-                return url_for(rule.endpoint, code=code)
-            except BuildError:
-                continue
-    return None
+def page_if_installed(endpoint: str, **values) -> str | None:
+    """A link into another part of the hub (e.g. the compliance pages, where agreements and
+    their obligations are edited), or None when that part is not installed."""
+    if endpoint not in current_app.view_functions:
+        return None
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
 
 
 @bp.route("/")
