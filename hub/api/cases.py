@@ -13,7 +13,7 @@ from hub.api.input import load_json, load_query
 from hub.extensions import db
 from hub.models import Case, Exchange
 from hub.models.base import utcnow
-from hub.operations import cases, listing
+from hub.operations import cases, listing, permissions
 from hub.operations.scope import exchanges_visible_to
 
 
@@ -153,7 +153,7 @@ def get_case(case_id: int):
 @api.patch("/cases/<int:case_id>")
 @token_required
 def update_case(case_id: int):
-    current = cases.visible_case(g.actor, case_id)
+    current = permissions.case_for(g.actor, case_id, "edit")
     data = load_json(s.CaseUpdate())
     cases.update_case(g.actor, case_id, _case_input(data, current))
     return _detail(case_id)
@@ -162,6 +162,7 @@ def update_case(case_id: int):
 @api.post("/cases/<int:case_id>/status")
 @token_required
 def change_case_status(case_id: int):
+    permissions.case_for(g.actor, case_id, "status")
     data = load_json(s.CaseStatusChange())
     cases.change_status(g.actor, case_id, data["status"])
     return _detail(case_id)
@@ -170,6 +171,7 @@ def change_case_status(case_id: int):
 @api.post("/cases/<int:case_id>/seizures")
 @token_required
 def add_seizure(case_id: int):
+    permissions.case_for(g.actor, case_id, "seizure")
     data = load_json(s.SeizureIn())
     cases.add_seizure(g.actor, case_id, cases.SeizureInput(**data, locale="en"))
     return _detail(case_id, 201)
@@ -178,6 +180,7 @@ def add_seizure(case_id: int):
 @api.post("/cases/<int:case_id>/suspects")
 @token_required
 def add_suspect(case_id: int):
+    permissions.case_for(g.actor, case_id, "suspect")
     data = load_json(s.SuspectIn())
     cases.add_suspect(g.actor, case_id, cases.SuspectInput(**data))
     return _detail(case_id, 201)

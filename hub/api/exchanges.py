@@ -15,7 +15,7 @@ from hub.api.input import load_json, load_query
 from hub.i18n import current_language
 from hub.models import Exchange
 from hub.models.base import utcnow
-from hub.operations import attachments, exchanges, handling, listing
+from hub.operations import attachments, exchanges, handling, listing, permissions
 from hub.operations.errors import ValidationFailed
 
 
@@ -146,6 +146,7 @@ def close_exchange(exchange_id: int):
 @api.put("/exchanges/<int:exchange_id>/case")
 @token_required
 def link_exchange_case(exchange_id: int):
+    permissions.exchange_for(g.actor, exchange_id, "link_case")
     data = load_json(s.CaseLink())
     exchanges.link_case(g.actor, exchange_id, data["case"])
     row = exchanges.load_for_view(exchange_id, g.actor)
@@ -155,6 +156,7 @@ def link_exchange_case(exchange_id: int):
 @api.post("/exchanges/<int:exchange_id>/translations")
 @token_required
 def add_translation(exchange_id: int):
+    permissions.exchange_for(g.actor, exchange_id, "translate")
     data = load_json(s.TranslationCreate())
     exchanges.add_translation(g.actor, exchange_id, **data)
     return _detail(exchange_id, 201)
@@ -163,6 +165,7 @@ def add_translation(exchange_id: int):
 @api.post("/exchanges/<int:exchange_id>/forward")
 @token_required
 def forward_exchange(exchange_id: int):
+    permissions.exchange_for(g.actor, exchange_id, "forward")
     data = load_json(s.ForwardCreate())
     copy = handling.forward(g.actor, exchange_id, **data)
     row = exchanges.load_for_view(copy.id, g.actor)
@@ -180,8 +183,8 @@ def mark_for_court(exchange_id: int):
 @api.post("/exchanges/<int:exchange_id>/attachments")
 @token_required
 def add_attachment(exchange_id: int):
-    # Visibility first: another organisation's exchange is 404 whatever the body.
-    exchanges.visible_exchange(g.actor, exchange_id)
+    # Who may, first: a refusal never depends on what was sent.
+    permissions.exchange_for(g.actor, exchange_id, "attach")
     if request.mimetype != "multipart/form-data":
         raise ValidationFailed.one("file", _l("Send the file as multipart/form-data."))
     unknown = (set(request.files) - {"file"}) | (set(request.form) - {"filename"})

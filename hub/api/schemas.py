@@ -273,8 +273,8 @@ class ExchangeOut(Schema):
     court_use_permitted = fields.Boolean(required=True)
     court_use_marked_at = fields.AwareDateTime(required=True, allow_none=True)
     permission_granted = fields.Boolean(required=True, allow_none=True)
-    attachments = fields.List(fields.Nested(AttachmentOut), required=True)
-    replies = fields.List(fields.Integer(), required=True)
+    attachments = fields.List(fields.Nested(AttachmentOut), metadata={"description": "Detail only"})
+    replies = fields.List(fields.Integer(), metadata={"description": "Detail only"})
     body = fields.String(
         allow_none=True, metadata={"description": "Only for the sender and recipient"}
     )
@@ -417,6 +417,9 @@ class ErrorOut(Schema):
         metadata={"description": "field -> messages (nested objects for list items)"},
     )
     code = fields.String(required=True)
+    status = fields.Integer(
+        metadata={"description": "The HTTP status, on errors raised outside a route"}
+    )
     request_id = fields.String(required=True)
 
 

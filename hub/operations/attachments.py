@@ -22,8 +22,9 @@ from hub.models import Attachment, Exchange
 from hub.operations import checks, content
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import Forbidden, NotFound
-from hub.operations.exchanges import is_reader, logs_for, visible_exchange
+from hub.operations.errors import NotFound
+from hub.operations.exchanges import is_reader, logs_for
+from hub.operations.permissions import exchange_for, visible_exchange
 
 #: media type -> file name extensions it may carry.
 ALLOWED = {
@@ -77,10 +78,7 @@ def _sniff_zip(data: bytes) -> str | None:
 
 def add(actor: Actor, exchange_id: int, *, filename: str, data: bytes) -> Attachment:
     """Attach a file to an exchange the actor's organisation sent."""
-    exchange = visible_exchange(actor, exchange_id)
-    checks.require_officer(actor)
-    if exchange.sender_id != actor.organisation_id:
-        raise Forbidden(_l("Only the sending organisation attaches files to an exchange."))
+    exchange = exchange_for(actor, exchange_id, "attach")
     errors = Errors()
     filename = checks.text(errors, "filename", filename, max_length=FILENAME_MAX)
     if "/" in filename or "\\" in filename:

@@ -32,7 +32,9 @@ from hub.models.case import CASE_STATUSES, DRUG_TYPES, UNITS
 from hub.operations import checks, content
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from hub.operations.errors import Conflict, NotFound, ValidationFailed
+from hub.operations.permissions import case_for
+from hub.operations.permissions import visible_case as visible_case  # re-exported
 from hub.operations.scope import cases_visible_to
 from hub.text import QuantityError, clean, fold, parse_quantity
 
@@ -88,15 +90,6 @@ class SuspectInput:
     date_of_birth: date | None = None
     nationality: str = ""
     identity_document: str = ""
-
-
-def visible_case(actor: Actor, case_id) -> Case:
-    if not checks.valid_id(case_id):
-        raise NotFound()
-    row = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
-    if row is None:
-        raise NotFound()
-    return row
 
 
 def logs_for(case: Case) -> list[str]:
@@ -274,16 +267,9 @@ def create_case(
     return case
 
 
-def _require_owner(actor: Actor, case: Case) -> None:
-    checks.require_officer(actor)
-    if case.owner_organisation_id != actor.organisation_id:
-        raise Forbidden(_l("Only the organisation that opened the case can change it."))
-
-
 def update_case(actor: Actor, case_id: int, data: CaseInput) -> Case:
     """Edit a case's details (not its status: see change_status)."""
-    case = visible_case(actor, case_id)
-    _require_owner(actor, case)
+    case = case_for(actor, case_id, "edit")
     errors = Errors()
     values = _check_case(errors, actor, data)
     reference = values.get("reference") or case.reference
@@ -343,8 +329,7 @@ def allowed_statuses(case: Case) -> tuple[str, ...]:
 
 
 def change_status(actor: Actor, case_id: int, status: str) -> Case:
-    case = visible_case(actor, case_id)
-    _require_owner(actor, case)
+    case = case_for(actor, case_id, "status")
     if status not in CASE_STATUSES:
         raise ValidationFailed.one(
             "status", _l("Choose one of: %(choices)s.", choices=", ".join(CASE_STATUSES))
@@ -373,14 +358,6 @@ def change_status(actor: Actor, case_id: int, status: str) -> Case:
     )
     db.session.commit()
     return case
-
-
-def _require_involved_officer(actor: Actor, case: Case) -> None:
-    checks.require_officer(actor)
-    if actor.organisation_id not in {o.id for o in case.organisations} | {
-        case.owner_organisation_id
-    }:
-        raise Forbidden()
 
 
 def parse_seizure_quantity(value, locale: str) -> Decimal:
@@ -453,8 +430,7 @@ def _store_seizure(actor: Actor, case: Case, item: dict, logs: list[str]) -> Sei
 
 
 def add_seizure(actor: Actor, case_id: int, data: SeizureInput) -> Seizure:
-    case = visible_case(actor, case_id)
-    _require_involved_officer(actor, case)
+    case = case_for(actor, case_id, "seizure")
     errors = Errors()
     item = _check_seizure(errors, data, "")
     errors = Errors({k.lstrip("."): v for k, v in errors.items()})
@@ -465,8 +441,7 @@ def add_seizure(actor: Actor, case_id: int, data: SeizureInput) -> Seizure:
 
 
 def remove_seizure(actor: Actor, case_id: int, seizure_id: int) -> None:
-    case = visible_case(actor, case_id)
-    _require_involved_officer(actor, case)
+    case = case_for(actor, case_id, "seizure")
     row = db.session.get(Seizure, seizure_id) if checks.valid_id(seizure_id) else None
     if row is None or row.case_id != case.id:
         raise NotFound()
@@ -561,8 +536,7 @@ def _store_suspect(actor: Actor, case: Case, item: dict, logs: list[str]) -> Sus
 
 
 def add_suspect(actor: Actor, case_id: int, data: SuspectInput) -> Suspect:
-    case = visible_case(actor, case_id)
-    _require_involved_officer(actor, case)
+    case = case_for(actor, case_id, "suspect")
     errors = Errors()
     item = _check_suspect(errors, data, "")
     errors = Errors({k.lstrip("."): v for k, v in errors.items()})

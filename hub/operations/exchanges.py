@@ -29,12 +29,12 @@ from hub.models.exchange import (
 from hub.operations import checks, content
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import Conflict, Forbidden, NotFound
+from hub.operations.errors import Conflict, NotFound
+from hub.operations.permissions import REQUEST_KINDS, exchange_for
+from hub.operations.permissions import visible_exchange as visible_exchange  # re-exported
 from hub.operations.scope import cases_visible_to, exchanges_visible_to
 from hub.text import fold
 
-#: Kinds that expect an answer, and so carry a due date.
-REQUEST_KINDS = ("request", "permission_request")
 SUBJECT_MAX = 200
 HANDLING_NOTE_MAX = 500
 BODY_MAX = 200_000
@@ -64,16 +64,6 @@ class NewExchange:
     language: str | None = None
     #: Only in a response to a permission request: whether the provider grants it.
     permission_granted: bool | None = None
-
-
-def visible_exchange(actor: Actor, exchange_id) -> Exchange:
-    """The exchange if the actor's organisation sent or received it; NotFound otherwise."""
-    if not checks.valid_id(exchange_id):
-        raise NotFound()
-    row = db.session.scalar(exchanges_visible_to(actor).where(Exchange.id == exchange_id))
-    if row is None:
-        raise NotFound()
-    return row
 
 
 def logs_for(exchange: Exchange) -> list[str]:
@@ -328,10 +318,7 @@ def _answer(actor: Actor, request: Exchange, response: Exchange, logs: list[str]
 
 def acknowledge(actor: Actor, exchange_id: int) -> Exchange:
     """Receipt, by the recipient organisation; a second click changes nothing."""
-    exchange = visible_exchange(actor, exchange_id)
-    checks.require_officer(actor)
-    if exchange.recipient_id != actor.organisation_id:
-        raise Forbidden(_l("Only the recipient organisation acknowledges an exchange."))
+    exchange = exchange_for(actor, exchange_id, "acknowledge")
     if exchange.acknowledged_at is not None:
         return exchange
     now = checks.now()
@@ -357,10 +344,7 @@ def close(actor: Actor, exchange_id: int) -> Exchange:
     A request is closed only by its sender (withdrawn, or answered outside the
     hub), so a recipient cannot make its own overdue answer disappear.
     """
-    exchange = visible_exchange(actor, exchange_id)
-    checks.require_officer(actor)
-    if exchange.kind in REQUEST_KINDS and exchange.sender_id != actor.organisation_id:
-        raise Forbidden(_l("Only the organisation that asked can close a request."))
+    exchange = exchange_for(actor, exchange_id, "close")
     if exchange.status == "closed":
         raise Conflict(_l("This exchange is already closed."))
     now = checks.now()
@@ -380,8 +364,7 @@ def close(actor: Actor, exchange_id: int) -> Exchange:
 
 def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
     """Link the exchange to a case the actor can see (or unlink with None)."""
-    exchange = visible_exchange(actor, exchange_id)
-    checks.require_officer(actor)
+    exchange = exchange_for(actor, exchange_id, "link_case")
     case = None
     if case_id is not None:
         if checks.valid_id(case_id):
@@ -405,8 +388,7 @@ def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
 
 def add_translation(actor: Actor, exchange_id: int, *, language: str, body: str):
     """A translation of the body, beside the original, by either party's officer."""
-    exchange = visible_exchange(actor, exchange_id)
-    checks.require_officer(actor)
+    exchange = exchange_for(actor, exchange_id, "translate")
     errors = Errors()
     checks.choice(errors, "language", language, LOCALES)
     body = checks.text(errors, "body", body, max_length=BODY_MAX, multiline=True)

@@ -23,28 +23,15 @@ from hub.models import Exchange
 from hub.operations import checks, content
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import Conflict, Forbidden, ValidationFailed
-from hub.operations.exchanges import (
-    SUBJECT_MAX,
-    logs_for,
-    visible_exchange,
-)
+from hub.operations.errors import Conflict, ValidationFailed
+from hub.operations.exchanges import SUBJECT_MAX, logs_for
+from hub.operations.permissions import exchange_for
+from hub.operations.permissions import may_forward as may_forward  # re-exported
+from hub.operations.permissions import may_use_in_court as may_use_in_court  # re-exported
 from hub.text import fold
 
 #: What a forwarded copy is recorded as: it passes on information, it asks nothing.
 FORWARDED_KIND = "alert"
-
-
-def may_forward(actor: Actor, exchange: Exchange) -> bool:
-    if exchange.sender_id == actor.organisation_id:
-        return True
-    return exchange.handling != "H2" or exchange.onward_sharing_permitted
-
-
-def may_use_in_court(actor: Actor, exchange: Exchange) -> bool:
-    if exchange.sender_id == actor.organisation_id:
-        return True
-    return exchange.handling != "H1" or exchange.court_use_permitted
 
 
 def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -> Exchange:
@@ -54,15 +41,7 @@ def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -
     sealed anew for the third organisation (the original's ciphertext is never
     re-addressed), and it points back at the original.
     """
-    original = visible_exchange(actor, exchange_id)
-    checks.require_officer(actor)
-    if not may_forward(actor, original):
-        raise Forbidden(
-            _l(
-                "Under H2 this may not be shared onwards until the provider's permission"
-                " is recorded."
-            )
-        )
+    original = exchange_for(actor, exchange_id, "forward")
     errors = Errors()
     chosen = checks.agreement_by_code(errors, "agreement", agreement)
     third = checks.organisation_by_code(errors, "recipient", recipient)
@@ -139,15 +118,7 @@ def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -
 
 def mark_for_court(actor: Actor, exchange_id: int) -> Exchange:
     """Mark information for use in judicial proceedings (refused under H1 until permitted)."""
-    exchange = visible_exchange(actor, exchange_id)
-    checks.require_officer(actor)
-    if not may_use_in_court(actor, exchange):
-        raise Forbidden(
-            _l(
-                "Under H1 this may not be used in court until the provider's permission"
-                " is recorded."
-            )
-        )
+    exchange = exchange_for(actor, exchange_id, "court_use")
     if exchange.court_use_marked_at is not None:
         raise Conflict(_l("This exchange is already marked for use in court."))
     if exchange.kind == "permission_request":
