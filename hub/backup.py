@@ -17,8 +17,9 @@ hash — and refuses before touching the target.  The target must be empty (no
 users, cases, exchanges or imported packages; a fresh ``hub init`` counts as
 empty) unless ``force`` is given, and a non-empty target that belongs to another
 hub is always refused.  SQLite restores into a temporary file beside the target,
-checked (integrity, log roots) and then renamed over it; PostgreSQL restores with
-``pg_restore --single-transaction``.  Either way an interrupted restore leaves
+checked (integrity, log roots) and then renamed over it; PostgreSQL restores the
+dump (``pg_restore`` to SQL, run by ``psql --single-transaction``) followed by a
+check of every log head, all in one transaction.  Either way an interrupted restore leaves
 the target as it was.
 
 The hub id is a random UUID stored in the ``settings`` table (key ``hub.id``)
@@ -481,14 +482,17 @@ def _restore_sqlite(checked: CheckedBackup, target: Path, force: bool) -> None:
     manifest = checked.manifest
     _refuse_target(_sqlite_state(target), manifest, force)
     # Check the copy completely before it replaces anything.
-    conn = sqlite3.connect(checked.database_file)
     try:
-        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise _damaged()
-        mismatched = _log_mismatches(read_state(conn, "sqlite"), manifest)
-        conn.execute("PRAGMA journal_mode=WAL")
-    finally:
-        conn.close()
+        conn = sqlite3.connect(checked.database_file)
+        try:
+            if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise _damaged()
+            mismatched = _log_mismatches(read_state(conn, "sqlite"), manifest)
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        raise _damaged() from None
     if mismatched:
         raise BackupError(
             _(
@@ -518,30 +522,90 @@ def _restore_sqlite(checked: CheckedBackup, target: Path, force: bool) -> None:
     _fsync_dir(target.parent)
 
 
+_HEADS_DIFFER = "blo-hub restore: audit log heads differ from the manifest"
+_LOG_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_HEX_ROOT = re.compile(r"^[0-9a-f]{64}$")
+_CHECK_LINE = (
+    "  IF NOT EXISTS (SELECT 1 FROM public.audit_logs WHERE {condition}) "  # nosec B608
+    "THEN RAISE EXCEPTION '{message}'; END IF;"
+)
+_COUNT_LINE = (
+    "  IF (SELECT count(*) FROM public.audit_logs) <> {count} "
+    "THEN RAISE EXCEPTION '{message}'; END IF;\n"
+)
+
+
+def heads_check_sql(manifest: dict[str, Any]) -> str:
+    """A DO block that aborts the restore's transaction unless every log head equals the
+    manifest's.  Every value is validated first (the file is not trusted)."""
+    checks = []
+    for log in manifest["logs"]:
+        name, size, root = log.get("name"), log.get("size"), log.get("root")
+        if not (isinstance(name, str) and _LOG_NAME.match(name)) or type(size) is not int:
+            raise _damaged()
+        if root is None:
+            root_sql = "root IS NULL"
+        elif isinstance(root, str) and _HEX_ROOT.match(root):
+            root_sql = f"root = decode('{root}', 'hex')"
+        else:
+            raise _damaged()
+        # Safe to build as text: name, size and root were matched against strict
+        # patterns above, and psql runs a script, which takes no bind parameters.
+        condition = f"name = '{name}' AND size = {size} AND {root_sql}"
+        checks.append(_CHECK_LINE.format(condition=condition, message=_HEADS_DIFFER))
+    count_line = _COUNT_LINE.format(count=len(manifest["logs"]), message=_HEADS_DIFFER)
+    return "DO $verify$\nBEGIN\n" + count_line + "\n".join(checks) + "\nEND\n$verify$;\n"
+
+
 def _restore_postgres(checked: CheckedBackup, engine: Engine, force: bool) -> None:
+    """pg_restore writes the dump as SQL; psql runs it, then the heads check, in ONE
+    transaction: an interruption or a mismatch leaves the target as it was."""
     manifest = checked.manifest
     with engine.connect() as conn:
         state = read_state(conn, "postgresql")
         server_major = int(conn.execute(text("SHOW server_version_num")).scalar()) // 10000
     _refuse_target(state, manifest, force)
-    engine.dispose()  # our own pooled connections would hold locks pg_restore needs
+    engine.dispose()  # our own pooled connections would hold locks the restore needs
     pg_restore = pg_tool("pg_restore", server_major)
+    psql = pg_tool("psql", server_major)
     url, env = libpq_url(engine.url.render_as_string(hide_password=False))
-    argv = [
-        str(pg_restore),
-        "--single-transaction",  # all or nothing: an interrupted restore leaves no trace
-        "--exit-on-error",
-        "--no-owner",
-        "--no-privileges",
-        "-d",
-        url,
-    ]
+    script = checked.database_file.with_suffix(".sql")
+    argv = [str(pg_restore), "--no-owner", "--no-privileges", "-f", str(script)]
     if state.tables:
-        # Objects from `hub init` (or, with --force, older data) are replaced, inside
-        # the same transaction.
-        argv[1:1] = ["--clean", "--if-exists"]
-    argv.append(str(checked.database_file))
-    _run_tool(argv, env, "pg_restore")
+        # What `hub init` made (or, with --force, the older data) is dropped first,
+        # inside the same transaction.
+        argv += ["--clean", "--if-exists"]
+    _run_tool([*argv, str(checked.database_file)], env, "pg_restore")
+    with script.open("a", encoding="utf-8") as handle:
+        handle.write("\n" + heads_check_sql(manifest))
+    try:
+        _run_tool(
+            [
+                str(psql),
+                "--no-psqlrc",
+                "--quiet",
+                "--single-transaction",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                url,
+                "-f",
+                str(script),
+            ],
+            env,
+            "psql",
+        )
+    except BackupError as exc:
+        if _HEADS_DIFFER in str(exc):
+            raise BackupError(
+                _(
+                    "The audit logs in the backup do not match its manifest: %(logs)s.",
+                    logs=_("the restore was rolled back"),
+                )
+            ) from None
+        raise
+    finally:
+        script.unlink(missing_ok=True)
 
 
 def verify_audit_logs() -> list[str]:

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import text
@@ -37,12 +38,14 @@ class Check:
 
 
 def check_database() -> list[Check]:
+    # Through the request's own session: on SQLite every transaction begins IMMEDIATE,
+    # so a second connection from this thread would wait on this request's own lock.
     try:
-        with db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        revision = database.current_revision(db.engine)
+        db.session.execute(text("SELECT 1"))
+        revision = MigrationContext.configure(db.session.connection()).get_current_revision()
     except Exception as exc:  # any failure to reach the database is the answer itself
         log.warning("health check failed", exc_info=exc, extra={"check": "database"})
+        _rollback()
         return [
             Check("database", False, _("The database cannot be reached.")),
             Check("schema", False, _("The database cannot be reached.")),
@@ -54,6 +57,13 @@ def check_database() -> list[Check]:
         else Check("schema", False, _("The database is not at the current schema: run hub init."))
     )
     return [Check("database", True, _("Reachable.")), schema]
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself may be what failed
+        log.warning("rollback failed", extra={"check": "database"})
 
 
 def check_keys(app: Flask) -> Check:
@@ -96,7 +106,7 @@ def _caller_is_admin() -> bool:
         try:
             _load_bearer()
         except Exception:
-            db.session.rollback()
+            _rollback()
             return False
     actor = g.get("actor")
     return actor is not None and bool(getattr(actor, "is_admin", False))
