@@ -354,3 +354,27 @@ def test_admin_reset_clears_the_factor_and_ends_sessions(client, browser, demo_u
     accounts.reset_totp(Actor.for_user(demo_users["admin"]), "km.supervisor")
     assert client.get("/").status_code == 302
     assert browser.login("km.supervisor").headers["Location"] == "/"
+
+
+def test_replacing_a_factor_needs_a_code_from_the_old_one(client, browser, demo_users):
+    old = enrol("qb.officer")
+    browser.login("qb.officer")
+    client.post("/login/code", data={"code": code(old), "csrf_token": browser.csrf("/login/code")})
+    html = client.get("/account/totp").get_data(as_text=True)
+    new = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', html).group(1).replace(" ", "")
+    candidate = re.search(r'name="candidate" type="hidden" value="([0-9a-f]+)"', html).group(1)
+    form = {"code": code(new), "candidate": candidate, "csrf_token": _csrf(html)}
+
+    def sealed() -> bytes:
+        db.session.expire_all()
+        return db.session.scalar(
+            select(User).where(User.username == "qb.officer")
+        ).totp_secret_sealed
+
+    before = sealed()
+    for current in ("", code(old)):  # none, or one already spent at login
+        assert client.post("/account/totp", data={**form, "current": current}).status_code == 422
+        assert sealed() == before
+    response = client.post("/account/totp", data={**form, "current": code(old, 1)})
+    assert response.status_code == 302
+    assert sealed() != before

@@ -526,9 +526,18 @@ def reopen_enrolment(user: User, candidate: str) -> Enrolment | None:
 
 
 def confirm_enrolment(
-    user: User, candidate: str, code: str, *, session_row: UserSession | None = None
+    user: User,
+    candidate: str,
+    code: str,
+    *,
+    session_row: UserSession | None = None,
+    current_code: str | None = None,
 ) -> str | None:
     """Put the offered secret in force once a code from it matches.
+
+    Replacing a factor already in force also takes a code from the old one
+    (`current_code`), so a stolen session cannot swap in the thief's phone; a lost
+    phone is an administrator's reset instead.
 
     From a session pending enrolment (`session_row.pending_totp`), that session ends
     and a full one starts: the new cookie value is returned.  Otherwise None.
@@ -545,6 +554,11 @@ def confirm_enrolment(
             "code", _l("That code does not match. Check the app's clock and try the next one.")
         )
     replaced = user.totp_enrolled
+    if replaced:
+        # Checked after the new code, so a refusal there never spends an old code.
+        old_step = _code_step(user, current_code or "")
+        if old_step is None or not _claim_step(user, old_step):
+            raise ValidationFailed.one("current", SecondFactorFailed().message)
     user.totp_secret_sealed = totp.seal_secret(_totp_key_file(), secret, user.id)
     # The code just used to confirm may not be used again to log in.
     user.totp_last_step = step

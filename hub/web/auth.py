@@ -77,6 +77,7 @@ class ChangePasswordForm(FlaskForm):
 
 class EnrolForm(FlaskForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=16)])
+    current = StringField(_l("Code from your current app"), validators=[Length(max=16)])
     candidate = HiddenField(validators=[DataRequired(), Length(max=512)])
 
 
@@ -302,11 +303,16 @@ def totp_enrol():
     if form.validate_on_submit():
         try:
             token = accounts.confirm_enrolment(
-                user, form.candidate.data, form.code.data, session_row=pending
+                user,
+                form.candidate.data,
+                form.code.data,
+                session_row=pending,
+                current_code=form.current.data,
             )
         except ValidationFailed as exc:
-            for message in exc.errors.get("code", []):
-                flash(str(message), "error")
+            for messages in exc.errors.values():
+                for message in messages:
+                    flash(str(message), "error")
             status = 422
         else:
             flash(_("Your second factor is on. Each code works once."), "status")
@@ -323,6 +329,7 @@ def totp_enrol():
         enrolment = accounts.begin_enrolment(user)
     form.candidate.data = enrolment.candidate
     form.code.data = ""
+    form.current.data = ""
     qr = totp.qr_svg(enrolment.uri, _("QR code for your authenticator app"))
     response = make_response(
         render_template(
