@@ -13,6 +13,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.units import format_unit
 from flask import Flask, g, request
 from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
 
@@ -124,6 +125,25 @@ def show_date(value: date | None) -> str:
     return format_date(value, DATE_PATTERNS.get(current_language(), "medium"))
 
 
+_SIZE_UNITS = (
+    (10**9, "digital-gigabyte"),
+    (10**6, "digital-megabyte"),
+    (10**3, "digital-kilobyte"),
+    (1, "digital-byte"),
+)
+
+
+def show_filesize(value: int | None) -> str:
+    """A size in bytes in the reader's locale (replaces Jinja's English `filesizeformat`)."""
+    if value is None:
+        return ""
+    size = max(int(value), 0)
+    scale, unit = next(((s, u) for s, u in _SIZE_UNITS if size >= s), _SIZE_UNITS[-1])
+    return format_unit(
+        size / scale, unit, length="short", format="#,##0.#", locale=current_language()
+    )
+
+
 class CatalogMissing(RuntimeError):
     """A language the hub offers has no catalog: its pages would come out in English."""
 
@@ -158,4 +178,5 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.before_request(_start_request)
     app.jinja_env.filters["dt"] = show_datetime
     app.jinja_env.filters["d"] = show_date
+    app.jinja_env.filters["filesizeformat"] = show_filesize
     app.jinja_env.globals["current_language"] = current_language

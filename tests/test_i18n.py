@@ -414,3 +414,19 @@ def test_translated_messages_render_in_each_language(app):
             with force_locale(locale):
                 assert str(get_locale()) == locale
                 assert gettext("Not found.") == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "size", "shown"),
+    [
+        ("vi", 45, "45 byte"),
+        ("vi", 12_345, "12,3 kB"),
+        ("lo", 2_500_000, "2,5 MB"),
+        ("en", 12_345, "12.3 kB"),
+        ("en", None, ""),
+    ],
+)
+def test_file_sizes_are_written_as_the_locale_writes_numbers(app, locale, size, shown):
+    template = app.jinja_env.from_string("{{ size|filesizeformat }}")
+    with app.test_request_context("/"), force_locale(locale):
+        assert template.render(size=size) == shown
