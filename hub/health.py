@@ -72,8 +72,11 @@ def check_keys(app: Flask) -> Check:
     keys_dir = Path(settings.keys_dir)
     if not any((keys_dir / "_hub").glob("sign-v*.key.json")):
         return Check("keys", False, _("The hub's signing key is missing from the key folder."))
-    passphrase_file = settings.key_passphrase_file
-    if not settings.key_passphrase and not (passphrase_file and Path(passphrase_file).is_file()):
+    from hub.crypto.service import KeysUnavailable, read_passphrase
+
+    try:
+        read_passphrase(settings)  # configured or the demo file: never made here
+    except KeysUnavailable:
         return Check("keys", False, _("No key passphrase is configured."))
     return Check("keys", True, _("Present."))
 

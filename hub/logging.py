@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sys
 import time
 import traceback
@@ -213,7 +214,11 @@ class JsonLogHandler(logging.StreamHandler):
 
 
 def _request_start() -> None:
+    """First of all before-request hooks: even a request refused early (a CSRF failure,
+    before hub.security runs) gets a request id for its error page and its log line."""
     g.log_started = time.perf_counter()
+    g.request_id = secrets.token_hex(8)
+    g.actor = None
 
 
 def _identity() -> tuple[str | None, str | None]:
@@ -272,5 +277,5 @@ def init_app(app: Flask) -> None:
     # Migrations call logging.fileConfig, which may have disabled loggers made earlier.
     for name in ("hub", "hub.request", "hub.events", "waitress"):
         logging.getLogger(name).disabled = False
-    app.before_request(_request_start)
+    app.before_request_funcs.setdefault(None, []).insert(0, _request_start)
     app.after_request(_request_done)
