@@ -268,3 +268,72 @@ def test_export_only_to_the_other_party(app):
     with pytest.raises(OperationError):
         packages.export(sv, exchange.id, "KM")
     assert db.session.scalar(select(func.count()).select_from(ExportedPackage)) == before
+
+
+# --- the pages ------------------------------------------------------------------------
+
+
+def test_download_upload_and_receipt_through_the_pages(two_hubs, browser):
+    import io
+    import re
+
+    from conftest import Browser
+
+    _hub_a, hub_b = two_hubs
+    qb = user_actor("qb.web", "QB")
+    exchange = send_exchange(qb)
+    db.session.commit()
+    exchange_id = exchange.id
+    browser.login("qb.web")
+    view = browser.client.get(f"/exchanges/{exchange.id}").get_data(as_text=True)
+    assert f"/packages/exchange/{exchange.id}" in view
+    page = f"/packages/exchange/{exchange.id}"
+    assert browser.client.get(page).status_code == 200
+    download = browser.client.post(
+        f"/packages/exchange/{exchange.id}/export", data={"csrf_token": browser.csrf(page)}
+    )
+    assert download.status_code == 200
+    assert "attachment" in download.headers["Content-Disposition"]
+    package = download.get_data()
+    assert MARKER.encode() not in package
+
+    with on(hub_b):
+        user_actor("km.web", "KM")
+        db.session.commit()
+        other = Browser(hub_b.test_client())
+        other.login("km.web")
+        token = other.csrf("/packages/import")
+        tampered = package.replace(b'"version": 1', b'"version": 7', 1)
+        refused = other.client.post(
+            "/packages/import",
+            data={"csrf_token": token, "file": (io.BytesIO(tampered), "p.json")},
+            content_type="multipart/form-data",
+        )
+        assert refused.status_code == 422
+        assert db.session.scalar(select(func.count()).select_from(Exchange)) == 0
+        done = other.client.post(
+            "/packages/import",
+            data={"csrf_token": token, "file": (io.BytesIO(package), "p.json")},
+            content_type="multipart/form-data",
+        )
+        assert done.status_code == 200
+        html = done.get_data(as_text=True)
+        link = re.search(r'href="(/packages/imported/[0-9a-f]+/receipt)"', html).group(1)
+        receipt = other.client.get(link)
+        assert receipt.status_code == 200
+        receipt_bytes = receipt.get_data()
+
+    recorded = browser.client.post(
+        f"/packages/receipt?exchange={exchange_id}",
+        data={"csrf_token": browser.csrf(page), "file": (io.BytesIO(receipt_bytes), "r.json")},
+        content_type="multipart/form-data",
+    )
+    assert recorded.status_code == 302
+    db.session.remove()
+    assert db.session.get(Exchange, exchange_id).receipt_at is not None
+    again = browser.client.post(
+        f"/packages/receipt?exchange={exchange_id}",
+        data={"csrf_token": browser.csrf(page), "file": (io.BytesIO(receipt_bytes), "r.json")},
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 409

@@ -13,5 +13,8 @@ def register(app: Flask) -> None:
     from hub.web import compliance
 
     app.register_blueprint(compliance.bp)
+    from hub.web import packages
+
+    app.register_blueprint(packages.bp)
     errors.register(app)
     labels.register(app)

@@ -1,0 +1,146 @@
+"""Sealed package pages: download an exchange as a package, upload a partner's package,
+download the signed receipt, upload a partner's receipt. Rules live in
+hub.operations.packages; these views parse, call and render."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+
+from hub.extensions import db
+from hub.models import Exchange, ImportedPackage
+from hub.operations import packages
+from hub.operations.errors import OperationError, ValidationFailed
+from hub.operations.scope import get_exchange
+from hub.web.access import role_required
+
+bp = Blueprint("packages", __name__, url_prefix="/packages")
+
+ROLES = ("officer", "supervisor")
+
+
+class PackageUploadForm(FlaskForm):
+    file = FileField(_l("Sealed package file"), validators=[FileRequired()])
+
+
+class ReceiptUploadForm(FlaskForm):
+    file = FileField(_l("Receipt file"), validators=[FileRequired()])
+
+
+class ExportForm(FlaskForm):
+    """Only the CSRF token: the recipient is the exchange's other party."""
+
+
+def _id(value: int) -> int:
+    return value if value <= 2**31 - 1 else abort(404)
+
+
+def _download(text: str, filename: str) -> Response:
+    response = Response(text, mimetype="application/json")
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _other_party(exchange: Exchange) -> str:
+    codes = [exchange.sender.code, exchange.recipient.code]
+    return codes[1] if codes[0] == g.actor.organisation_code else codes[0]
+
+
+def _render_exchange(exchange_id: int, *, receipt_form=None, messages=(), status: int = 200):
+    exchange = get_exchange(g.actor, exchange_id)
+    return (
+        render_template(
+            "packages/exchange.html",
+            x=exchange,
+            to=_other_party(exchange),
+            exports=packages.exports_of(exchange.id),
+            receipts=packages.receipts_of(exchange.id),
+            export_form=ExportForm(),
+            receipt_form=receipt_form or ReceiptUploadForm(),
+            messages=messages,
+        ),
+        status,
+    )
+
+
+@bp.get("/exchange/<int:exchange_id>")
+@role_required(*ROLES)
+def for_exchange(exchange_id: int):
+    return _render_exchange(_id(exchange_id))
+
+
+@bp.post("/exchange/<int:exchange_id>/export")
+@role_required(*ROLES)
+def export(exchange_id: int):
+    form = ExportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    exchange = get_exchange(g.actor, _id(exchange_id))
+    try:
+        result = packages.export(g.actor, exchange.id, _other_party(exchange))
+    except ValidationFailed as exc:
+        messages = [m for ms in exc.errors.values() for m in ms]
+        return _render_exchange(exchange.id, messages=messages, status=422)
+    return _download(result.text, result.filename)
+
+
+@bp.post("/receipt")
+@role_required(*ROLES)
+def receipt():
+    form = ReceiptUploadForm()
+    exchange_id = request.args.get("exchange", type=int)
+    if not form.validate_on_submit():
+        if exchange_id:
+            return _render_exchange(_id(exchange_id), receipt_form=form, status=422)
+        abort(400)
+    data = form.file.data.read(64 * 1024 + 1)
+    if len(data) > 64 * 1024:
+        form.file.errors = [_("This file is too large to be a receipt.")]
+        return _render_exchange(_id(exchange_id or 0), receipt_form=form, status=422)
+    try:
+        row = packages.record_receipt(g.actor, data)
+    except OperationError as exc:
+        if not exchange_id:
+            raise
+        form.file.errors = [exc.message]
+        return _render_exchange(_id(exchange_id), receipt_form=form, status=exc.status)
+    return redirect(url_for("packages.for_exchange", exchange_id=row.exchange_id))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(*ROLES)
+def import_package():
+    # A package carries attachments base64-encoded: allow more than one attachment's size.
+    request.max_content_length = packages.MAX_PACKAGE_BYTES
+    form = PackageUploadForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("packages/import.html", form=form, result=None), status
+    try:
+        result = packages.import_package(g.actor, form.file.data.read())
+    except OperationError as exc:
+        form.file.errors = [exc.message]
+        return render_template("packages/import.html", form=form, result=None), exc.status
+    imported = [db.session.get(Exchange, i) for i in result.exchange_ids]
+    return render_template("packages/import.html", form=form, result=result, imported=imported)
+
+
+@bp.get("/imported/<digest>/receipt")
+@role_required(*ROLES)
+def imported_receipt(digest: str):
+    row = db.session.scalar(
+        select(ImportedPackage).where(ImportedPackage.package_sha256 == digest[:64])
+    )
+    if row is None or not row.receipt_json:
+        abort(404)
+    if json.loads(row.receipt_json).get("recipient") != g.actor.organisation_code:
+        abort(404)
+    return _download(row.receipt_json, f"receipt-{digest[:16]}.json")
