@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 
-from hub.compliance.periods import Period
+from hub.compliance.periods import Period, month_bounds
 from hub.compliance.rules import (
     EVIDENCE_LIMIT,
     REQUEST_KINDS,
@@ -22,7 +22,13 @@ from hub.compliance.rules import (
     Outcome,
     rule_for,
 )
-from hub.compliance.sql import DAY, grouped_percentiles, local_month, seconds_between
+from hub.compliance.sql import (
+    DAY,
+    bucket,
+    grouped_percentiles,
+    on_compliance_index,
+    seconds_between,
+)
 from hub.extensions import db
 from hub.models import Agreement, AuditLog, Checkpoint, Exchange, Organisation
 from hub.models.base import utcnow
@@ -159,6 +165,11 @@ def evaluate(
     Access is the caller's business (hub.operations.compliance checks it).
     """
     now = now or utcnow()
+    if db.engine.dialect.name == "postgresql":
+        # percentile_cont sorts every value: in memory, not in temporary files.
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+    else:
+        db.session.execute(text("PRAGMA temp_store = MEMORY"))
     parties = list(agreement.parties)
     ctx = Context(
         agreement=agreement,
@@ -175,18 +186,22 @@ def evaluate(
             continue
         outcomes.append(rule.evaluate(ctx, obligation.id, dict(obligation.params or {})))
 
-    month = local_month(Exchange.sent_at)
+    month = bucket(Exchange.sent_at, month_bounds(period))
     monthly = {
         (m, s, r, k): int(n)
         for m, s, r, k, n in db.session.execute(
-            select(month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind, func.count())
-            .where(*ctx.scope())
-            .group_by(month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
+            on_compliance_index(
+                select(
+                    month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind, func.count()
+                )
+                .where(*ctx.scope())
+                .group_by(month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
+            )
         )
     }
     response = agreement.obligation("response_time")
     limit_days = int(response.params["days"]) if response is not None else None
-    response_monthly = _response_monthly(ctx)
+    response_monthly = _response_monthly(ctx, month)
     overdue, overdue_total = _overdue(ctx, limit_days)
     organisations = {o.id: o for o in parties}
     return Report(
@@ -206,14 +221,15 @@ def evaluate(
     )
 
 
-def _response_monthly(ctx: Context) -> dict[str, dict]:
+def _response_monthly(ctx: Context, month) -> dict[str, dict]:
     """Median and 90th percentile of response days per local month of sending."""
     elapsed = seconds_between(Exchange.sent_at, Exchange.answered_at)
-    month = local_month(Exchange.sent_at)
     where = [*ctx.scope(*REQUEST_KINDS), Exchange.answered_at.is_not(None)]
     values = grouped_percentiles(elapsed, month, where, Exchange, (0.5, 0.9))
     counts = dict(
-        db.session.execute(select(month, func.count()).where(*where).group_by(month)).all()
+        db.session.execute(
+            on_compliance_index(select(month, func.count()).where(*where).group_by(month))
+        ).all()
     )
     return {
         m: {
@@ -241,19 +257,21 @@ def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
     else:
         past = and_(Exchange.due_at.is_not(None), Exchange.due_at < now)
         overdue_s = seconds_between(Exchange.due_at, _now_literal(now))
-    total = db.session.scalar(select(func.count()).where(*open_, past)) or 0
+    total = db.session.scalar(on_compliance_index(select(func.count()).where(*open_, past))) or 0
     rows = db.session.execute(
-        select(
-            Exchange.id,
-            Exchange.sent_at,
-            Exchange.due_at,
-            Exchange.sender_id,
-            Exchange.recipient_id,
-            overdue_s,
+        on_compliance_index(
+            select(
+                Exchange.id,
+                Exchange.sent_at,
+                Exchange.due_at,
+                Exchange.sender_id,
+                Exchange.recipient_id,
+                overdue_s,
+            )
+            .where(*open_, past)
+            .order_by(Exchange.sent_at, Exchange.id)
+            .limit(EVIDENCE_LIMIT)
         )
-        .where(*open_, past)
-        .order_by(Exchange.sent_at, Exchange.id)
-        .limit(EVIDENCE_LIMIT)
     ).all()
     items = [
         Overdue(

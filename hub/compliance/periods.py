@@ -58,6 +58,16 @@ class Period:
         return out
 
 
+def month_bounds(period: Period) -> list[tuple[str, datetime]]:
+    """("YYYY-MM", first UTC instant of that local month within the period) per month."""
+    bounds = []
+    for y, m in period.months():
+        first = max(date(y, m, 1), period.start)
+        start = datetime.combine(first, datetime.min.time(), LOCAL).astimezone(UTC)
+        bounds.append((f"{y:04d}-{m:02d}", start))
+    return bounds
+
+
 def month(year: int, number: int) -> Period:
     first = date(year, number, 1)
     following = date(year + 1, 1, 1) if number == 12 else date(year, number + 1, 1)

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import and_, case, func, or_, select
 
-from hub.compliance.sql import DAY, HOUR, percentiles, seconds_between
+from hub.compliance.sql import DAY, HOUR, on_compliance_index, percentiles, seconds_between
 from hub.extensions import db
 from hub.models import Exchange
 from hub.models.agreement import Agreement
@@ -50,7 +50,9 @@ class Evidence:
 
     def note(self) -> str:
         """The evidence in words, e.g. "2 days late", in the reader's language."""
-        n = round(self.amount, 1)
+        rounded = round(self.amount, 1)
+        # Plural rules take whole numbers; a fraction reads as plural ("1.5 days").
+        n = int(rounded) if rounded == int(rounded) else 2
         num = _amount(self.amount)
         reason, hours = self.reason, self.unit == "hours"
         if reason == "late" and hours:
@@ -164,6 +166,8 @@ class Rule:
     label: object = ""
     description: object = ""
     params: tuple[Param, ...] = ()
+    #: The figures shown at a glance; every figure is in the full table.
+    headline: tuple[str, ...] = ()
 
     def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
         raise NotImplementedError
@@ -204,6 +208,7 @@ class _DeadlineRule(Rule):
     kinds: tuple[str, ...] = ()
     limit_param = "days"
     warning_param = "warning_days"
+    headline = ("on_time_rate", "late", "overdue", "due_soon", "median_days", "p90_days")
 
     def done_at(self):
         raise NotImplementedError
@@ -230,15 +235,17 @@ class _DeadlineRule(Rule):
         overdue = and_(is_open, Exchange.sent_at < overdue_before)
         due_soon = and_(is_open, Exchange.sent_at >= overdue_before, Exchange.sent_at < soon_before)
         counts = db.session.execute(
-            select(
-                func.count(),
-                func.count(done),
-                func.sum(case((late, 1), else_=0)),
-                func.sum(case((is_open, 1), else_=0)),
-                func.sum(case((overdue, 1), else_=0)),
-                func.sum(case((due_soon, 1), else_=0)),
-                func.max(elapsed),
-            ).where(*where)
+            on_compliance_index(
+                select(
+                    func.count(),
+                    func.count(done),
+                    func.sum(case((late, 1), else_=0)),
+                    func.sum(case((is_open, 1), else_=0)),
+                    func.sum(case((overdue, 1), else_=0)),
+                    func.sum(case((due_soon, 1), else_=0)),
+                    func.max(elapsed),
+                ).where(*where)
+            )
         ).one()
         total, done_n, late_n, open_n, overdue_n, soon_n, longest = (
             int(counts[0]),
@@ -251,7 +258,7 @@ class _DeadlineRule(Rule):
         )
         on_time = done_n - late_n
         pct = (
-            percentiles(elapsed, [*where, answered], Exchange, (0.5, 0.9))
+            percentiles(elapsed, [*where, answered], Exchange, (0.5, 0.9), n=done_n)
             if done_n
             else {0.5: None, 0.9: None}
         )
@@ -295,10 +302,12 @@ class _DeadlineRule(Rule):
             if room <= 0:
                 break
             rows = db.session.execute(
-                select(Exchange.id, Exchange.sent_at, amount)
-                .where(*where, clause)
-                .order_by(order, Exchange.id)
-                .limit(room)
+                on_compliance_index(
+                    select(Exchange.id, Exchange.sent_at, amount)
+                    .where(*where, clause)
+                    .order_by(order, Exchange.id)
+                    .limit(room)
+                )
             )
             found += [
                 Evidence(row[0], row[1], reason, float(row[2]) / self.unit, self.unit_name)
@@ -349,6 +358,7 @@ class AcknowledgeTime(_DeadlineRule):
     )
     unit_name = "hours"
     unit = HOUR
+    headline = ("on_time_rate", "late", "overdue", "median_hours", "p90_hours")
     limit_param = "hours"
     warning_param = "warning_hours"
 
@@ -369,6 +379,7 @@ class _IntervalRule(Rule):
 
     record_kind = ""
     per_sender = False
+    headline = ("records", "longest_gap_days", "gaps_over", "days_since_last")
 
     def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
         limit_s = float(params["days"]) * DAY
@@ -379,16 +390,14 @@ class _IntervalRule(Rule):
         previous = func.lag(Exchange.sent_at).over(
             partition_by=partition or None, order_by=(Exchange.sent_at, Exchange.id)
         )
-        ranked = (
+        ranked = on_compliance_index(
             select(
                 Exchange.id.label("id"),
                 Exchange.sender_id.label("sender_id"),
                 Exchange.sent_at.label("sent_at"),
                 previous.label("prev"),
-            )
-            .where(*ctx.scope(self.record_kind, within=False))
-            .subquery()
-        )
+            ).where(*ctx.scope(self.record_kind, within=False))
+        ).subquery()
         gap = seconds_between(ranked.c.prev, ranked.c.sent_at)
         in_period = ranked.c.sent_at >= ctx.start
         counts = db.session.execute(
@@ -422,13 +431,19 @@ class _IntervalRule(Rule):
             *ctx.scope(self.record_kind, within=False)
         )
         if self.per_sender:
-            last = dict(db.session.execute(last_q.group_by(Exchange.sender_id)).all())
+            last = dict(
+                db.session.execute(on_compliance_index(last_q.group_by(Exchange.sender_id))).all()
+            )
             senders = [p.id for p in ctx.agreement.parties]
             if ctx.partner_id is not None:
                 senders = [ctx.partner_id]
         else:
             value = db.session.execute(
-                select(func.max(Exchange.sent_at)).where(*ctx.scope(self.record_kind, within=False))
+                on_compliance_index(
+                    select(func.max(Exchange.sent_at)).where(
+                        *ctx.scope(self.record_kind, within=False)
+                    )
+                )
             ).scalar()
             last, senders = {None: value}, [None]
         as_of = ctx.as_of
@@ -448,13 +463,15 @@ class _IntervalRule(Rule):
         for sender, latest, quiet in silences:
             if latest is not None and len(evidence) < EVIDENCE_LIMIT:
                 record_id = db.session.execute(
-                    select(Exchange.id)
-                    .where(
-                        *ctx.scope(self.record_kind, within=False),
-                        Exchange.sent_at == latest,
-                        *([Exchange.sender_id == sender] if sender is not None else []),
+                    on_compliance_index(
+                        select(Exchange.id)
+                        .where(
+                            *ctx.scope(self.record_kind, within=False),
+                            Exchange.sent_at == latest,
+                            *([Exchange.sender_id == sender] if sender is not None else []),
+                        )
+                        .limit(1)
                     )
-                    .limit(1)
                 ).scalar()
                 evidence.insert(
                     0,

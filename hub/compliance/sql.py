@@ -8,9 +8,24 @@ dialect.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from sqlalchemy import Float, Integer, String, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    inspect,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -85,39 +100,59 @@ def _interpolated(position, index_column, value_column):
     )
 
 
-def percentiles(
-    value: ColumnElement, where: Sequence[ColumnElement], source, ps: Sequence[float]
-) -> dict[float, float | None]:
-    """Continuous percentiles of `value` over the rows of `source` matching `where`.
+def _ranks(n: int, p: float) -> tuple[int, int, float]:
+    """0-based ranks around percentile_cont's position (n - 1) * p, and the fraction."""
+    position = (n - 1) * p
+    lower = math.floor(position)
+    return lower, min(lower + 1, n - 1), position - lower
 
-    PostgreSQL: percentile_cont.  SQLite: rank the values with ROW_NUMBER and
-    COUNT windows, then interpolate the ranks around (n - 1) * p, in the same
-    query; only one row per percentile comes back.
+
+def percentiles(
+    value: ColumnElement,
+    where: Sequence[ColumnElement],
+    source,
+    ps: Sequence[float],
+    n: int | None = None,
+) -> dict[float, float | None]:
+    """Continuous percentiles (percentile_cont) of `value` over the matching rows.
+
+    PostgreSQL: percentile_cont.  SQLite has none: one query ranks the values
+    with ROW_NUMBER and returns only the (at most two per percentile) rows at
+    the ranks around (n - 1) * p; the two are interpolated here.  `n`, the
+    number of matching rows, comes from the caller's aggregate when it has it.
     """
+    if not n and n is not None:
+        return dict.fromkeys(ps)
     if is_postgresql():
         columns = [
             func.percentile_cont(p).within_group(value).label(f"p{i}") for i, p in enumerate(ps)
         ]
         row = db.session.execute(select(*columns).select_from(source).where(*where)).one()
         return {p: (float(row[i]) if row[i] is not None else None) for i, p in enumerate(ps)}
-    ranked = (
+    if n is None:
+        n = db.session.scalar(
+            on_compliance_index(select(func.count()).select_from(source).where(*where))
+        )
+        if not n:
+            return dict.fromkeys(ps)
+    wanted = sorted({r for p in ps for r in _ranks(n, p)[:2]})
+    ranked = on_compliance_index(
         select(
             value.label("v"),
             (func.row_number().over(order_by=value) - 1).label("i"),
-            func.count().over().label("n"),
         )
         .select_from(source)
         .where(*where)
-        .subquery()
+    ).subquery()
+    at = dict(
+        db.session.execute(select(ranked.c.i, ranked.c.v).where(ranked.c.i.in_(wanted))).all()
     )
-    columns = [
-        _interpolated(
-            (ranked.c.n - 1) * literal_column(repr(float(p))), ranked.c.i, ranked.c.v
-        ).label(f"p{i}")
-        for i, p in enumerate(ps)
-    ]
-    row = db.session.execute(select(*columns)).one()
-    return {p: (float(row[i]) if row[i] is not None else None) for i, p in enumerate(ps)}
+    out: dict[float, float | None] = {}
+    for p in ps:
+        lower, upper, fraction = _ranks(n, p)
+        low, high = at.get(lower), at.get(upper)
+        out[p] = None if low is None or high is None else low + (high - low) * fraction
+    return out
 
 
 def grouped_percentiles(
@@ -140,7 +175,7 @@ def grouped_percentiles(
             .group_by(g)
         )
         return {r[0]: {p: float(r[2 + i]) for i, p in enumerate(ps)} for r in rows}
-    ranked = (
+    ranked = on_compliance_index(
         select(
             group.label("g"),
             value.label("v"),
@@ -149,8 +184,7 @@ def grouped_percentiles(
         )
         .select_from(source)
         .where(*where)
-        .subquery()
-    )
+    ).subquery()
     columns = [
         _interpolated(
             (ranked.c.n - 1) * literal_column(repr(float(p))), ranked.c.i, ranked.c.v
@@ -168,3 +202,68 @@ def grouped_percentiles(
     ]
     rows = db.session.execute(select(ranked.c.g, *columns).where(or_(*near)).group_by(ranked.c.g))
     return {r[0]: {p: float(r[1 + i]) for i, p in enumerate(ps)} for r in rows}
+
+
+def bucket(column: ColumnElement, bounds: Sequence[tuple[str, object]]) -> ColumnElement:
+    """The label of the range `column` falls in: bounds = [(label, lower bound), ...] sorted.
+
+    A balanced CASE tree (about log2(len) comparisons a row) instead of a date
+    function: cheaper than strftime on SQLite, identical on both databases, and
+    it puts days in local (UTC+7) months by comparing against UTC bounds.
+    Values below the first bound take the first label; callers filter the range.
+    """
+    if len(bounds) == 1:
+        # Kept an expression of the column: PostgreSQL refuses a bare constant in GROUP BY.
+        label = literal_column(f"'{bounds[0][0]}'", String)
+        return case((column.is_not(None), label), else_=label)
+    return _tree(column, bounds)
+
+
+def _tree(column: ColumnElement, bounds: Sequence[tuple[str, object]]) -> ColumnElement:
+    if len(bounds) == 1:
+        return literal_column(f"'{bounds[0][0]}'", String)
+    middle = len(bounds) // 2
+    return case(
+        (
+            column < bindparam(None, bounds[middle][1], type_=column.type),
+            _tree(column, bounds[:middle]),
+        ),
+        else_=_tree(column, bounds[middle:]),
+    )
+
+
+#: The covering index the evaluation reads (models/exchange.py).
+COMPLIANCE_INDEX = "ix_exchanges_compliance"
+_index_present: dict[str, bool] = {}
+
+
+def _sqlite_from_hint(self, table, text):
+    return text
+
+
+# SQLAlchemy's SQLite compiler drops FROM hints; SQLite's "INDEXED BY" is one.
+# Only statements that ask for a "sqlite" hint (below) are affected.
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint
+
+
+def on_compliance_index(statement):
+    """Pin SQLite to the covering index.
+
+    SQLite's planner, given statistics where one agreement holds most rows, may
+    prefer a skip-scan of the sender index and then visit every wide row; the
+    covering index answers every evaluation query from its own narrow entries.
+    PostgreSQL chooses well by itself (and ignores the hint).
+    """
+    from hub.models import Exchange
+
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return statement
+    key = str(engine.url)
+    if key not in _index_present:
+        _index_present[key] = COMPLIANCE_INDEX in {
+            index["name"] for index in inspect(db.session.connection()).get_indexes("exchanges")
+        }
+    if not _index_present[key]:
+        return statement
+    return statement.with_hint(Exchange.__table__, f"INDEXED BY {COMPLIANCE_INDEX}", "sqlite")
