@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, or_, select, union_all
 from sqlalchemy.orm import selectinload
 
 from hub.extensions import db
@@ -142,70 +142,83 @@ def _decode_cursor(errors: Errors, cursor: str, parse) -> tuple | None:
         return None
 
 
-def _exchange_query(actor: Actor, f: ExchangeFilters, errors: Errors) -> Select:
-    query = exchanges_visible_to(actor)
-    org = actor.organisation_id
+def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple[list, dict]:
+    """The filters as SQL clauses (visibility apart), and the sides of the actor to list."""
+    clauses: list = []
+    sides = {"out": [], "in": []}  # sent by / received by the actor's organisation
     if f.agreement:
         agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
-        query = query.where(Exchange.agreement_id == agreement_id)
+        clauses.append(Exchange.agreement_id == agreement_id)
     if f.partner:
         partner_id = _code_lookup(errors, "partner", Organisation, f.partner)
-        query = query.where(
-            or_(
-                and_(Exchange.sender_id == org, Exchange.recipient_id == partner_id),
-                and_(Exchange.recipient_id == org, Exchange.sender_id == partner_id),
-            )
-        )
+        sides["out"].append(Exchange.recipient_id == partner_id)
+        sides["in"].append(Exchange.sender_id == partner_id)
     if f.kind:
         checks.choice(errors, "kind", f.kind, EXCHANGE_KINDS)
-        query = query.where(Exchange.kind == f.kind)
+        clauses.append(Exchange.kind == f.kind)
     if f.status:
         checks.choice(errors, "status", f.status, EXCHANGE_STATUSES)
-        query = query.where(Exchange.status == f.status)
+        clauses.append(Exchange.status == f.status)
     if f.classification:
         checks.choice(errors, "classification", f.classification, CLASSIFICATIONS)
-        query = query.where(Exchange.classification == f.classification)
+        clauses.append(Exchange.classification == f.classification)
     if f.direction:
         checks.choice(errors, "direction", f.direction, ("in", "out"))
-        column = Exchange.recipient_id if f.direction == "in" else Exchange.sender_id
-        query = query.where(column == org)
+        sides = {f.direction: sides.get(f.direction, [])}
     if f.case is not None:
         if not checks.valid_id(f.case):
             errors.add("case", _l("Unknown case."))
-        query = query.where(Exchange.case_id == f.case)
-    query = _date_range(errors, query, Exchange.sent_at, f.date_from, f.date_to, instant=True)
+        clauses.append(Exchange.case_id == f.case)
+    clauses.extend(_date_clauses(errors, Exchange.sent_at, f.date_from, f.date_to, instant=True))
     if f.overdue is True:
-        query = query.where(overdue_clause())
+        clauses.append(overdue_clause())
     elif f.overdue is False:
-        query = query.where(~overdue_clause())
+        clauses.append(~overdue_clause())
     if f.q:
         q = checks.text(errors, "q", f.q, max_length=Q_MAX)
         if q:
             pattern = _like(q)
             matching_cases = select(Case.id).where(Case.reference_key.like(pattern, escape="\\"))
-            query = query.where(
+            clauses.append(
                 or_(
                     Exchange.subject_key.like(pattern, escape="\\"),
                     Exchange.case_id.in_(matching_cases),
                 )
             )
-    return query
+    return clauses, sides
 
 
-def _date_range(errors: Errors, query: Select, column, start, end, *, instant: bool) -> Select:
+def _exchange_query(actor: Actor, f: ExchangeFilters, errors: Errors) -> Select:
+    """One query over everything the actor sees (for counts and exports)."""
+    clauses, sides = _exchange_clauses(actor, f, errors)
+    org = actor.organisation_id
+    per_side = [
+        and_(
+            (Exchange.sender_id if side == "out" else Exchange.recipient_id) == org,
+            *extra,
+        )
+        for side, extra in sides.items()
+    ]
+    return exchanges_visible_to(actor).where(*clauses, or_(*per_side))
+
+
+def _date_clauses(errors: Errors, column, start, end, *, instant: bool) -> list:
     for name, value in (("date_from", start), ("date_to", end)):
         if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
             errors.add(name, _l("Give a date."))
-            return query
+            return []
     if start and end and end < start:
         errors.add("date_to", _l("The end date is before the start date."))
+    clauses = []
     if start:
-        query = query.where(column >= (_local_start(start) if instant else start))
+        clauses.append(column >= (_local_start(start) if instant else start))
     if end:
-        query = query.where(
-            column < _local_start(end + timedelta(days=1)) if instant else column <= end
-        )
-    return query
+        clauses.append(column < _local_start(end + timedelta(days=1)) if instant else column <= end)
+    return clauses
+
+
+def _date_range(errors: Errors, query: Select, column, start, end, *, instant: bool) -> Select:
+    return query.where(*_date_clauses(errors, column, start, end, instant=instant))
 
 
 def list_exchanges(
@@ -216,11 +229,16 @@ def list_exchanges(
     per_page: int = PER_PAGE,
     cursor: str | None = None,
 ) -> Page:
-    """Exchanges the actor may see, filtered, newest first (ValidationFailed on bad filters)."""
+    """Exchanges the actor may see, filtered, newest first (ValidationFailed on bad filters).
+
+    Sent and received exchanges are read as two index-ordered branches
+    (sender_id, sent_at, id) and (recipient_id, sent_at, id), each cut at the
+    page's end, then merged: an OR over both columns would sort every matching row.
+    """
     f = filters or ExchangeFilters()
     errors = Errors()
     _check_paging(errors, page, per_page, cursor)
-    query = _exchange_query(actor, f, errors)
+    clauses, sides = _exchange_clauses(actor, f, errors)
     after = None
     if cursor:
         after = _decode_cursor(errors, cursor, datetime.fromisoformat)
@@ -229,23 +247,48 @@ def list_exchanges(
         sent_at, ident = after
         if sent_at.tzinfo is None:
             sent_at = sent_at.replace(tzinfo=UTC)
-        query = query.where(
+        clauses.append(
             or_(Exchange.sent_at < sent_at, and_(Exchange.sent_at == sent_at, Exchange.id < ident))
         )
     number = page or 1
-    query = (
-        query.order_by(Exchange.sent_at.desc(), Exchange.id.desc())
-        .options(
-            selectinload(Exchange.agreement),
-            selectinload(Exchange.sender).selectinload(Organisation.names),
-            selectinload(Exchange.recipient).selectinload(Organisation.names),
-            selectinload(Exchange.case),
+    offset = 0 if after is not None else (number - 1) * per_page
+    org = actor.organisation_id
+    newest = (Exchange.sent_at.desc(), Exchange.id.desc())
+    branches = []
+    for side, extra in sides.items():
+        own = Exchange.sender_id if side == "out" else Exchange.recipient_id
+        branch = (
+            exchanges_visible_to(actor, select(Exchange.id, Exchange.sent_at))
+            .where(own == org, *extra, *clauses)
+            .order_by(*newest)
+            .limit(offset + per_page + 1)
+            .subquery()
         )
-        .limit(per_page + 1)
+        branches.append(select(branch.c.id, branch.c.sent_at))
+    merged = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
+    ids = list(
+        db.session.scalars(
+            select(merged.c.id)
+            .order_by(merged.c.sent_at.desc(), merged.c.id.desc())
+            .offset(offset)
+            .limit(per_page + 1)
+        )
     )
-    if after is None:
-        query = query.offset((number - 1) * per_page)
-    rows = list(db.session.scalars(query))
+    rows = []
+    if ids:
+        rows = list(
+            db.session.scalars(
+                select(Exchange)
+                .where(Exchange.id.in_(ids))
+                .options(
+                    selectinload(Exchange.agreement),
+                    selectinload(Exchange.sender).selectinload(Organisation.names),
+                    selectinload(Exchange.recipient).selectinload(Organisation.names),
+                    selectinload(Exchange.case),
+                )
+            )
+        )
+        rows.sort(key=lambda e: (e.sent_at, e.id), reverse=True)
     if not rows and after is None and number > 1:
         raise checks.ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
     has_next = len(rows) > per_page
