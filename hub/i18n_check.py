@@ -168,6 +168,28 @@ def check_catalog(locale: str, template: Catalog, root: Path = TRANSLATIONS) -> 
     return problems
 
 
+_ENGLISH: dict[str, frozenset[str]] = {}
+
+
+def english_source_strings(locale: str) -> frozenset[str]:
+    """The code's English strings (freshly extracted, so ones not in the catalog yet count)
+    that `locale` renders differently: any of them on a `locale` page is an English leak.
+
+    Strings with placeholders are left out (they never appear verbatim), and so are
+    ones the catalog keeps as they are ("kg", "Ketamine").
+    """
+    if locale not in _ENGLISH:
+        with tempfile.TemporaryDirectory() as tmp:
+            code = extract(Path(tmp) / "fresh.pot")
+        path = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
+        kept = {m.id for m in _read(path, locale) if m.id and m.string == m.id}
+        plain = (m.id for m in code if isinstance(m.id, str) and m.id and m.id not in kept)
+        _ENGLISH[locale] = frozenset(
+            text.strip() for text in plain if not re.search(r"%\(|\{", text)
+        )
+    return _ENGLISH[locale]
+
+
 def check_all(*, include_stale: bool = True) -> list[Problem]:
     template = _read(TEMPLATE) if TEMPLATE.exists() else None
     if template is None:

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from hub.i18n_check import english_source_strings
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -53,33 +55,6 @@ VISIBLE_TEXT_JS = """() => {
       if (el.hasAttribute(name)) out.push(el.getAttribute(name));
   return out;
 }"""
-_ENGLISH: dict[str, frozenset[str]] = {}
-
-
-def english_msgids(lang: str) -> frozenset[str]:
-    """English source strings of the code (freshly extracted, so strings not yet in the
-    catalog count too) that the catalog does not render identically (e.g. "kg")."""
-    if lang not in _ENGLISH:
-        import tempfile
-
-        from babel.messages.pofile import read_po
-
-        from hub.i18n_check import extract
-
-        with tempfile.TemporaryDirectory() as tmp:
-            code = extract(Path(tmp) / "fresh.pot")
-        path = ROOT / "translations" / lang / "LC_MESSAGES" / "messages.po"
-        with path.open("rb") as handle:
-            same = {m.id for m in read_po(handle, locale=lang) if m.id and m.string == m.id}
-        _ENGLISH[lang] = frozenset(
-            m.id.strip()
-            for m in code
-            if isinstance(m.id, str)
-            and m.id
-            and m.id not in same
-            and not re.search(r"%\(|\{", m.id)
-        )
-    return _ENGLISH[lang]
 
 
 def _pieces(texts: list[str]) -> set[str]:
@@ -185,7 +160,7 @@ class Visit:
         if lang == "lo":
             assert not THAI.search(text), f"Thai script on {name}: {THAI.findall(text)[:5]}"
         if lang in ("vi", "lo"):
-            english = sorted(_pieces(page.evaluate(VISIBLE_TEXT_JS)) & english_msgids(lang))
+            english = sorted(_pieces(page.evaluate(VISIBLE_TEXT_JS)) & english_source_strings(lang))
             assert not english, f"English left on {name} ({lang}): {english}"
         page.evaluate(self.axe)
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
