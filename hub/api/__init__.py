@@ -7,4 +7,4 @@ from flask import Blueprint
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Route modules attach their views to `api` when imported.
-from hub.api import audit, cases, errors, exchanges, openapi, reference  # noqa: E402,F401
+from hub.api import audit, cases, compliance, errors, exchanges, openapi, reference  # noqa: E402,F401

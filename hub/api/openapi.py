@@ -17,6 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
 from hub.api import api
+from hub.api import compliance as c
 from hub.api import schemas as s
 from hub.operations.attachments import ALLOWED
 from hub.operations.checks import MAX_ID
@@ -76,6 +77,17 @@ PATHS: dict[str, dict] = {
                 {"in": "path", "name": "code", "required": True, "schema": {"type": "string"}}
             ],
             "responses": _ok(s.AgreementOut),
+        }
+    },
+    "/agreements/{code}/compliance": {
+        "get": {
+            "summary": "An agreement's obligations evaluated over a period (parties only)",
+            "tags": ["compliance"],
+            "parameters": [
+                {"in": "path", "name": "code", "required": True, "schema": {"type": "string"}},
+                {"in": "query", "schema": c.ComplianceQuery},
+            ],
+            "responses": _ok(c.ComplianceOut),
         }
     },
     "/exchanges": {

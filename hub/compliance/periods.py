@@ -96,8 +96,15 @@ def programme() -> Period:
     return Period(*PROGRAMME, "programme")
 
 
+#: Dates outside these are typing mistakes, not reporting periods.
+EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
+
+
 def custom(start: date, end: date) -> Period:
     """A range of days; refuses one that ends before it starts, or an enormous one."""
+    for field, day in (("from", start), ("to", end)):
+        if not EARLIEST <= day <= LATEST:
+            raise ValidationFailed.one(field, _l("Give a date between 1990 and 2100."))
     if end < start:
         raise ValidationFailed.one("to", _l("The period ends before it starts."))
     if (end - start).days > MAX_DAYS:
@@ -162,4 +169,6 @@ def resolve(
     if kind and kind not in PERIOD_KINDS:
         raise ValidationFailed.one("period", _l("Unknown kind of period."))
     day = parse_date(anchor, "on") or today
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationFailed.one("on", _l("Give a date between 1990 and 2100."))
     return containing(kind or "year", day)
