@@ -182,6 +182,13 @@ def test_matrix_can_fail(client, records, api_token):
     assert outcome(response.status_code) != "ok"
 
 
+@pytest.mark.parametrize("path", ["/api/v1/exchanges", "/api/v1/cases"])
+def test_only_officers_create(client, records, api_token, path):
+    for name, _org, role in ROLES:
+        response = client.post(path, json={"nonsense": True}, headers=api_token(name))
+        assert response.status_code == (422 if role == "officer" else 403), name
+
+
 def test_lists_hold_only_own_records(client, records, api_token):
     for name, org, role in ROLES:
         headers = api_token(name)

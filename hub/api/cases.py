@@ -13,7 +13,7 @@ from hub.api.input import load_json, load_query
 from hub.extensions import db
 from hub.models import Case, Exchange
 from hub.models.base import utcnow
-from hub.operations import cases, listing, permissions
+from hub.operations import cases, checks, listing, permissions
 from hub.operations.scope import exchanges_visible_to
 
 
@@ -118,6 +118,7 @@ def _case_input(data: dict, current: Case | None = None) -> cases.CaseInput:
 @api.post("/cases")
 @token_required
 def create_case():
+    checks.require_officer(g.actor)  # before the body: a refusal never depends on it
     data = load_json(s.CaseCreate())
     seizures = [cases.SeizureInput(**z, locale="en") for z in data.get("seizures", [])]
     suspects = [cases.SuspectInput(**p) for p in data.get("suspects", [])]

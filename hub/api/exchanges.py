@@ -15,7 +15,7 @@ from hub.api.input import load_json, load_query
 from hub.i18n import current_language
 from hub.models import Exchange
 from hub.models.base import utcnow
-from hub.operations import attachments, exchanges, handling, listing, permissions
+from hub.operations import attachments, checks, exchanges, handling, listing, permissions
 from hub.operations.errors import ValidationFailed
 
 
@@ -86,6 +86,7 @@ def _detail(exchange_id: int, status: int = 200):
 @api.post("/exchanges")
 @token_required
 def create_exchange():
+    checks.require_officer(g.actor)  # before the body: a refusal never depends on it
     data = load_json(s.ExchangeCreate())
     fields = data.pop("fields_")
     row = exchanges.send(g.actor, exchanges.NewExchange(**data, fields=fields))
