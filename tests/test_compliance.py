@@ -357,3 +357,25 @@ def test_registry_holds_the_four_kinds_and_validates():
     clean, errors = validate_params("nonsense", {"days": 1})
     assert "kind" in errors
     assert clean == {}
+
+
+def test_audit_panel_shows_verification_and_latest_checkpoint(app):
+    from audit_support import make_hub_key
+
+    from hub.audit.checkpoints import sign_head
+
+    make_hub_key(app)
+
+    log = db.session.scalar(select(AuditLog).where(AuditLog.name == "QB-KM-MOU"))
+    panel = evaluate(_agreement(), q1_2024()).audit
+    assert panel.status == "never"
+    log.last_verified_at = datetime(2024, 5, 1, tzinfo=UTC)
+    log.last_verified_ok = False
+    log.last_verified_message = "entry 0 does not match its hash"
+    sign_head(db.session, log.id)
+    db.session.commit()
+    panel = evaluate(_agreement(), q1_2024()).audit
+    assert panel.status == "failed"
+    assert panel.verified_message == "entry 0 does not match its hash"
+    assert panel.checkpoint_size == log.size
+    assert panel.as_dict()["checkpoint"]["size"] == log.size

@@ -30,7 +30,7 @@ from hub.compliance.sql import (
     seconds_between,
 )
 from hub.extensions import db
-from hub.models import Agreement, AuditLog, Checkpoint, Exchange, Organisation
+from hub.models import Agreement, AuditLog, Exchange, Organisation
 from hub.models.base import utcnow
 
 
@@ -302,12 +302,9 @@ def audit_panel(agreement: Agreement) -> AuditPanel:
         log = db.session.scalar(select(AuditLog).where(AuditLog.name == agreement.code))
     if log is None:
         return AuditPanel(agreement.code, 0, None, None, None, None, None)
-    checkpoint = db.session.scalar(
-        select(Checkpoint)
-        .where(Checkpoint.log_id == log.id)
-        .order_by(Checkpoint.size.desc(), Checkpoint.id.desc())
-        .limit(1)
-    )
+    from hub.audit.checkpoints import newest
+
+    checkpoint = newest(db.session, log.id)
     return AuditPanel(
         log=log.name,
         size=int(log.size),
