@@ -337,3 +337,32 @@ def test_download_upload_and_receipt_through_the_pages(two_hubs, browser):
         content_type="multipart/form-data",
     )
     assert again.status_code == 409
+
+
+def test_an_independent_hpke_opens_a_package_the_running_hub_exported(app):
+    """pyhpke, following only schemas/README.md, opens what `hub package export` writes.
+
+    X25519 keys: pyhpke 0.6 has no ML-KEM-768+X25519 KEM (see schemas/README.md)."""
+    pytest.importorskip("pyhpke")
+    from test_crypto_package import independent_open
+
+    from hub.crypto.keyring import Keyring
+    from hub.crypto.sealing import SUITE_X25519
+
+    Keyring(app.config["HUB"].keys_dir, kdf=service.keyring().kdf, enc_suite=SUITE_X25519).init(
+        ["QB", "KM", "SV"], app.config["HUB"].key_passphrase
+    )
+    qb = user_actor("qb.interop", "QB")
+    exchange = send_exchange(qb)
+    attachments.add(qb, exchange.id, filename="n.txt", data=f"att {MARKER}\n".encode())
+    text = packages.export(qb, exchange.id, "KM").text
+    km_private = service.private_enc("KM", 1).private_bytes()
+    qb_public = service.signing_public("QB", 1).public_bytes_raw()
+    index, body, attachment = independent_open(text, km_private, qb_public)
+    index = json.loads(index)
+    assert index["format"] == "blo-hub-exchange-bundle"
+    assert index["exchanges"][0]["handling"] == "H2"
+    assert MARKER in json.loads(body)["body"]
+    header, _, data = attachment.partition(b"\n")
+    assert json.loads(header)["filename"] == "n.txt"
+    assert MARKER.encode() in data
