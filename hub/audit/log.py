@@ -14,14 +14,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.audit import store
 from hub.audit.entry import EntryError, encode_entry
 from hub.audit.merkle import leaf_hash
 from hub.extensions import db
-from hub.models import Agreement, AuditEntry, AuditLog
+from hub.models import Agreement
 from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
 from hub.operations.actor import Actor
@@ -30,36 +29,40 @@ from hub.operations.actor import Actor
 #: (read after commit to sign checkpoints when due; see hub.audit.checkpoints).
 TOUCHED = "hub_audit_touched"
 
-_logs = AuditLog.__table__
 
+def lock_log(
+    session: Session, name: str, writer: store.Writer | None = None
+) -> tuple[int, int, bytes | None]:
+    """Lock the head of log ``name`` (creating it if missing); return ``(id, size, root)``.
 
-def _insert_ignoring_conflict(session: Session, values: dict) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: two writers creating the same log both succeed."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(_logs).values(**values).on_conflict_do_nothing())
-
-
-def lock_log(session: Session, name: str) -> tuple[int, int]:
-    """Lock the head of log ``name`` (creating it if missing) and return ``(id, size)``.
-
-    Creating is race-safe: the insert of a concurrent creator waits on the
-    unique index, then does nothing; the locking select then finds its row.
+    Creating is race-safe: INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and
+    SQLite alike); the insert of a concurrent creator waits on the unique
+    index, then does nothing, and the locking select finds the winner's row.
     """
-    query = select(_logs.c.id, _logs.c.size).where(_logs.c.name == name).with_for_update()
-    row = session.execute(query).first()
-    if row is None:
-        agreement_id = None
-        if name != HUB_LOG:
-            agreement_id = session.scalar(select(Agreement.id).where(Agreement.code == name))
-            if agreement_id is None:
-                raise EntryError(f"no agreement {name!r} to keep an audit log for")
-        _insert_ignoring_conflict(
-            session,
-            {"name": name, "agreement_id": agreement_id, "size": 0, "updated_at": utcnow()},
-        )
-        row = session.execute(query).one()
-    return row.id, int(row.size)
+    own = writer is None
+    writer = writer or store.Writer(session)
+    lock = "" if writer.sqlite else " FOR UPDATE"
+    query = f"SELECT id, size, root FROM audit_logs WHERE name = %s{lock}"  # noqa: S608
+    try:
+        rows = writer.execute(query, (name,))
+        if not rows:
+            agreement_id = None
+            if name != HUB_LOG:
+                session.flush()  # an agreement created in this transaction
+                agreement_id = session.scalar(select(Agreement.id).where(Agreement.code == name))
+                if agreement_id is None:
+                    raise EntryError(f"no agreement {name!r} to keep an audit log for")
+            writer.execute(
+                "INSERT INTO audit_logs (name, agreement_id, size, updated_at) "
+                "VALUES (%s, %s, 0, %s) ON CONFLICT DO NOTHING",
+                (name, agreement_id, writer.when(utcnow())),
+            )
+            rows = writer.execute(query, (name,))
+    finally:
+        if own:
+            writer.close()
+    log_id, size, root = rows[0]
+    return log_id, int(size), bytes(root) if root is not None else None
 
 
 def ensure_log(name: str) -> int:
@@ -81,35 +84,36 @@ def append(
     details: dict[str, Any] | None = None,
 ) -> int:
     """Append one entry to log ``name``; returns its index. Does not commit."""
-    log_id, size = lock_log(session, name)
-    now = utcnow()  # taken under the lock, so times never go backwards in a log
-    target = str(target_id)
-    leaf_input = encode_entry(
-        log=name,
-        index=size,
-        time=now,
-        actor=actor.username,
-        organisation=actor.organisation_code,
-        action=action,
-        target_type=target_type,
-        target_id=target,
-        details=details,
-    )
-    session.execute(
-        AuditEntry.__table__.insert().values(
-            log_id=log_id,
+    writer = store.Writer(session)
+    try:
+        log_id, size, root = lock_log(session, name, writer)
+        now = utcnow()  # taken under the lock, so times never go backwards in a log
+        target = str(target_id)
+        leaf_input = encode_entry(
+            log=name,
             index=size,
-            created_at=now,
+            time=now,
             actor=actor.username,
             organisation=actor.organisation_code,
             action=action,
             target_type=target_type,
             target_id=target,
-            leaf_input=leaf_input,
+            details=details,
         )
-    )
-    root = store.append_leaves(session, log_id, size, [leaf_hash(leaf_input)])
-    store.set_head(session, log_id, size + 1, root, now)
+        columns = (
+            log_id,
+            size,
+            writer.when(now),
+            actor.username,
+            actor.organisation_code,
+            action,
+            target_type,
+            target,
+            leaf_input,
+        )
+        store.append_entry(session, writer, log_id, size, root, columns, leaf_hash(leaf_input), now)
+    finally:
+        writer.close()
     session.info.setdefault(TOUCHED, set()).add(log_id)
     return size
 

@@ -16,9 +16,10 @@ the nodes together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC
 from hashlib import sha256
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.audit import merkle
@@ -92,40 +93,113 @@ def leaf_hash_at(session: Session, log_id: int, index: int) -> bytes | None:
     return fetch_nodes(session, log_id, [(0, index)]).get((0, index))
 
 
-def append_leaves(session: Session, log_id: int, size: int, leaves: list[bytes]) -> bytes:
-    """Add the leaf hashes of entries ``size, size + 1, ...`` and return the new root.
+class Writer:
+    """The append path, on the session's own DB-API connection (so inside its
+    transaction) with prepared SQL text: SQLAlchemy's per-statement compile and
+    cache-key work cost more than the statements of an append themselves."""
 
-    The caller holds the log's head locked and has read ``size`` under that
-    lock, so no one else appends between the read of the compact range and
-    the writes below.
-    """
+    def __init__(self, session: Session):
+        connection = session.connection()
+        self.sqlite = connection.dialect.name == "sqlite"
+        self.engine_key = id(connection.engine)
+        self.cursor = connection.connection.dbapi_connection.cursor()
+
+    def sql(self, text: str) -> str:
+        return text.replace("%s", "?") if self.sqlite else text
+
+    def when(self, moment):
+        """A UTC datetime as the UTCDateTime column stores it on each database."""
+        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+
+    def execute(self, text: str, params: tuple | list = ()) -> list[tuple]:
+        self.cursor.execute(self.sql(text), params)
+        return self.cursor.fetchall() if self.cursor.description else []
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+#: (engine, log id) -> (size, root, compact range): the frontier this process last
+#: computed. Used only when the locked head shows that same size *and* root: the
+#: root commits to the whole tree, so a frontier left by a rolled-back append
+#: (same size, other root) is never reused. Saves a query per append.
+_frontiers: dict[tuple[int, int], tuple[int, bytes, tuple[bytes, ...]]] = {}
+
+
+def _frontier(writer: Writer, log_id: int, size: int, root: bytes | None) -> list[bytes]:
+    cached = _frontiers.get((writer.engine_key, log_id))
+    if cached is not None and cached[0] == size and cached[1] == root:
+        return list(cached[2])
     frontier = compact_range(size)
-    found = fetch_nodes(session, log_id, frontier)
+    if not frontier:
+        return []
+    where = " OR ".join(['(log_id = %s AND level = %s AND "index" = %s)'] * len(frontier))
+    params = [v for level, index in frontier for v in (log_id, level, index)]
+    found = {
+        (level, index): bytes(h)
+        for level, index, h in writer.execute(
+            # Only placeholders are interpolated; the values travel as parameters.
+            f'SELECT level, "index", hash FROM audit_nodes WHERE {where}',  # noqa: S608
+            params,
+        )
+    }
     try:
-        stack = [found[node] for node in frontier]
+        return [found[node] for node in frontier]
     except KeyError as exc:
         missing = exc.args[0]
-        raise MissingNode(f"subtree {missing} of the log's current tree is not stored") from None
-    rows = []
-    for leaf in leaves:
-        index, h, level = size, leaf, 0
-        rows.append({"log_id": log_id, "level": 0, "index": index, "hash": h})
-        while index & 1:  # a right child: merge with its left sibling
-            h = sha256(b"\x01" + stack.pop() + h).digest()
-            index >>= 1
-            level += 1
-            rows.append({"log_id": log_id, "level": level, "index": index, "hash": h})
-        stack.append(h)
-        size += 1
-    session.execute(_nodes.insert(), rows)
+        raise MissingNode(f"subtree {missing} of the current tree is not stored") from None
+
+
+def append_entry(
+    session: Session,
+    writer: Writer,
+    log_id: int,
+    size: int,
+    root: bytes | None,
+    entry: tuple,
+    leaf: bytes,
+    when,
+) -> bytes:
+    """Write entry ``size`` (its column values), its leaf hash, the subtrees it
+    completes and the new head; return the new root.
+
+    The caller holds the log's head locked and read ``size`` and ``root`` under
+    that lock, so no one else appends between these reads and writes.
+    """
+    stack = _frontier(writer, log_id, size, root)
+    index, h, level = size, leaf, 0
+    nodes: list[object] = [log_id, 0, index, h]
+    while index & 1:  # a right child: merge with its left sibling
+        h = sha256(b"\x01" + stack.pop() + h).digest()
+        index >>= 1
+        level += 1
+        nodes += (log_id, level, index, h)
+    stack.append(h)
     new_root = stack[-1]
     for left in reversed(stack[:-1]):
         new_root = sha256(b"\x01" + left + new_root).digest()
-    return new_root
-
-
-def set_head(session: Session, log_id: int, size: int, root: bytes, when) -> None:
-    # ORM-enabled, so a head already loaded in the session sees the new values.
-    session.execute(
-        update(AuditLog).where(AuditLog.id == log_id).values(size=size, root=root, updated_at=when)
+    head = (size + 1, new_root, writer.when(when), log_id)
+    values = ", ".join(["(%s, %s, %s, %s)"] * (len(nodes) // 4))
+    insert_entry = (
+        'INSERT INTO audit_entries (log_id, "index", created_at, actor, organisation, '
+        "action, target_type, target_id, leaf_input) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     )
+    insert_nodes = f'INSERT INTO audit_nodes (log_id, level, "index", hash) VALUES {values}'  # noqa: S608
+    update_head = "UPDATE audit_logs SET size = %s, root = %s, updated_at = %s WHERE id = %s"
+    if writer.sqlite:
+        writer.execute(insert_entry, entry)
+        writer.execute(insert_nodes, nodes)
+        writer.execute(update_head, head)
+    else:
+        # One round trip: PostgreSQL runs data-modifying CTEs in one statement.
+        writer.execute(
+            f"WITH e AS ({insert_entry}), n AS ({insert_nodes}) {update_head}",
+            (*entry, *nodes, *head),
+        )
+    _frontiers[(writer.engine_key, log_id)] = (size + 1, new_root, tuple(stack))
+    # A head loaded in this session would now be stale: let it reload.
+    loaded = session.identity_map.get(session.identity_key(AuditLog, log_id))
+    if loaded is not None:
+        session.expire(loaded)
+    return new_root
