@@ -59,6 +59,10 @@ def logs_visible_to(actor: Actor) -> Select:
     return query.where(AuditLog.agreement_id.in_(party))
 
 
+def visible_logs(actor: Actor) -> list[AuditLog]:
+    return list(db.session.scalars(logs_visible_to(actor)))
+
+
 def get_log(actor: Actor, name: str) -> AuditLog:
     row = db.session.scalar(logs_visible_to(actor).where(AuditLog.name == name))
     if row is None:
@@ -193,14 +197,15 @@ def distinct_values(log: AuditLog, column) -> list[str]:
     )
 
 
-def verify_now(actor: Actor, name: str) -> verify.Result:
-    """Recompute the log's tree, check its checkpoints, and remember the outcome."""
+def verify_now(actor: Actor, name: str, *, deep: bool = False) -> verify.Result:
+    """Recompute the log's tree, check its checkpoints, and remember the outcome.
+    ``deep`` also decodes every entry and compares its columns (slower)."""
     if not (actor.is_supervisor or actor.is_admin or actor.role == SYSTEM.role):
         raise Forbidden()
     log = get_log(actor, name)
     log_id = log.id
     db.session.commit()  # SQLite: release the write lock before verify reads elsewhere
-    [result] = verify.verify(db.engine, log_name=name)
+    [result] = verify.verify(db.engine, log_name=name, deep=deep)
     record_verification(log_id, result)
     return result
 

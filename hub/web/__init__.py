@@ -16,5 +16,8 @@ def register(app: Flask) -> None:
     from hub.web import packages
 
     app.register_blueprint(packages.bp)
+    from hub.web import audit
+
+    app.register_blueprint(audit.bp)
     errors.register(app)
     labels.register(app)
