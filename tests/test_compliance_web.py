@@ -184,3 +184,16 @@ def test_admin_edits_obligations_in_the_pages(browser, demo_users):
 def test_officers_cannot_edit_obligations(browser, demo_users):
     browser.login("qb.supervisor")
     assert browser.client.get("/agreements/QB-KM-MOU/obligations").status_code == 403
+
+
+def test_index_lists_only_the_organisations_agreements(browser, demo_users):
+    browser.login("km.supervisor")
+    html = browser.client.get("/compliance").get_data(as_text=True)
+    assert "QB-KM-MOU" in html
+    assert "QB-SV-MOU" not in html
+    assert "/obligations" not in html
+    page = browser.client.get(
+        "/agreements/QB-KM-MOU/compliance", query_string={"period": "programme"}
+    )
+    assert page.status_code == 200
+    assert "2025" in page.get_data(as_text=True)
