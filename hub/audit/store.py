@@ -19,13 +19,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC
 from hashlib import sha256
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.audit import merkle
-from hub.models import AuditLog, AuditNode
-
-_nodes = AuditNode.__table__
+from hub.models import AuditLog
 
 
 def compact_range(size: int) -> list[tuple[int, int]]:
@@ -39,16 +36,32 @@ def compact_range(size: int) -> list[tuple[int, int]]:
 
 
 def fetch_nodes(session: Session, log_id: int, wanted: Iterable[tuple[int, int]]) -> dict:
-    """``{(level, index): hash}`` for the wanted nodes, in one query."""
+    """``{(level, index): hash}`` for the wanted nodes, in one query of primary-key
+    lookups (an OR of equalities: both databases use the index for each term,
+    where a row-value IN list made SQLite scan the table)."""
     wanted = list(dict.fromkeys(wanted))
     if not wanted:
         return {}
-    rows = session.execute(
-        select(_nodes.c.level, _nodes.c.index, _nodes.c.hash).where(
-            _nodes.c.log_id == log_id, tuple_(_nodes.c.level, _nodes.c.index).in_(wanted)
-        )
-    )
-    return {(level, index): bytes(h) for level, index, h in rows}
+    raw = Writer(session)
+    try:
+        return {
+            (level, index): bytes(h)
+            for level, index, h in raw.execute(
+                _select_nodes(len(wanted)), _node_params(log_id, wanted)
+            )
+        }
+    finally:
+        raw.close()
+
+
+def _select_nodes(count: int) -> str:
+    where = " OR ".join(['(log_id = %s AND level = %s AND "index" = %s)'] * count)
+    # Only placeholders are interpolated; the values travel as parameters.
+    return f'SELECT level, "index", hash FROM audit_nodes WHERE {where}'  # noqa: S608
+
+
+def _node_params(log_id: int, wanted: list[tuple[int, int]]) -> list[int]:
+    return [v for level, index in wanted for v in (log_id, level, index)]
 
 
 class MissingNode(LookupError):
@@ -134,14 +147,10 @@ def _frontier(writer: Writer, log_id: int, size: int, root: bytes | None) -> lis
     frontier = compact_range(size)
     if not frontier:
         return []
-    where = " OR ".join(['(log_id = %s AND level = %s AND "index" = %s)'] * len(frontier))
-    params = [v for level, index in frontier for v in (log_id, level, index)]
     found = {
         (level, index): bytes(h)
         for level, index, h in writer.execute(
-            # Only placeholders are interpolated; the values travel as parameters.
-            f'SELECT level, "index", hash FROM audit_nodes WHERE {where}',  # noqa: S608
-            params,
+            _select_nodes(len(frontier)), _node_params(log_id, frontier)
         )
     }
     try:

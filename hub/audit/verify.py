@@ -28,7 +28,7 @@ with a server-side cursor), so the log may keep growing while it is verified.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 from hub.audit import checkpoints, merkle, note
 from hub.audit.entry import EntryError, decode_entry, format_time
 
-FETCH = 20_000
+FETCH = 5_000
 
 
 @dataclass
@@ -247,7 +247,6 @@ def verify_log(
     keys: dict[str, Ed25519PublicKey],
     partner: note.Checkpoint | None = None,
     deep: bool = False,
-    progress: Callable[[int], None] | None = None,
 ) -> Result:
     """Verify one log in one streaming pass (plus a diagnosis pass when it fails)."""
     result = Result(name, head_size, head_root or merkle.EMPTY_ROOT, partner=partner)
@@ -285,46 +284,44 @@ def verify_log(
         (log_id,),
     )
     stack: list[bytes] = []
+    push, pop, sha = stack.append, stack.pop, sha256  # locals: this loop is the hot path
     expected = 0
     good = 0  # largest size whose root matched what vouches for it
     t = 0
     next_size = targets[0][0]
-    for index, leaf in rows:
-        if index != expected or expected >= head_size:
-            if expected >= head_size:
-                result.problem = Problem(name, expected, "beyond_head", "entry beyond the head")
-            else:
-                result.problem = Problem(name, expected, "missing", "entry is missing")
+    for index, leaf in rows if head_size else ():
+        if index != expected:
+            result.problem = Problem(name, expected, "missing", "entry is missing")
             break
-        h = sha256(b"\x00" + leaf).digest()
+        h = sha(b"\x00" + leaf).digest()
         n = expected
         while n & 1:
-            h = sha256(b"\x01" + stack.pop() + h).digest()
+            h = sha(b"\x01" + pop() + h).digest()
             n >>= 1
-        stack.append(h)
+        push(h)
         expected += 1
-        if progress is not None and not expected & 0xFFFF:
-            progress(expected)
         if expected != next_size:
             continue
         h = stack[-1]
         for left in reversed(stack[:-1]):
-            h = sha256(b"\x01" + left + h).digest()
+            h = sha(b"\x01" + left + h).digest()
         while targets[t][0] == expected:
             if h != targets[t][1]:
                 result.problem = _diagnose(reader, log_id, name, good, expected, targets[t][2])
                 break
             good = expected
             t += 1
-        if result.problem is not None:
+        if result.problem is not None or expected == head_size:
             break
         next_size = targets[t][0]
+    if result.problem is None:
+        if expected < head_size:
+            result.problem = Problem(name, expected, "missing", "entry is missing")
+        elif next(rows, None) is not None:
+            result.problem = Problem(name, head_size, "beyond_head", "entry beyond the head")
+    with contextlib.suppress(Exception):
+        rows.close()
     if result.problem is not None:
-        with contextlib.suppress(Exception):
-            rows.close()
-        return result
-    if expected < head_size:
-        result.problem = Problem(name, expected, "missing", "entry is missing")
         return result
     # The stored subtrees serve proofs: they must give the same root.
     try:
