@@ -82,7 +82,7 @@ class Exchange(db.Model):
     # Marked by the recipient for use in judicial proceedings (blocked under H1 until permitted).
     court_use_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A copy passed on to a third organisation points at what it was forwarded from.
-    forwarded_from_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"))
+    forwarded_from_id: Mapped[int | None] = mapped_column(ForeignKey("exchanges.id"), index=True)
 
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 10:51:24.052887
+Create Date: 2026-11-26 11:22:13.181427
 
 """
 from alembic import op
@@ -345,6 +345,8 @@ def upgrade():
     with op.batch_alter_table('exchanges', schema=None) as batch_op:
         batch_op.create_index('ix_exchanges_agreement_kind_sent', ['agreement_id', 'kind', 'sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_exchanges_case_id'), ['case_id'], unique=False)
+        batch_op.create_index('ix_exchanges_compliance', ['agreement_id', 'kind', 'sent_at', 'sender_id', 'recipient_id', 'status', 'acknowledged_at', 'answered_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_exchanges_forwarded_from_id'), ['forwarded_from_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_exchanges_in_reply_to_id'), ['in_reply_to_id'], unique=False)
         batch_op.create_index('ix_exchanges_open_due', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_exchanges_recipient_sent', ['recipient_id', 'sent_at', 'id'], unique=False)
@@ -486,6 +488,8 @@ def downgrade():
         batch_op.drop_index('ix_exchanges_recipient_sent')
         batch_op.drop_index('ix_exchanges_open_due')
         batch_op.drop_index(batch_op.f('ix_exchanges_in_reply_to_id'))
+        batch_op.drop_index(batch_op.f('ix_exchanges_forwarded_from_id'))
+        batch_op.drop_index('ix_exchanges_compliance')
         batch_op.drop_index(batch_op.f('ix_exchanges_case_id'))
         batch_op.drop_index('ix_exchanges_agreement_kind_sent')
 
