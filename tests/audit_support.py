@@ -14,12 +14,13 @@ from sqlalchemy import text
 TEST_PASSPHRASE = "test passphrase"  # what conftest's settings carry
 
 
-def make_hub_key(app) -> None:
-    """Create the hub's checkpoint key with cheap Argon2 parameters (tests only)."""
+def make_hub_key(app, passphrase: str = TEST_PASSPHRASE) -> None:
+    """Create the hub's checkpoint key with cheap Argon2 parameters (tests only).
+    Another passphrase than the app's makes a key the app cannot unlock."""
     from hub.crypto.keyring import KdfParams, Keyring
 
     keyring = Keyring(app.config["HUB"].keys_dir, kdf=KdfParams(64, 1, 1))
-    keyring.init([], TEST_PASSPHRASE)
+    keyring.init([], passphrase)
 
 
 def tamper(app, sql: str, **params) -> None:

@@ -142,8 +142,9 @@ def test_only_parties_see_an_agreement_log_and_admins_the_hub_log(
     assert client.get("/api/v1/agreements/NOPE/audit/checkpoint", headers=qb).status_code == 404
 
 
-def test_without_the_hub_key_the_checkpoint_answers_503_not_500(app, client, km):
+def test_an_unusable_hub_key_answers_503_not_500(app, client, km):
+    assert client.get("/api/v1/keys/checkpoint").status_code == 503  # no key published yet
+    make_hub_key(app, passphrase="not the hub's passphrase")
     answer = client.get(f"{BASE}/checkpoint", headers=km)
     assert answer.status_code == 503
     assert answer.get_json()["code"] == "checkpoint_unavailable"
-    assert client.get("/api/v1/keys/checkpoint").status_code == 503

@@ -272,10 +272,15 @@ def test_checkpoints_are_signed_after_writes_when_due(app):
     assert newest.size == _head().size
 
 
-def test_without_a_key_writes_still_succeed(app, caplog):
-    _append(2)  # no hub key in this test: the hook logs, the change stands
-    assert _head().size >= 3
-    assert "checkpoint" in caplog.text
+def test_without_a_usable_key_writes_still_succeed(app, caplog):
+    log_id = _head().id
+    _append(2)  # no hub key: the hook does not make one behind a commit
+    assert checkpoints.newest(db.session, log_id) is None
+    make_hub_key(app, passphrase="not the hub's passphrase")
+    _append(2)  # a key the hub cannot unlock: logged, and the change stands
+    assert checkpoints.newest(db.session, log_id) is None
+    assert _head().size >= 5
+    assert "checkpoint key cannot be used" in caplog.text
 
 
 def test_verify_reports_every_log_and_a_partner_checkpoint(app):

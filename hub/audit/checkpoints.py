@@ -27,7 +27,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask, current_app, has_app_context
@@ -37,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from hub.audit import merkle, note
 from hub.audit.log import TOUCHED
-from hub.config import Settings
-from hub.crypto.keyring import HUB, SIGN, Keyring, KeyringError
+from hub.crypto import service
+from hub.crypto.keyring import HUB, SIGN, KeyringError
 from hub.extensions import db
 from hub.models import AuditLog, Checkpoint
 from hub.models.base import utcnow
@@ -83,27 +82,16 @@ def signed_time(checkpoint: note.Checkpoint) -> str | None:
 
 
 # --- The hub's key ----------------------------------------------------------
-
-
-def key_passphrase(settings: Settings) -> str | None:
-    """The keyring passphrase: HUB_KEY_PASSPHRASE, else the file HUB_KEY_PASSPHRASE_FILE
-    names, else (development only) ``<instance>/key_passphrase`` if it exists."""
-    if settings.key_passphrase:
-        return settings.key_passphrase
-    path: Path | None = settings.key_passphrase_file
-    if path is None and not settings.production:
-        path = settings.instance_path / "key_passphrase"
-    if path is not None and path.is_file():
-        return path.read_text(encoding="utf-8").rstrip("\r\n") or None
-    return None
+# The key itself is hub.crypto.service's: ``hub_signing_key()`` unlocks the newest
+# ``_hub/sign-v<N>`` with the configured passphrase (made on first use in
+# development); ``hub_public_keys()`` reads every version's public half.
 
 
 @dataclass
 class _State:
-    """Per-app cache: the keyring object (it caches unlocked keys) and the
-    newest checkpoint time per log, so the after-commit check rarely queries."""
+    """Per-app: the newest checkpoint time per log, so the after-commit check
+    rarely queries; and when the key last failed, so it is not retried per commit."""
 
-    keyring: Keyring
     lock: threading.Lock = field(default_factory=threading.Lock)
     newest: dict[int, datetime] = field(default_factory=dict)
     key_failed_at: datetime | None = None
@@ -111,45 +99,35 @@ class _State:
 
 def _state(app: Flask | None = None) -> _State:
     app = app or current_app._get_current_object()
-    state = app.extensions.get("hub_audit")
-    if state is None:
-        state = app.extensions.setdefault("hub_audit", _State(Keyring(app.config["HUB"].keys_dir)))
-    return state
+    return app.extensions.setdefault("hub_audit", _State())
 
 
 def signing_key() -> tuple[str, Ed25519PrivateKey]:
-    """``(key name, private key)`` of the newest version of the hub's signing key.
-
-    Obtained through the keyring's public API: ``Keyring(settings.keys_dir)
-    .load_private("_hub", "sign", None, passphrase)``; the Keyring object is
-    kept per app so the Argon2 unlock happens once.
-    """
-    state = _state()
-    passphrase = key_passphrase(current_app.config["HUB"])
-    if passphrase is None:
-        raise CheckpointKeyUnavailable(
-            "no keyring passphrase: set HUB_KEY_PASSPHRASE or HUB_KEY_PASSPHRASE_FILE"
-        )
+    """``(key name, private key)`` of the newest version of the hub's signing key."""
     try:
-        version = state.keyring.latest_version(HUB, SIGN)
-        private = state.keyring.load_private(HUB, SIGN, version, passphrase)
-    except KeyringError as exc:
+        version, private = service.hub_signing_key()
+    except (service.KeysUnavailable, KeyringError) as exc:
         raise CheckpointKeyUnavailable(
             f"the hub's checkpoint key cannot be used ({exc}); run hub keys init"
         ) from exc
     return key_name(version), private
 
 
+def have_key() -> bool:
+    """Whether the hub's signing key exists (a folder listing: no unlock, no making)."""
+    try:
+        return bool(service.keyring().versions(HUB, SIGN))
+    except (OSError, KeyringError):
+        return False
+
+
 def public_keys() -> dict[str, Ed25519PublicKey]:
     """Every version of the hub's checkpoint key, by key name (no passphrase needed)."""
-    keyring = _state().keyring
-    keys = {}
     try:
-        for version in keyring.versions(HUB, SIGN):
-            keys[key_name(version)] = keyring.load_public(HUB, SIGN, version)
-    except KeyringError as exc:
+        return {key_name(v): key for v, key in service.hub_public_keys().items()}
+    except (OSError, KeyringError) as exc:
         log.warning("cannot read the hub's checkpoint public keys: %s", exc)
-    return keys
+        return {}
 
 
 def vkeys() -> list[str]:
@@ -254,6 +232,8 @@ def sign_due(log_ids: set[int], *, now: datetime | None = None) -> int:
     interval = timedelta(minutes=app.config["HUB"].checkpoint_interval_minutes)
     now = now or utcnow()
     if state.key_failed_at is not None and now - state.key_failed_at < RETRY_AFTER:
+        return 0
+    if not have_key():  # keys are made by hub init / keys init, never behind a commit
         return 0
     with state.lock:
         due = [i for i in log_ids if i not in state.newest or now - state.newest[i] >= interval]
