@@ -3,7 +3,8 @@
 Order: the user's saved preference, then the language chosen with the switcher
 (remembered in a cookie), then the browser's Accept-Language, then the
 organisation's country (vi for Viet Nam, lo for Laos).  Anything unknown falls
-through quietly to the next step.
+through quietly to the next step.  Outside a request (the `hub` command) the
+shell's locale decides (LANGUAGE, LC_ALL, LC_MESSAGES, LANG), else English.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+from babel.core import default_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.units import format_unit
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
 
 from hub.config import PROJECT_ROOT
@@ -88,12 +90,23 @@ def _from_accept_language() -> str | None:
     return None
 
 
+def _from_environment() -> str:
+    """Outside a web request (the `hub` command): the shell's language, else English."""
+    try:
+        found = default_locale(("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"))
+    except Exception:  # a malformed LANG must not stop a command
+        found = None
+    return _supported(found) or "en"
+
+
 def select_locale() -> str:
     """The language of this request: preference, switcher cookie, Accept-Language, country.
 
     Every step ignores values we have no catalog for, so a stale preference, a
     hand-edited cookie or a garbled header lands on the next step, never on an error.
     """
+    if not has_request_context():
+        return _from_environment()
     user = getattr(g, "user", None)
     chosen = _supported(getattr(user, "language", None)) if user is not None else None
     chosen = chosen or _supported(request.cookies.get(LANG_COOKIE)) or _from_accept_language()

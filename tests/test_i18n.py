@@ -430,3 +430,25 @@ def test_file_sizes_are_written_as_the_locale_writes_numbers(app, locale, size, 
     template = app.jinja_env.from_string("{{ size|filesizeformat }}")
     with app.test_request_context("/"), force_locale(locale):
         assert template.render(size=size) == shown
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "Not found."),
+        ({"LANG": "vi_VN.UTF-8"}, "Không tìm thấy."),
+        ({"LANGUAGE": "lo", "LANG": "vi_VN.UTF-8"}, "ບໍ່ພົບ."),
+        ({"LANG": "th_TH.UTF-8"}, "Not found."),
+        ({"LANG": "@@garbage@@"}, "Not found."),
+    ],
+)
+def test_outside_a_request_the_shell_locale_decides(app, monkeypatch, env, expected):
+    """The `hub` command prints lazy messages too; there is no request to ask."""
+    from flask_babel import lazy_gettext
+
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with app.app_context():  # a fresh context: nothing cached from earlier requests
+        assert str(lazy_gettext("Not found.")) == expected
