@@ -701,7 +701,11 @@ def restore_backup(app: Flask, path: Path, *, force: bool = False) -> dict[str, 
     problems = verify_restored(checked.manifest)
     if problems:
         raise BackupError(
-            _("The restored database does not verify: %(problems)s", problems="; ".join(problems))
+            _(
+                "The database was restored, but its audit logs do not verify: %(problems)s. "
+                "If the key folder is not in place yet, restore it and run hub audit verify.",
+                problems="; ".join(problems),
+            )
         )
     return checked.manifest
 

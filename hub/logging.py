@@ -262,7 +262,16 @@ def install(level: str | int = "INFO", stream: IO[str] | None = None) -> JsonLog
     handler = JsonLogHandler(stream)
     handler.addFilter(EscapeFilter())
     root.addHandler(handler)
-    root.setLevel(level if isinstance(level, int) else level.upper())
+    if isinstance(level, str):
+        name = level.upper()
+        if name not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            from hub.config import ConfigError
+
+            raise ConfigError(
+                f"HUB_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}"
+            )
+        level = name
+    root.setLevel(level)
     # Flask's own handler would print plain text beside ours; werkzeug's dev-server
     # request lines duplicate (with query strings) what `_request_done` logs.
     from flask.logging import default_handler

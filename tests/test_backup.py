@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from hub import audit, backup, create_app
+from hub.crypto.keyring import KdfParams, Keyring
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, Setting, User
 from hub.operations import accounts
@@ -202,6 +203,8 @@ def empty_target(databases):
 def test_round_trip_under_load_restores_a_verifying_hub(tmp_path, databases, backend):
     url = databases("load", init=True)
     with hub_at(tmp_path, url, "load") as app:
+        # The hub's own key, so checkpoints can be signed and must verify after the move.
+        Keyring(app.config["HUB"].keys_dir, kdf=KdfParams(64, 1, 1)).init([], "test passphrase")
         add_people("load.officer")
         write_work(10)
         stop = threading.Event()
@@ -234,8 +237,13 @@ def test_round_trip_under_load_restores_a_verifying_hub(tmp_path, databases, bac
     assert manifest["hub_id"]
     assert manifest["backend"] == backend
 
+    assert "_hub/sign-v1" in manifest["keys"]
     fresh = databases("fresh")
     with hub_at(tmp_path, fresh, "fresh") as app:
+        # The "fresh machine": the key folder travels beside the backup, not in it.
+        assert backup.missing_keys(app, manifest) == ["_hub/sign-v1"]
+        shutil.copytree(tmp_path / "inst-load" / "keys", app.config["HUB"].keys_dir)
+        assert backup.missing_keys(app, manifest) == []
         restored = backup.restore_backup(app, tmp_path / "under-load.tar.gz")
         assert restored == manifest
         assert heads() == backed_up  # every log's head equals the manifest's

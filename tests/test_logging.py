@@ -190,3 +190,12 @@ def test_the_app_logs_json_on_stderr(app, capsys):
     ]
     assert request_lines
     assert request_lines[-1]["endpoint"] == "health.healthz"
+
+
+def test_a_bad_log_level_is_a_configuration_error(app):
+    from hub.config import ConfigError
+    from hub.logging import install
+
+    with pytest.raises(ConfigError, match="HUB_LOG_LEVEL"):
+        install("chatty")
+    install(app.config["HUB"].log_level)
