@@ -18,7 +18,7 @@ from hub.models import AuditEntry, Exchange, PackageReceipt
 
 @pytest.fixture(autouse=True)
 def _request(app):
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         yield
 
 
@@ -88,7 +88,7 @@ def test_wrong_passphrase_is_one_clear_line(app, tmp_path, database_url):
     run(app, "keys", "init")
     settings = _settings(tmp_path, database_url, key_passphrase="another passphrase")
     wrong = create_app(settings)
-    with wrong.test_request_context():
+    with wrong.test_request_context(headers={"Accept-Language": "en"}):
         result = run(wrong, "keys", "rotate", "QB")
         db.session.remove()
     assert result.exit_code == 1
@@ -104,7 +104,7 @@ def test_development_without_passphrase_makes_a_demo_one_and_says_so(
     settings = _settings(tmp_path / "dev", database_url)
     settings = type(settings)(**{**settings.__dict__, "key_passphrase": None})
     dev = create_app(settings)
-    with dev.test_request_context():
+    with dev.test_request_context(headers={"Accept-Language": "en"}):
         result = run(dev, "keys", "init")
         db.session.remove()
     assert result.exit_code == 0, result.output

@@ -69,13 +69,13 @@ def other_hub(template_database, database_backend, tmp_path):
 @pytest.fixture(autouse=True)
 def _request(app):
     # Refusals carry translated messages, which need a request to pick the language.
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         yield
 
 
 @contextlib.contextmanager
 def on(hub):
-    with hub.test_request_context():
+    with hub.test_request_context(headers={"Accept-Language": "en"}):
         yield
         db.session.remove()
 

@@ -27,7 +27,7 @@ from hub.operations.exchanges import NewExchange
 @pytest.fixture(autouse=True)
 def _request(app):
     # Refusals carry translated messages, which need a request to pick the language.
-    with app.test_request_context():
+    with app.test_request_context(headers={"Accept-Language": "en"}):
         yield
 
 
