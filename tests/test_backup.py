@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import tarfile
 import threading
@@ -28,6 +29,13 @@ from hub.operations import accounts
 from hub.operations.actor import SYSTEM
 
 AGREEMENT_LOG = "QB-KM-MOU"
+
+# These tests make their own databases of both kinds (PostgreSQL through `postgres_url`),
+# whatever the suite's backend: run them once, in the SQLite pass of CI.
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("HUB_TEST_DATABASE_URL")),
+    reason="backup tests make their own SQLite and PostgreSQL databases: run in the SQLite pass",
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

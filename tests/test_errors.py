@@ -24,7 +24,7 @@ LEAKS = (
     "SELECT",
     "password_hash",
     "/work/",
-    "/tmp/",
+    "/tmp/",  # noqa: S108 - searched for in answers, never used as a path
     "site-packages",
     'File "',
     "x.py",
