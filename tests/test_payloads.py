@@ -357,3 +357,34 @@ def test_no_plaintext_in_a_postgresql_dump(app, database_backend, postgres_url, 
         # bytea columns are dumped as hex: look for both spellings.
         assert marker not in dump
         assert marker.hex().encode() not in dump
+
+
+def test_a_failed_opening_shows_a_clear_page_and_is_recorded(app, browser):
+    qb = officer("qb.page", "QB")
+    exchange = exchanges.send(
+        qb,
+        NewExchange(
+            agreement="QB-KM-MOU",
+            recipient="KM",
+            kind="alert",
+            subject="Alert",
+            body="Alert body",
+            classification="restricted",
+            reliability="C",
+            credibility=3,
+            handling="H0",
+        ),
+    )
+    exchange_id, payload_id = exchange.id, exchange.payload_id
+    db.session.execute(
+        update(SealedPayload).where(SealedPayload.id == payload_id).values(signature=bytes(64))
+    )
+    db.session.commit()
+    browser.login("qb.page")
+    response = browser.client.get(f"/exchanges/{exchange_id}", headers={"Accept-Language": "en"})
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Alert body" not in page
+    assert "signature on this content does not verify" in page
+    db.session.remove()
+    assert count("payload_open_failed") == 1
