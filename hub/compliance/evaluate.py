@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import Integer, String, and_, func, literal, select, text, union_all
 
 from hub.compliance.periods import Period, month_bounds
 from hub.compliance.rules import (
@@ -24,14 +24,14 @@ from hub.compliance.rules import (
 )
 from hub.compliance.sql import (
     DAY,
-    bucket,
-    grouped_percentiles,
+    is_postgresql,
     on_compliance_index,
+    ranks,
     seconds_between,
 )
 from hub.extensions import db
 from hub.models import Agreement, AuditLog, Exchange, Organisation
-from hub.models.base import utcnow
+from hub.models.base import UTCDateTime, utcnow
 
 
 @dataclass
@@ -186,22 +186,11 @@ def evaluate(
             continue
         outcomes.append(rule.evaluate(ctx, obligation.id, dict(obligation.params or {})))
 
-    month = bucket(Exchange.sent_at, month_bounds(period))
-    monthly = {
-        (m, s, r, k): int(n)
-        for m, s, r, k, n in db.session.execute(
-            on_compliance_index(
-                select(
-                    month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind, func.count()
-                )
-                .where(*ctx.scope())
-                .group_by(month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
-            )
-        )
-    }
+    months = _month_ranges(period)
+    monthly = _monthly_counts(ctx, months)
     response = agreement.obligation("response_time")
     limit_days = int(response.params["days"]) if response is not None else None
-    response_monthly = _response_monthly(ctx, month)
+    response_monthly = _response_monthly(ctx, months)
     overdue, overdue_total = _overdue(ctx, limit_days)
     organisations = {o.id: o for o in parties}
     return Report(
@@ -221,16 +210,79 @@ def evaluate(
     )
 
 
-def _response_monthly(ctx: Context, month) -> dict[str, dict]:
+def _month_ranges(period: Period) -> list[tuple[str, datetime, datetime]]:
+    """(label, first UTC instant, first instant after) of each local month in the period."""
+    bounds = month_bounds(period)
+    ends = [start for _label, start in bounds[1:]] + [period.end_utc]
+    return [(label, start, end) for (label, start), end in zip(bounds, ends, strict=True)]
+
+
+def _in_month(start: datetime, end: datetime) -> list:
+    return [Exchange.sent_at >= start, Exchange.sent_at < end]
+
+
+def _monthly_counts(ctx: Context, months) -> dict[tuple[str, int, int, str], int]:
+    """Exchanges per local month, direction and kind.
+
+    One small GROUP BY per month over that month's range of the covering index,
+    glued with UNION ALL into one statement: many small groupings beat one big
+    sort (SQLite sorts whatever it groups; PostgreSQL misjudges a month bucket).
+    """
+    columns = (Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
+    statement = union_all(
+        *(
+            on_compliance_index(
+                select(literal(label, String()), *columns, func.count())
+                .where(*ctx.scope(), *_in_month(start, end))
+                .group_by(*columns)
+            )
+            for label, start, end in months
+        )
+    )
+    return {(m, s, r, k): int(n) for m, s, r, k, n in db.session.execute(statement)}
+
+
+def _response_monthly(ctx: Context, months) -> dict[str, dict]:
     """Median and 90th percentile of response days per local month of sending."""
     elapsed = seconds_between(Exchange.sent_at, Exchange.answered_at)
     where = [*ctx.scope(*REQUEST_KINDS), Exchange.answered_at.is_not(None)]
-    values = grouped_percentiles(elapsed, month, where, Exchange, (0.5, 0.9))
-    counts = dict(
-        db.session.execute(
-            on_compliance_index(select(month, func.count()).where(*where).group_by(month))
-        ).all()
-    )
+    ps = (0.5, 0.9)
+    if is_postgresql():
+        rows = db.session.execute(
+            union_all(
+                *(
+                    select(
+                        literal(label, String()),
+                        func.count(),
+                        *(func.percentile_cont(p).within_group(elapsed) for p in ps),
+                    ).where(*where, *_in_month(start, end))
+                    for label, start, end in months
+                )
+            )
+        )
+        counts, values = {}, {}
+        for label, n, *found in rows:
+            if n:
+                counts[label] = int(n)
+                values[label] = {p: float(v) for p, v in zip(ps, found, strict=True)}
+    else:
+        counts = {
+            label: int(n)
+            for label, n in db.session.execute(
+                union_all(
+                    *(
+                        on_compliance_index(
+                            select(literal(label, String()), func.count()).where(
+                                *where, *_in_month(start, end)
+                            )
+                        )
+                        for label, start, end in months
+                    )
+                )
+            )
+            if n
+        }
+        values = _sqlite_monthly_percentiles(elapsed, where, months, counts, ps)
     return {
         m: {
             "median": round(p[0.5] / DAY, 2),
@@ -238,7 +290,49 @@ def _response_monthly(ctx: Context, month) -> dict[str, dict]:
             "answered": int(counts.get(m, 0)),
         }
         for m, p in sorted(values.items())
+        if p[0.5] is not None
     }
+
+
+def _sqlite_monthly_percentiles(elapsed, where, months, counts, ps) -> dict[str, dict]:
+    """percentile_cont per month without percentile_cont: for each month and p, the one
+    or two values at the ranks around (n - 1) * p (ORDER BY ... LIMIT/OFFSET over the
+    month's few rows), in one UNION ALL statement; interpolated here."""
+    parts, wanted = [], {}
+    for label, start, end in months:
+        n = counts.get(label)
+        if not n:
+            continue
+        for index, p in enumerate(ps):
+            lower, upper, fraction = ranks(n, p)
+            wanted[(label, index)] = (p, fraction)
+            ordered = (
+                on_compliance_index(
+                    select(elapsed.label("v")).where(*where, *_in_month(start, end))
+                )
+                .order_by(elapsed)
+                .limit(upper - lower + 1)
+                .offset(lower)
+                .subquery()
+            )
+            parts.append(
+                select(
+                    literal(label, String()).label("g"),
+                    literal(index, Integer()).label("p"),
+                    ordered.c.v,
+                )
+            )
+    if not parts:
+        return {}
+    found: dict[tuple[str, int], list[float]] = {}
+    for label, index, value in db.session.execute(union_all(*parts)):
+        found.setdefault((label, index), []).append(float(value))
+    out: dict[str, dict] = {}
+    for (label, index), (p, fraction) in wanted.items():
+        values = sorted(found.get((label, index), []))
+        low, high = (values[0], values[-1]) if values else (None, None)
+        out.setdefault(label, {})[p] = None if low is None else low + (high - low) * fraction
+    return out
 
 
 def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
@@ -263,7 +357,8 @@ def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
             select(
                 Exchange.id,
                 Exchange.sent_at,
-                Exchange.due_at,
+                # Read only when needed: it is not in the covering index.
+                Exchange.due_at if limit_days is None else literal(None, UTCDateTime()),
                 Exchange.sender_id,
                 Exchange.recipient_id,
                 overdue_s,

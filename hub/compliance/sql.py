@@ -13,16 +13,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import (
     Float,
-    Integer,
-    String,
-    and_,
-    bindparam,
-    case,
-    cast,
     func,
     inspect,
-    literal_column,
-    or_,
     select,
 )
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
@@ -60,47 +52,11 @@ def _seconds_postgresql(element, compiler, **kw):
     )
 
 
-class local_month(FunctionElement):
-    """'YYYY-MM' of a stored UTC time in UTC+7 (both parties' zone, no DST)."""
-
-    type = String()
-    inherit_cache = True
-    name = "local_month"
-
-
-@compiles(local_month, "sqlite")
-def _month_sqlite(element, compiler, **kw):
-    (value,) = list(element.clauses)
-    return f"strftime('%Y-%m', {compiler.process(value, **kw)}, '+7 hours')"
-
-
-@compiles(local_month, "postgresql")
-def _month_postgresql(element, compiler, **kw):
-    (value,) = list(element.clauses)
-    return f"to_char({compiler.process(value, **kw)} + interval '7 hours', 'YYYY-MM')"
-
-
 def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
-def _interpolated(position, index_column, value_column):
-    """percentile_cont's linear interpolation between the two ranks around `position`.
-
-    `position` is (n - 1) * p over 0-based ranks; the lower rank is its integer
-    part (positions are never negative, so CAST truncation is floor), the upper
-    one the next rank when there is a fraction.  When both coincide the weights
-    are 1 and 0, so the row counts once.
-    """
-    lower = cast(position, Integer)
-    fraction = position - lower
-    return func.sum(
-        case((index_column == lower, value_column * (1 - fraction)), else_=0)
-        + case((index_column == lower + 1, value_column * fraction), else_=0)
-    )
-
-
-def _ranks(n: int, p: float) -> tuple[int, int, float]:
+def ranks(n: int, p: float) -> tuple[int, int, float]:
     """0-based ranks around percentile_cont's position (n - 1) * p, and the fraction."""
     position = (n - 1) * p
     lower = math.floor(position)
@@ -135,7 +91,7 @@ def percentiles(
         )
         if not n:
             return dict.fromkeys(ps)
-    wanted = sorted({r for p in ps for r in _ranks(n, p)[:2]})
+    wanted = sorted({r for p in ps for r in ranks(n, p)[:2]})
     ranked = on_compliance_index(
         select(
             value.label("v"),
@@ -149,87 +105,10 @@ def percentiles(
     )
     out: dict[float, float | None] = {}
     for p in ps:
-        lower, upper, fraction = _ranks(n, p)
+        lower, upper, fraction = ranks(n, p)
         low, high = at.get(lower), at.get(upper)
         out[p] = None if low is None or high is None else low + (high - low) * fraction
     return out
-
-
-def grouped_percentiles(
-    value: ColumnElement,
-    group: ColumnElement,
-    where: Sequence[ColumnElement],
-    source,
-    ps: Sequence[float],
-) -> dict[str, dict[float, float]]:
-    """The same, per group (e.g. per local month): {group: {p: value}}."""
-    if is_postgresql():
-        columns = [
-            func.percentile_cont(p).within_group(value).label(f"p{i}") for i, p in enumerate(ps)
-        ]
-        g = group.label("g")
-        rows = db.session.execute(
-            select(g, func.count().label("n"), *columns)
-            .select_from(source)
-            .where(*where)
-            .group_by(g)
-        )
-        return {r[0]: {p: float(r[2 + i]) for i, p in enumerate(ps)} for r in rows}
-    ranked = on_compliance_index(
-        select(
-            group.label("g"),
-            value.label("v"),
-            (func.row_number().over(partition_by=group, order_by=value) - 1).label("i"),
-            func.count().over(partition_by=group).label("n"),
-        )
-        .select_from(source)
-        .where(*where)
-    ).subquery()
-    columns = [
-        _interpolated(
-            (ranked.c.n - 1) * literal_column(repr(float(p))), ranked.c.i, ranked.c.v
-        ).label(f"p{i}")
-        for i, p in enumerate(ps)
-    ]
-    # Only the rows at the ranks around each percentile matter; the filter keeps
-    # the outer aggregation small.
-    near = [
-        and_(
-            ranked.c.i >= cast((ranked.c.n - 1) * literal_column(repr(float(p))), Integer),
-            ranked.c.i <= cast((ranked.c.n - 1) * literal_column(repr(float(p))), Integer) + 1,
-        )
-        for p in ps
-    ]
-    rows = db.session.execute(select(ranked.c.g, *columns).where(or_(*near)).group_by(ranked.c.g))
-    return {r[0]: {p: float(r[1 + i]) for i, p in enumerate(ps)} for r in rows}
-
-
-def bucket(column: ColumnElement, bounds: Sequence[tuple[str, object]]) -> ColumnElement:
-    """The label of the range `column` falls in: bounds = [(label, lower bound), ...] sorted.
-
-    A balanced CASE tree (about log2(len) comparisons a row) instead of a date
-    function: cheaper than strftime on SQLite, identical on both databases, and
-    it puts days in local (UTC+7) months by comparing against UTC bounds.
-    Values below the first bound take the first label; callers filter the range.
-    """
-    if len(bounds) == 1:
-        # Kept an expression of the column: PostgreSQL refuses a bare constant in GROUP BY.
-        label = literal_column(f"'{bounds[0][0]}'", String)
-        return case((column.is_not(None), label), else_=label)
-    return _tree(column, bounds)
-
-
-def _tree(column: ColumnElement, bounds: Sequence[tuple[str, object]]) -> ColumnElement:
-    if len(bounds) == 1:
-        return literal_column(f"'{bounds[0][0]}'", String)
-    middle = len(bounds) // 2
-    return case(
-        (
-            column < bindparam(None, bounds[middle][1], type_=column.type),
-            _tree(column, bounds[:middle]),
-        ),
-        else_=_tree(column, bounds[middle:]),
-    )
 
 
 #: The covering index the evaluation reads (models/exchange.py).

@@ -52,6 +52,9 @@ class Exchange(db.Model):
             "status",
             "acknowledged_at",
             "answered_at",
+            # SQLite carries the rowid in every index; PostgreSQL needs it named to
+            # answer the evidence queries (which return ids) from the index alone.
+            "id",
         ),
     )
 

@@ -345,7 +345,7 @@ def upgrade():
     with op.batch_alter_table('exchanges', schema=None) as batch_op:
         batch_op.create_index('ix_exchanges_agreement_kind_sent', ['agreement_id', 'kind', 'sent_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_exchanges_case_id'), ['case_id'], unique=False)
-        batch_op.create_index('ix_exchanges_compliance', ['agreement_id', 'kind', 'sent_at', 'sender_id', 'recipient_id', 'status', 'acknowledged_at', 'answered_at'], unique=False)
+        batch_op.create_index('ix_exchanges_compliance', ['agreement_id', 'kind', 'sent_at', 'sender_id', 'recipient_id', 'status', 'acknowledged_at', 'answered_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_exchanges_forwarded_from_id'), ['forwarded_from_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_exchanges_in_reply_to_id'), ['in_reply_to_id'], unique=False)
         batch_op.create_index('ix_exchanges_open_due', ['status', 'due_at'], unique=False)
