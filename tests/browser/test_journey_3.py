@@ -42,9 +42,32 @@ def test_journey_3_supervisor_switches_language_and_reviews_the_agreement(hub_pa
     assert LO_DATE.search(main), main[:400]
     assert "ບັນທຶກການກວດສອບ" in main  # the agreement's audit log section
 
+    # The agreement's audit log: actions named in Lao, verified on request.
+    page.click("header nav >> text=ບັນທຶກການກວດສອບ")
+    visit.check("audit-logs", "lo")
+    assert page.inner_text("h1") == "ບັນທຶກການກວດສອບ"
+    row = page.locator("table.list tbody tr", has_text="ບົດບັນທຶກຄວາມເຂົ້າໃຈ").filter(
+        has_text="ກວາງບິ່ງ ແລະ ແຂວງຄຳມ່ວນ"
+    )
+    assert row.count() == 1
+    row.locator("a").first.click()
+    visit.check("audit-log", "lo")
+    assert page.inner_text("h1").startswith("ບັນທຶກການກວດສອບ ")
+    entries = _text(visit, "table.audit-entries")
+    assert "ສົ່ງການແລກປ່ຽນ" in entries  # "Exchange sent", the request of journey 1
+    page.click("text=ກວດສອບດຽວນີ້")  # verify now
+    visit.check("audit-verified", "lo")
+    assert "ກວດສອບແລ້ວ: ທັງໝົດ" in _text(visit, ".flash")
+
     # And back to Vietnamese: the same review, read in the other language.
     page.select_option("#lang-select", "vi")
     page.click("form.lang button[type=submit]")
+    visit.check("audit-log-vi", "vi")
+    assert page.inner_text("h1").startswith("Nhật ký truy vết ")
+    assert "Đã gửi trao đổi" in _text(visit, "table.audit-entries")
+    page.click("header nav >> text=Tuân thủ")
+    visit.check("compliance-vi", "vi")
+    page.click("main >> text=" + AGREEMENT)
     visit.check("dashboard-vi", "vi")
     assert page.inner_text("h1") == "Đánh giá tuân thủ"
     assert "Văn phòng liên lạc qua biên giới tỉnh Khăm Muộn" in _text(visit)
