@@ -57,6 +57,27 @@ VISIBLE_TEXT_JS = """() => {
 }"""
 
 
+#: Lao text that would lose its marks above or below the line: clipped boxes, tight
+#: line spacing, or text-transform (which Lao does not have).
+LAO_LAYOUT_JS = """() => {
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (['OPTION', 'SELECT', 'SCRIPT', 'STYLE'].includes(el.tagName)) continue;
+    const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.nodeValue).join('');
+    if (!/[\u0e80-\u0eff]/.test(own) || !el.getClientRects().length) continue;
+    const s = getComputedStyle(el);
+    const what = el.tagName + ' ' + own.trim().slice(0, 24);
+    if (s.textTransform !== 'none') bad.push('text-transform: ' + what);
+    if (/(hidden|clip)/.test(s.overflowY) && el.scrollHeight > el.clientHeight + 1)
+      bad.push('clipped: ' + what);
+    const line = parseFloat(s.lineHeight), size = parseFloat(s.fontSize);
+    if (!isNaN(line) && line < 1.5 * size)
+      bad.push('line-height ' + (line / size).toFixed(2) + ': ' + what);
+  }
+  return bad;
+}"""
+
+
 def _pieces(texts: list[str]) -> set[str]:
     # Templates add punctuation around a message ("Conditions of use:", "Title · BLO Hub").
     pieces = set()
@@ -159,6 +180,8 @@ class Visit:
         text = page.inner_text("body")
         if lang == "lo":
             assert not THAI.search(text), f"Thai script on {name}: {THAI.findall(text)[:5]}"
+            cramped = page.evaluate(LAO_LAYOUT_JS)
+            assert not cramped, f"Lao marks at risk on {name}: {cramped[:5]}"
         if lang in ("vi", "lo"):
             english = sorted(_pieces(page.evaluate(VISIBLE_TEXT_JS)) & english_source_strings(lang))
             assert not english, f"English left on {name} ({lang}): {english}"
