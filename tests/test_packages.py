@@ -366,3 +366,12 @@ def test_an_independent_hpke_opens_a_package_the_running_hub_exported(app):
     header, _, data = attachment.partition(b"\n")
     assert json.loads(header)["filename"] == "n.txt"
     assert MARKER.encode() in data
+
+
+def test_a_hub_does_not_import_its_own_package(app):
+    qb = user_actor("qb.self", "QB")
+    text = packages.export(qb, send_exchange(qb).id, "KM").text
+    before = counts()
+    with pytest.raises(OperationError, match="exported by this hub"):
+        packages.import_package(SYSTEM, text)
+    assert counts() == before

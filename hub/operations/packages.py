@@ -285,6 +285,10 @@ def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
         )
     if not _is_system(actor) and actor.organisation_code != recipient:
         raise _refuse(_l("This package is addressed to another organisation."))
+    own_prefix = payloads.global_record_id("")
+    if any(item.binding["record_id"].startswith(own_prefix) for item in pkg.items):
+        # Its records are here already: importing would only duplicate them.
+        raise _refuse(_l("This package was exported by this hub; its exchanges are here already."))
     if db.session.scalar(
         select(ImportedPackage.id).where(ImportedPackage.package_sha256 == pkg.digest)
     ):
