@@ -323,3 +323,26 @@ def test_postgresql_refuses_update_delete_truncate(app, database_backend):
     # The head is not history: it moves with every append.
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE audit_logs SET last_verified_ok = true"))
+
+
+def test_the_api_answers_plainly_over_a_damaged_log(app, history, client, make_user, api_token):
+    make_user("km.officer", org="KM")
+    km = api_token("km.officer")
+    tamper(
+        app,
+        'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 3',
+        v=b"\xff not json",
+        l=history,
+    )
+    tamper(
+        app, 'DELETE FROM audit_nodes WHERE log_id = :l AND level = 0 AND "index" = 5', l=history
+    )
+    base = f"/api/v1/agreements/{LOG}/audit"
+    entries = client.get(f"{base}/entries?start=2&end=4", headers=km)
+    assert entries.status_code == 200
+    assert [e.get("damaged", False) for e in entries.get_json()["entries"]] == [False, True, False]
+    proof = client.get(f"{base}/proof/inclusion?index=4&size=8", headers=km)
+    assert proof.status_code == 409
+    assert proof.get_json()["code"] == "log_damaged"
+    assert client.get(f"{base}/proof/consistency?from=5&to=6", headers=km).status_code == 409
+    assert _verify().problem.index == 3

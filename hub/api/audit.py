@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from hub.api import api
 from hub.api.errors import error_response, token_required
 from hub.audit import checkpoints
-from hub.audit.entry import decode_entry
+from hub.audit.entry import EntryError, decode_entry
 from hub.operations import audit as ops
 
 
@@ -53,7 +53,11 @@ def audit_entries(code: str):
     items = []
     for row in rows:
         leaf = bytes(row.leaf_input)
-        fields = decode_entry(leaf)
+        try:
+            fields = decode_entry(leaf)
+        except EntryError:  # damaged or tampered: serve the bytes, say so, never a 500
+            items.append({"leaf_input": _b64(leaf), "index": row.index, "damaged": True})
+            continue
         items.append(
             {
                 "leaf_input": _b64(leaf),

@@ -41,6 +41,18 @@ class CheckpointUnavailable(OperationError):
         )
 
 
+class LogDamaged(OperationError):
+    """The stored tree cannot answer (a subtree hash is missing): tampering or damage."""
+
+    status = 409
+    code = "log_damaged"
+
+    def __init__(self):
+        super().__init__(
+            _l("This audit log's stored tree is damaged; an administrator should verify it.")
+        )
+
+
 def logs_visible_to(actor: Actor) -> Select:
     """Logs the actor may read: their agreements' logs; the hub log for administrators;
     all of them for the hub itself (the operator's command line)."""
@@ -132,9 +144,15 @@ def inclusion_proof(actor: Actor, name: str, index: int | None, size: int | None
     log = get_log(actor, name)
     size = _index("size", size, 1, log.size, default=log.size)
     index = _index("index", index, 0, size - 1)
-    path = store.inclusion(db.session, log.id, index, size)
-    leaf = store.leaf_hash_at(db.session, log.id, index)
-    return InclusionProof(index, size, leaf, path, store.root_at(db.session, log.id, size))
+    try:
+        path = store.inclusion(db.session, log.id, index, size)
+        leaf = store.leaf_hash_at(db.session, log.id, index)
+        root = store.root_at(db.session, log.id, size)
+    except store.MissingNode:
+        raise LogDamaged() from None
+    if leaf is None:
+        raise LogDamaged()
+    return InclusionProof(index, size, leaf, path, root)
 
 
 @dataclass(frozen=True)
@@ -152,14 +170,12 @@ def consistency_proof(
     log = get_log(actor, name)
     second = _index("to", second, 1, log.size, default=log.size)
     first = _index("from", first, 1, second)
-    proof = store.consistency(db.session, log.id, first, second)
-    return ConsistencyProof(
-        first,
-        second,
-        proof,
-        store.root_at(db.session, log.id, first),
-        store.root_at(db.session, log.id, second),
-    )
+    try:
+        proof = store.consistency(db.session, log.id, first, second)
+        roots = store.root_at(db.session, log.id, first), store.root_at(db.session, log.id, second)
+    except store.MissingNode:
+        raise LogDamaged() from None
+    return ConsistencyProof(first, second, proof, *roots)
 
 
 def filtered_entries(
