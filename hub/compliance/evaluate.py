@@ -11,7 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, and_, func, literal, select, text, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
 
 from hub.compliance.periods import Period, month_bounds
 from hub.compliance.rules import (
@@ -217,23 +227,27 @@ def _month_ranges(period: Period) -> list[tuple[str, datetime, datetime]]:
     return [(label, start, end) for (label, start), end in zip(bounds, ends, strict=True)]
 
 
-def _in_month(start: datetime, end: datetime) -> list:
-    return [Exchange.sent_at >= start, Exchange.sent_at < end]
-
-
 def _monthly_counts(ctx: Context, months) -> dict[tuple[str, int, int, str], int]:
     """Exchanges per local month, direction and kind.
 
-    One small GROUP BY per month over that month's range of the covering index,
-    glued with UNION ALL into one statement: many small groupings beat one big
-    sort (SQLite sorts whatever it groups; PostgreSQL misjudges a month bucket).
+    PostgreSQL: one GROUP BY on the local month.  SQLite sorts whatever it
+    groups, so there one small GROUP BY per month over that month's range of
+    the covering index (SQLite skip-scans the kinds), glued with UNION ALL into
+    one statement: many small sorts beat one big one.  (PostgreSQL cannot skip
+    the kind column, so per-month ranges would each read the whole agreement.)
     """
     columns = (Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
+    if is_postgresql():
+        month = func.to_char(Exchange.sent_at + literal_column("interval '7 hours'"), "YYYY-MM")
+        statement = (
+            select(month, *columns, func.count()).where(*ctx.scope()).group_by(month, *columns)
+        )
+        return {(m, s, r, k): int(n) for m, s, r, k, n in db.session.execute(statement)}
     statement = union_all(
         *(
             on_compliance_index(
                 select(literal(label, String()), *columns, func.count())
-                .where(*ctx.scope(), *_in_month(start, end))
+                .where(*ctx.scope(between=(start, end)))
                 .group_by(*columns)
             )
             for label, start, end in months
@@ -245,8 +259,12 @@ def _monthly_counts(ctx: Context, months) -> dict[tuple[str, int, int, str], int
 def _response_monthly(ctx: Context, months) -> dict[str, dict]:
     """Median and 90th percentile of response days per local month of sending."""
     elapsed = seconds_between(Exchange.sent_at, Exchange.answered_at)
-    where = [*ctx.scope(*REQUEST_KINDS), Exchange.answered_at.is_not(None)]
     ps = (0.5, 0.9)
+
+    def where(start, end) -> list:
+        answered = Exchange.answered_at.is_not(None)
+        return [*ctx.scope(*REQUEST_KINDS, between=(start, end)), answered]
+
     if is_postgresql():
         rows = db.session.execute(
             union_all(
@@ -255,7 +273,7 @@ def _response_monthly(ctx: Context, months) -> dict[str, dict]:
                         literal(label, String()),
                         func.count(),
                         *(func.percentile_cont(p).within_group(elapsed) for p in ps),
-                    ).where(*where, *_in_month(start, end))
+                    ).where(*where(start, end))
                     for label, start, end in months
                 )
             )
@@ -272,9 +290,7 @@ def _response_monthly(ctx: Context, months) -> dict[str, dict]:
                 union_all(
                     *(
                         on_compliance_index(
-                            select(literal(label, String()), func.count()).where(
-                                *where, *_in_month(start, end)
-                            )
+                            select(literal(label, String()), func.count()).where(*where(start, end))
                         )
                         for label, start, end in months
                     )
@@ -307,9 +323,7 @@ def _sqlite_monthly_percentiles(elapsed, where, months, counts, ps) -> dict[str,
             lower, upper, fraction = ranks(n, p)
             wanted[(label, index)] = (p, fraction)
             ordered = (
-                on_compliance_index(
-                    select(elapsed.label("v")).where(*where, *_in_month(start, end))
-                )
+                on_compliance_index(select(elapsed.label("v")).where(*where(start, end)))
                 .order_by(elapsed)
                 .limit(upper - lower + 1)
                 .offset(lower)

@@ -143,14 +143,21 @@ class Context:
         begun = datetime.combine(self.agreement.effective_from, datetime.min.time(), LOCAL)
         return max(self.start, begun)
 
-    def scope(self, *kinds: str, within: bool = True) -> list:
-        """WHERE clauses: this agreement, these kinds, sent in the period, the partner."""
+    def scope(self, *kinds: str, within: bool = True, between=None) -> list:
+        """WHERE clauses: this agreement, these kinds, sent in the period, the partner.
+
+        `within=False`: sent before the period's end (earlier records count too).
+        `between=(start, end)`: sent in that part of the period instead, and only
+        that range on sent_at, so the planner's index range is the narrow one.
+        """
         clauses = [Exchange.agreement_id == self.agreement.id]
         if kinds:
             clauses.append(
                 Exchange.kind.in_(kinds) if len(kinds) > 1 else Exchange.kind == kinds[0]
             )
-        if within:
+        if between is not None:
+            clauses += [Exchange.sent_at >= between[0], Exchange.sent_at < between[1]]
+        elif within:
             clauses += [Exchange.sent_at >= self.start, Exchange.sent_at < self.end]
         else:
             clauses.append(Exchange.sent_at < self.end)
