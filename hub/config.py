@@ -156,8 +156,10 @@ def _check_production_passphrase(passphrase: str | None, path: str | None) -> No
     """The keyring passphrase guards every sealed payload: no demo value in production."""
     if not passphrase and path:
         try:
-            passphrase = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
+            # The first line, as hub.crypto.service reads it.
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            passphrase = lines[0].strip() if lines else ""
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"HUB_KEY_PASSPHRASE_FILE cannot be read: {exc}") from None
         if not passphrase:
             raise ConfigError("HUB_KEY_PASSPHRASE_FILE is empty")

@@ -138,3 +138,25 @@ def test_package_verbs_round_trip(two_hubs, tmp_path):  # noqa: F811
     assert recorded.exit_code == 0, recorded.stderr
     assert "KM's receipt" in recorded.output
     assert db.session.scalar(select(PackageReceipt.exchange_id)) == exchange.id
+
+
+def test_production_reads_the_passphrase_file_and_refuses_an_empty_or_demo_one(tmp_path):
+    from hub.config import ConfigError, Settings
+
+    base = {
+        "env": "production",
+        "instance_path": str(tmp_path),
+        "secret_key": "x7Qp2vN9rT4mK8sW1zY6bH3jL5cF0dG2aE9",
+    }
+    path = tmp_path / "passphrase"
+    path.write_text("\n")
+    with pytest.raises(ConfigError, match="empty"):
+        Settings.from_env({**base, "key_passphrase_file": str(path)})
+    path.write_text("demo-demo-demo-demo\n")
+    with pytest.raises(ConfigError, match="demo value"):
+        Settings.from_env({**base, "key_passphrase_file": str(path)})
+    with pytest.raises(ConfigError, match="cannot be read"):
+        Settings.from_env({**base, "key_passphrase_file": str(tmp_path / "missing")})
+    path.write_text("wB4 kayak lantern 91 pepper\nignored second line\n")
+    settings = Settings.from_env({**base, "key_passphrase_file": str(path)})
+    assert service.read_passphrase(settings) == ("wB4 kayak lantern 91 pepper", None)
