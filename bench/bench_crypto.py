@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from hub.crypto.sealing import (  # noqa: E402
+from hub.crypto.sealing import (
     SUITE_MLKEM768_X25519,
     SUITE_X25519,
     HpkePrivateKey,
@@ -139,6 +139,51 @@ def peak_multiple(func: Callable[[], object], size: int) -> float:
     return peak / size
 
 
+def bench_suite(suite: str, scale: int, failures: list[str]) -> None:
+    parties = Parties(suite)
+    print(f"== {suite} (2 readers)")
+    print(
+        f"{'size':>7} {'floor seal':>11} {'seal':>9} {'ratio':>6} "
+        f"{'floor open':>11} {'open':>9} {'ratio':>6} {'seal MB/s':>10} {'open MB/s':>10}"
+    )
+    for label, size in SIZES.items():
+        data = os.urandom(size)
+        repeat = (7 if size >= 10 * 1024 * 1024 else 200 if size <= 1024 else 50) * scale
+        sealed = parties.seal(data)
+        assert parties.open(sealed) == data
+        f_seal, t_seal = paired(floor_seal(data), lambda d=data: parties.seal(d), repeat)
+        f_open, t_open = paired(floor_open(data), lambda s=sealed: parties.open(s), repeat)
+        r_seal, r_open = t_seal / f_seal, t_open / f_open
+        mb = size / 1e6
+        print(
+            f"{label:>7} {f_seal * 1e3:9.3f}ms {t_seal * 1e3:7.3f}ms {r_seal:6.2f} "
+            f"{f_open * 1e3:9.3f}ms {t_open * 1e3:7.3f}ms {r_open:6.2f} "
+            f"{mb / t_seal:10.1f} {mb / t_open:10.1f}"
+        )
+        if size == SIZES["10 MB"]:
+            for name, ratio in (("seal", r_seal), ("open", r_open)):
+                if ratio > TARGET_RATIO:
+                    failures.append(f"{suite} 10 MB {name} {ratio:.2f}x floor")
+    empty = parties.seal(b"")
+    fixed_seal = best(lambda: parties.seal(b""), 300 * scale)
+    fixed_open = best(lambda: parties.open(empty), 300 * scale)
+    print(
+        f"fixed cost per exchange: seal {fixed_seal * 1e3:.3f} ms "
+        f"(2 wraps + signature), open {fixed_open * 1e3:.3f} ms (verify + unwrap)"
+    )
+    for name, value in (("seal", fixed_seal), ("open", fixed_open)):
+        if value * 1e3 >= TARGET_FIXED_MS:
+            failures.append(f"{suite} fixed {name} {value * 1e3:.3f} ms")
+    big = os.urandom(SIZES["10 MB"])
+    sealed_big = parties.seal(big)
+    seal_mem = peak_multiple(lambda: parties.seal(big), len(big))
+    open_mem = peak_multiple(lambda: parties.open(sealed_big), len(big))
+    print(
+        f"peak Python memory for 10 MB: seal {seal_mem:.2f}x payload, "
+        f"open {open_mem:.2f}x payload\n"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -151,48 +196,7 @@ def main() -> int:
     print(f"targets: 10 MB seal/open <= {TARGET_RATIO}x floor; fixed cost < {TARGET_FIXED_MS} ms\n")
     failures = []
     for suite in suites:
-        parties = Parties(suite)
-        print(f"== {suite} (2 readers)")
-        print(
-            f"{'size':>7} {'floor seal':>11} {'seal':>9} {'ratio':>6} "
-            f"{'floor open':>11} {'open':>9} {'ratio':>6} {'seal MB/s':>10} {'open MB/s':>10}"
-        )
-        for label, size in SIZES.items():
-            data = os.urandom(size)
-            repeat = (7 if size >= 10 * 1024 * 1024 else 200 if size <= 1024 else 50) * scale
-            sealed = parties.seal(data)
-            assert parties.open(sealed) == data
-            f_seal, t_seal = paired(floor_seal(data), lambda d=data: parties.seal(d), repeat)
-            f_open, t_open = paired(floor_open(data), lambda s=sealed: parties.open(s), repeat)
-            r_seal, r_open = t_seal / f_seal, t_open / f_open
-            mb = size / 1e6
-            print(
-                f"{label:>7} {f_seal * 1e3:9.3f}ms {t_seal * 1e3:7.3f}ms {r_seal:6.2f} "
-                f"{f_open * 1e3:9.3f}ms {t_open * 1e3:7.3f}ms {r_open:6.2f} "
-                f"{mb / t_seal:10.1f} {mb / t_open:10.1f}"
-            )
-            if size == SIZES["10 MB"]:
-                for name, ratio in (("seal", r_seal), ("open", r_open)):
-                    if ratio > TARGET_RATIO:
-                        failures.append(f"{suite} 10 MB {name} {ratio:.2f}x floor")
-        empty = parties.seal(b"")
-        fixed_seal = best(lambda: parties.seal(b""), 300 * scale)
-        fixed_open = best(lambda: parties.open(empty), 300 * scale)
-        print(
-            f"fixed cost per exchange: seal {fixed_seal * 1e3:.3f} ms "
-            f"(2 wraps + signature), open {fixed_open * 1e3:.3f} ms (verify + unwrap)"
-        )
-        for name, value in (("seal", fixed_seal), ("open", fixed_open)):
-            if value * 1e3 >= TARGET_FIXED_MS:
-                failures.append(f"{suite} fixed {name} {value * 1e3:.3f} ms")
-        big = os.urandom(SIZES["10 MB"])
-        sealed_big = parties.seal(big)
-        seal_mem = peak_multiple(lambda: parties.seal(big), len(big))
-        open_mem = peak_multiple(lambda: parties.open(sealed_big), len(big))
-        print(
-            f"peak Python memory for 10 MB: seal {seal_mem:.2f}x payload, "
-            f"open {open_mem:.2f}x payload\n"
-        )
+        bench_suite(suite, scale, failures)
     if failures:
         print("MISSED TARGETS: " + "; ".join(failures))
         return 1
