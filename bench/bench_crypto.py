@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -184,6 +185,50 @@ def bench_suite(suite: str, scale: int, failures: list[str]) -> None:
     )
 
 
+def bench_app_lookups(scale: int, failures: list[str]) -> None:
+    """The application's key lookups per seal and per open (hub.crypto.service), on a
+    throw-away keyring: they come on top of the fixed cost above."""
+    import tempfile
+
+    from hub import create_app
+    from hub.config import Settings
+    from hub.crypto import service
+    from hub.crypto.keyring import KdfParams, Keyring
+
+    with tempfile.TemporaryDirectory() as tmp:
+        passphrase = secrets.token_urlsafe(24)  # throw-away keys
+        cheap = KdfParams(memory_kib=64, iterations=1, parallelism=1)
+        Keyring(Path(tmp) / "keys", kdf=cheap).init(["QB", "KM"], passphrase)
+        settings = Settings.from_env(
+            {
+                "env": "development",
+                "instance_path": str(Path(tmp) / "instance"),
+                "database_url": f"sqlite:///{tmp}/unused.sqlite3",
+                "secret_key": "bench-secret-key-bench-secret-key-0123456789",
+                "keys_dir": str(Path(tmp) / "keys"),
+                "key_passphrase": passphrase,
+            }
+        )
+        app = create_app(settings)
+        with app.app_context():
+
+            def seal_lookups() -> None:
+                service.public_enc("QB")
+                service.public_enc("KM")
+                service.signing_key("QB")
+
+            def open_lookups() -> None:
+                service.signing_public("QB", 1)
+                service.private_enc("KM", 1)
+
+            per_seal = best(seal_lookups, 300 * scale)
+            per_open = best(open_lookups, 300 * scale)
+    print(
+        f"app key lookups (hub.crypto.service, cached keys): per seal {per_seal * 1e3:.3f} ms, "
+        f"per open {per_open * 1e3:.3f} ms"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -197,6 +242,7 @@ def main() -> int:
     failures = []
     for suite in suites:
         bench_suite(suite, scale, failures)
+    bench_app_lookups(scale, failures)
     if failures:
         print("MISSED TARGETS: " + "; ".join(failures))
         return 1

@@ -132,6 +132,10 @@ class _State:
     keyring: Keyring
     lock: threading.RLock = field(default_factory=threading.RLock)
     index_key: bytes | None = None
+    # Public keys by (org, kind, version): a version's files are never rewritten, so
+    # a key read once stays right; new versions are found by listing the folder.
+    public: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    passphrase: str | None = None
     # Set when this process made a demo passphrase, so a verb can say so.
     demo_passphrase_made: Path | None = None
 
@@ -158,11 +162,24 @@ def _settings() -> Settings:
 def passphrase() -> str:
     """The keyring passphrase; in development made on first use (see module doc)."""
     state = _state()
+    if state.passphrase is not None:
+        return state.passphrase
     with state.lock:
         value, made = read_passphrase(_settings(), create=not _settings().production)
         if made is not None:
             state.demo_passphrase_made = made
+        state.passphrase = value
     return value
+
+
+def _public(org: str, kind: str, version: int) -> Any:
+    state = _state()
+    key = (org, kind, version)
+    found = state.public.get(key)
+    if found is None:
+        found = state.keyring.load_public(org, kind, version)  # type: ignore[call-overload]
+        state.public[key] = found
+    return found
 
 
 def demo_passphrase_made() -> Path | None:
@@ -224,7 +241,7 @@ def public_enc(org: str) -> tuple[int, HpkePublicKey]:
     _ensure_own(org)
     ring = keyring()
     version = ring.latest_version(org, ENC)
-    return version, ring.load_public(org, ENC, version)
+    return version, _public(org, ENC, version)
 
 
 def private_enc(org: str, version: int) -> HpkePrivateKey:
@@ -240,7 +257,7 @@ def signing_key(org: str) -> tuple[int, Ed25519PrivateKey]:
 
 
 def signing_public(org: str, version: int) -> Ed25519PublicKey:
-    return keyring().load_public(org, SIGN, version)
+    return _public(org, SIGN, version)
 
 
 def hub_signing_key() -> tuple[int, Ed25519PrivateKey]:
