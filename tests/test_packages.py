@@ -375,3 +375,23 @@ def test_a_hub_does_not_import_its_own_package(app):
     with pytest.raises(OperationError, match="exported by this hub"):
         packages.import_package(SYSTEM, text)
     assert counts() == before
+
+
+def test_supervisors_read_the_package_page_but_do_not_export(app, browser):
+    qb = user_actor("qb.officer9", "QB")
+    exchange = send_exchange(qb)
+    exchange_id = exchange.id
+    supervisor = accounts.add_user(
+        SYSTEM, username="qb.sup9", password=PASSWORD, organisation_code="QB", role="supervisor"
+    )
+    with pytest.raises(OperationError):
+        packages.export(Actor.for_user(supervisor), exchange_id, "KM")
+    db.session.commit()
+    browser.login("qb.sup9")
+    page = f"/packages/exchange/{exchange_id}"
+    shown = browser.client.get(page)
+    assert shown.status_code == 200
+    assert "/export" not in shown.get_data(as_text=True)
+    refused = browser.client.post(f"{page}/export", data={"csrf_token": browser.csrf(page)})
+    assert refused.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(ExportedPackage)) == 0

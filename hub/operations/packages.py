@@ -59,6 +59,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, HANDLING_CODES, RELIABILITY
+from hub.operations import checks
 from hub.operations.actor import Actor
 from hub.operations.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
 from hub.operations.scope import get_exchange
@@ -123,6 +124,8 @@ def export(
     """Export an exchange with its replies and attachments for ``to_org``, signed by the
     exporting organisation (the actor's; on the command line the exchange's sender
     unless named). Both must be the exchange's parties; recorded and audited."""
+    if not _is_system(actor):
+        checks.require_officer(actor)  # supervisors read; exporting is a write
     exchange = _load_exchange(actor, exchange_id)
     exporter = exporter_org or (
         exchange.sender.code if _is_system(actor) else actor.organisation_code
@@ -260,6 +263,8 @@ def _own_private_orgs() -> set[str]:
 
 def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
     """Verify, then store an exchange bundle a partner exported; answer with a signed receipt."""
+    if not _is_system(actor):
+        checks.require_officer(actor)
     if len(data) > MAX_PACKAGE_BYTES:
         raise _refuse(_l("This file is too large to be a package."))
     try:
@@ -481,6 +486,8 @@ def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
 
 def record_receipt(actor: Actor, data: str | bytes) -> PackageReceipt:
     """Record a partner's signed receipt against the exchange whose package it names."""
+    if not _is_system(actor):
+        checks.require_officer(actor)
     try:
         receipt = verify_receipt(data, service.keyring().known_signers())
     except UnknownSigner as exc:
