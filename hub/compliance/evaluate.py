@@ -34,6 +34,7 @@ from hub.compliance.rules import (
 )
 from hub.compliance.sql import (
     DAY,
+    around,
     is_postgresql,
     on_compliance_index,
     ranks,
@@ -320,15 +321,8 @@ def _sqlite_monthly_percentiles(elapsed, where, months, counts, ps) -> dict[str,
         if not n:
             continue
         for index, p in enumerate(ps):
-            lower, upper, fraction = ranks(n, p)
-            wanted[(label, index)] = (p, fraction)
-            ordered = (
-                on_compliance_index(select(elapsed.label("v")).where(*where(start, end)))
-                .order_by(elapsed)
-                .limit(upper - lower + 1)
-                .offset(lower)
-                .subquery()
-            )
+            wanted[(label, index)] = (p, ranks(n, p)[2])
+            ordered = around(elapsed, where(start, end), Exchange, n, p)
             parts.append(
                 select(
                     literal(label, String()).label("g"),

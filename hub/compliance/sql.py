@@ -13,9 +13,12 @@ from collections.abc import Sequence
 
 from sqlalchemy import (
     Float,
+    Integer,
     func,
     inspect,
+    literal,
     select,
+    union_all,
 )
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.ext.compiler import compiles
@@ -91,24 +94,41 @@ def percentiles(
         )
         if not n:
             return dict.fromkeys(ps)
-    wanted = sorted({r for p in ps for r in ranks(n, p)[:2]})
-    ranked = on_compliance_index(
-        select(
-            value.label("v"),
-            (func.row_number().over(order_by=value) - 1).label("i"),
-        )
-        .select_from(source)
-        .where(*where)
-    ).subquery()
-    at = dict(
-        db.session.execute(select(ranked.c.i, ranked.c.v).where(ranked.c.i.in_(wanted))).all()
-    )
+    parts = [
+        select(literal(index, Integer()).label("p"), sub.c.v)
+        for index, p in enumerate(ps)
+        for sub in [around(value, where, source, n, p)]
+    ]
+    found: dict[int, list[float]] = {}
+    for index, v in db.session.execute(union_all(*parts)):
+        found.setdefault(index, []).append(float(v))
     out: dict[float, float | None] = {}
-    for p in ps:
-        lower, upper, fraction = ranks(n, p)
-        low, high = at.get(lower), at.get(upper)
-        out[p] = None if low is None or high is None else low + (high - low) * fraction
+    for index, p in enumerate(ps):
+        values = sorted(found.get(index, []))
+        fraction = ranks(n, p)[2]
+        out[p] = values[0] + (values[-1] - values[0]) * fraction if values else None
     return out
+
+
+def around(value: ColumnElement, where: Sequence[ColumnElement], source, n: int, p: float):
+    """A subquery of the one or two values at the ranks around (n - 1) * p.
+
+    ORDER BY with LIMIT and OFFSET keeps only OFFSET + LIMIT rows in SQLite's
+    sorter; from the nearer end (descending for the upper percentiles) that is
+    a fraction of the rows instead of all of them.
+    """
+    lower, upper, _fraction = ranks(n, p)
+    if lower <= n - 1 - upper:
+        order, offset = value, lower
+    else:
+        order, offset = value.desc(), n - 1 - upper
+    return (
+        on_compliance_index(select(value.label("v")).select_from(source).where(*where))
+        .order_by(order)
+        .limit(upper - lower + 1)
+        .offset(offset)
+        .subquery()
+    )
 
 
 #: The covering index the evaluation reads (models/exchange.py).
