@@ -124,6 +124,10 @@ def measure(url: str, code: str, repeat: int, rows: int) -> dict:
         evaluate_cpu = statistics.median(cpu_times)
 
         raw = db.engine.raw_connection()
+        if db.engine.dialect.name == "postgresql":
+            # psycopg prepares a statement run five times and PostgreSQL may then
+            # pick a generic plan; the bare run shall plan each query as given.
+            raw.driver_connection.prepare_threshold = None
         try:
             cursor = raw.cursor()
 

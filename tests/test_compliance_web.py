@@ -144,6 +144,19 @@ def test_pdf_in_lao_has_shaped_lao_and_four_pages(browser, demo_users, fixture_q
     assert re.sub(r"\s+", "", _agreement().title_lo) in squeeze
     assert re.sub(r"\s+", "", _org("KM").names[0].name_lo) in squeeze
     assert not re.search("[\u0e00-\u0e7f]", text)  # no Thai code points
+    # Headings come out in Lao script wherever the Lao catalog translates them.
+    from hub.compliance.rules import rule_for
+
+    with force_locale("lo"):
+        headings = [
+            gettext("Compliance review"),
+            gettext("Obligations at a glance"),
+            gettext("Audit log"),
+            str(rule_for("response_time").label),
+        ]
+    for heading in headings:
+        if re.search("[\u0e80-\u0eff]", heading):
+            assert re.sub(r"\s+", "", heading) in squeeze
     assert _entries("QB-KM-MOU") == before + 1
 
 

@@ -179,6 +179,9 @@ def evaluate(
     if db.engine.dialect.name == "postgresql":
         # percentile_cont sorts every value: in memory, not in temporary files.
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # psycopg prepares statements it has run five times, and PostgreSQL then
+        # may settle on a generic plan that ignores how narrow the period is.
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     else:
         db.session.execute(text("PRAGMA temp_store = MEMORY"))
     parties = list(agreement.parties)
