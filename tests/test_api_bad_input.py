@@ -201,6 +201,7 @@ def test_malformed_json_is_400_naming_the_body(client, qb, data, content_type):
         ("date_from=2025-05-02&date_to=2025-05-01", "date_to"),
         ("agreement=NO-SUCH", "agreement"),
         ("partner=XX", "partner"),
+        ("partner=QB", "partner"),  # the caller's own organisation
         ("cursor=not-a-cursor", "cursor"),
         ("colour=red", "colour"),
         ("kind=alert&kind=request", "kind"),

@@ -262,3 +262,30 @@ def test_lists_page_by_number_and_cursor_without_n_plus_one(actors):
     only_km = listing.list_exchanges(qb, listing.ExchangeFilters(partner="KM"))
     assert {e.recipient.code for e in only_km.items} == {"KM"}
     assert len(only_km.items) == 3
+
+
+def test_filters_that_cannot_match_answer_empty_or_overdue_lists(actors):
+    from datetime import UTC, datetime, timedelta
+
+    qb, sv = actors["qb.officer"], actors["sv.officer"]
+    late = exchanges.send(
+        qb,
+        NewExchange(
+            agreement="QB-SV-MOU",
+            recipient="SV",
+            kind="request",
+            subject="Trễ hạn",
+            body="x",
+            classification="restricted",
+            reliability="C",
+            credibility=3,
+            handling="H0",
+            sent_at=datetime.now(UTC) - timedelta(days=9),
+        ),
+    )
+    page = listing.list_exchanges(sv, listing.ExchangeFilters(agreement="QB-KM-MOU"))
+    assert page.items == []
+    page = listing.list_exchanges(sv, listing.ExchangeFilters(overdue=True))
+    assert [e.id for e in page.items] == [late.id]
+    page = listing.list_exchanges(qb, listing.ExchangeFilters(overdue=True, direction="in"))
+    assert page.items == []

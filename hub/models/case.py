@@ -53,7 +53,11 @@ case_agreements = Table(
 
 class Case(db.Model):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_owner_opened", "owner_organisation_id", "opened_on"),)
+    __table_args__ = (
+        Index("ix_cases_owner_opened", "owner_organisation_id", "opened_on"),
+        # Lists walk cases newest first and stop at a page (visibility is an OR).
+        Index("ix_cases_opened", "opened_on", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(64), unique=True)

@@ -26,6 +26,7 @@ from hub.models import (
     Exchange,
     Organisation,
     Suspect,
+    agreement_parties,
     case_agreements,
     case_organisations,
 )
@@ -149,10 +150,21 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
     if f.agreement:
         agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
         clauses.append(Exchange.agreement_id == agreement_id)
+        party = db.session.scalar(
+            select(agreement_parties.c.agreement_id).where(
+                agreement_parties.c.agreement_id == agreement_id,
+                agreement_parties.c.organisation_id == actor.organisation_id,
+            )
+        )
+        if party is None:
+            sides = {}  # nothing of the actor's can be under it: no need to look
     if f.partner:
         partner_id = _code_lookup(errors, "partner", Organisation, f.partner)
-        sides["out"].append(Exchange.recipient_id == partner_id)
-        sides["in"].append(Exchange.sender_id == partner_id)
+        if partner_id is not None and partner_id == actor.organisation_id:
+            errors.add("partner", _l("Choose another organisation than your own."))
+        if sides:
+            sides["out"].append(Exchange.recipient_id == partner_id)
+            sides["in"].append(Exchange.sender_id == partner_id)
     if f.kind:
         checks.choice(errors, "kind", f.kind, EXCHANGE_KINDS)
         clauses.append(Exchange.kind == f.kind)
@@ -164,7 +176,7 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
         clauses.append(Exchange.classification == f.classification)
     if f.direction:
         checks.choice(errors, "direction", f.direction, ("in", "out"))
-        sides = {f.direction: sides.get(f.direction, [])}
+        sides = {f.direction: sides[f.direction]} if f.direction in sides else {}
     if f.case is not None:
         if not checks.valid_id(f.case):
             errors.add("case", _l("Unknown case."))
@@ -221,6 +233,52 @@ def _date_range(errors: Errors, query: Select, column, start, end, *, instant: b
     return query.where(*_date_clauses(errors, column, start, end, instant=instant))
 
 
+def _exchange_ids(
+    actor: Actor, clauses: list, sides: dict, offset: int, limit: int, *, overdue: bool
+) -> list[int]:
+    """Ids of one page, newest first."""
+    if not sides:
+        return []
+    org = actor.organisation_id
+    newest = (Exchange.sent_at.desc(), Exchange.id.desc())
+    if overdue:
+        # Few rows are overdue: find them through (status, due_at), then sort them, rather
+        # than walk every exchange of the organisation in date order looking for them.
+        per_side = [
+            and_((Exchange.sender_id if side == "out" else Exchange.recipient_id) == org, *extra)
+            for side, extra in sides.items()
+        ]
+        query = (
+            exchanges_visible_to(actor, select(Exchange.id))
+            .where(*clauses, or_(*per_side))
+            .with_hint(Exchange, "INDEXED BY ix_exchanges_open_due", "sqlite")
+            .order_by(*newest)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(db.session.scalars(query))
+    branches = []
+    for side, extra in sides.items():
+        own = Exchange.sender_id if side == "out" else Exchange.recipient_id
+        branch = (
+            exchanges_visible_to(actor, select(Exchange.id, Exchange.sent_at))
+            .where(own == org, *extra, *clauses)
+            .order_by(*newest)
+            .limit(offset + limit)
+            .subquery()
+        )
+        branches.append(select(branch.c.id, branch.c.sent_at))
+    merged = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
+    return list(
+        db.session.scalars(
+            select(merged.c.id)
+            .order_by(merged.c.sent_at.desc(), merged.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
 def list_exchanges(
     actor: Actor,
     filters: ExchangeFilters | None = None,
@@ -252,28 +310,7 @@ def list_exchanges(
         )
     number = page or 1
     offset = 0 if after is not None else (number - 1) * per_page
-    org = actor.organisation_id
-    newest = (Exchange.sent_at.desc(), Exchange.id.desc())
-    branches = []
-    for side, extra in sides.items():
-        own = Exchange.sender_id if side == "out" else Exchange.recipient_id
-        branch = (
-            exchanges_visible_to(actor, select(Exchange.id, Exchange.sent_at))
-            .where(own == org, *extra, *clauses)
-            .order_by(*newest)
-            .limit(offset + per_page + 1)
-            .subquery()
-        )
-        branches.append(select(branch.c.id, branch.c.sent_at))
-    merged = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
-    ids = list(
-        db.session.scalars(
-            select(merged.c.id)
-            .order_by(merged.c.sent_at.desc(), merged.c.id.desc())
-            .offset(offset)
-            .limit(per_page + 1)
-        )
-    )
+    ids = _exchange_ids(actor, clauses, sides, offset, per_page + 1, overdue=f.overdue is True)
     rows = []
     if ids:
         rows = list(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 11:22:13.181427
+Create Date: 2026-11-26 11:42:25.171422
 
 """
 from alembic import op
@@ -260,6 +260,7 @@ def upgrade():
     sa.UniqueConstraint('reference', name=op.f('uq_cases_reference'))
     )
     with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_opened', ['opened_on', 'id'], unique=False)
         batch_op.create_index('ix_cases_owner_opened', ['owner_organisation_id', 'opened_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_reference_key'), ['reference_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_status'), ['status'], unique=False)
@@ -510,6 +511,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_cases_status'))
         batch_op.drop_index(batch_op.f('ix_cases_reference_key'))
         batch_op.drop_index('ix_cases_owner_opened')
+        batch_op.drop_index('ix_cases_opened')
 
     op.drop_table('cases')
     op.drop_table('audit_nodes')
