@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 PALETTE = ("#0b5394", "#e69138", "#38761d", "#990000", "#674ea7", "#45818e", "#bf9000", "#666666")
 WIDTH, HEIGHT = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 44, 44
+PLOT_H = HEIGHT - TOP - BOTTOM
 
 
 @dataclass
@@ -67,7 +68,21 @@ def bar_chart(
     """Bars per category (stacked or side by side), a legend, axes with labels, and
     optionally a dashed reference line (e.g. the deadline) with its own label."""
     chart_id = str(escape(chart_id))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    # Legend first: swatch and label per series (and the reference line), wrapped
+    # into rows, so the plot starts below however many rows the labels need.
+    entries = [(s.label, s.colour, False) for s in series]
+    if reference:
+        entries.append((reference[1], "#a40e26", True))
+    legend, x, row = [], LEFT, 0
+    for label, colour, is_line in entries:
+        width = 30 + 7 * len(label)
+        if x + width > WIDTH - RIGHT and x > LEFT:
+            x, row = LEFT, row + 1
+        legend.append((x, 10 + 18 * row, label, colour, is_line))
+        x += width
+    top_margin = TOP + 18 * row
+    height = top_margin + PLOT_H + BOTTOM
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, PLOT_H
     n = max(len(categories), 1)
     if stacked:
         tops = [sum(s.values[i] or 0 for s in series) for i in range(len(categories))]
@@ -76,26 +91,23 @@ def bar_chart(
     top = max([*tops, reference[0] if reference else 0, 0])
     ticks = nice_ticks(top)
     scale = plot_h / (ticks[-1] or 1)
-    base = TOP + plot_h
+    base = top_margin + plot_h
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" aria-labelledby="{chart_id}-title" class="chart" '
         f'font-family="{escape(font_family)}">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
-        f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>',
     ]
-    # Legend along the top: swatch and label per series (and the reference line).
-    x = LEFT
-    for s in series:
-        out.append(f'<rect x="{x}" y="10" width="12" height="12" fill="{s.colour}"/>')
-        out.append(_text(x + 16, 20, s.label, anchor="start"))
-        x += 28 + 7 * len(s.label)
-    if reference:
-        out.append(
-            f'<line x1="{x}" y1="16" x2="{x + 18}" y2="16" stroke="#a40e26" '
-            f'stroke-width="2" stroke-dasharray="5 3"/>'
-        )
-        out.append(_text(x + 22, 20, reference[1], anchor="start"))
+    for x0, y0, label, colour, is_line in legend:
+        if is_line:
+            out.append(
+                f'<line x1="{x0}" y1="{y0 + 6}" x2="{x0 + 18}" y2="{y0 + 6}" stroke="{colour}" '
+                f'stroke-width="2" stroke-dasharray="5 3"/>'
+            )
+        else:
+            out.append(f'<rect x="{x0}" y="{y0}" width="12" height="12" fill="{colour}"/>')
+        out.append(_text(x0 + (22 if is_line else 16), y0 + 10, label, anchor="start"))
     # Axes and grid.
     for tick in ticks:
         y = base - tick * scale
@@ -104,7 +116,7 @@ def bar_chart(
             f'stroke="#d0d7de" stroke-width="1"/>'
         )
         out.append(_text(LEFT - 6, y + 4, _num(tick), anchor="end", size=10))
-    out.append(_text(14, TOP + plot_h / 2, y_label, size=10, rotate=-90))
+    out.append(_text(14, top_margin + plot_h / 2, y_label, size=10, rotate=-90))
     slot = plot_w / n
     every = max(1, math.ceil(n / 12))
     for i, label in enumerate(categories):
@@ -144,7 +156,7 @@ def bar_chart(
         )
     out.append(f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#1b1f23"/>')
     if not categories or not any(any(v for v in s.values) for s in series):
-        out.append(_text(LEFT + plot_w / 2, TOP + plot_h / 2, _("No data in this period.")))
+        out.append(_text(LEFT + plot_w / 2, top_margin + plot_h / 2, _("No data in this period.")))
     out.append("</svg>")
     # Every text that reaches the SVG went through escape() above; the rest is numbers.
     return Markup("".join(out))  # noqa: S704  # nosec B704
