@@ -383,3 +383,30 @@ def test_audit_panel_shows_verification_and_latest_checkpoint(app):
     assert panel.verified_message == "entry 0 does not match its hash"
     assert panel.checkpoint_size == log.size
     assert panel.as_dict()["checkpoint"]["size"] == log.size
+
+
+def test_charts_are_svg_with_text_labels_escaped(app):
+    import xml.etree.ElementTree as ET
+
+    from hub.compliance.charts import Series, bar_chart, nice_ticks
+
+    assert nice_ticks(7) == [0, 2, 4, 6, 8]
+    svg = str(
+        bar_chart(
+            title="ບົດລາຍງານ <b>",
+            categories=["2024-01", "2024-02"],
+            series=[Series(f"ຊະນິດ {n} <script>", [n, 0], "#0b5394") for n in range(8)],
+            y_label="Days",
+            reference=(7.0, "Deadline: 7 days"),
+        )
+    )
+    root = ET.fromstring(svg)  # noqa: S314 - our own output; well-formed: labels escaped
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "ຊະນິດ 7 <script>" in texts
+    assert "Deadline: 7 days" in texts
+    assert "2024-02" in texts
+    assert "<script>" not in svg
+    height = float(root.get("viewBox").split()[3])
+    assert height > 280  # the legend needed more than one row
+    empty = str(bar_chart(title="t", categories=[], series=[], y_label="n"))
+    ET.fromstring(empty)  # noqa: S314
