@@ -305,3 +305,19 @@ def test_leaf_input_base64_is_what_is_hashed(app):
     head = _head()
     stored = store.leaf_hash_at(db.session, head.id, head.size - 1)
     assert stored == rfc_leaf(base64.b64decode(base64.b64encode(leaf)))
+
+
+def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(app, monkeypatch):
+    """Checkpoints at sizes that split the pairwise fold and the fetch batches."""
+    make_hub_key(app)
+    monkeypatch.setattr(verify, "FETCH", 4)
+    log_id = _head().id
+    for size in (2, 3, 5, 8, 13, 21, 34):
+        _append(size - _head().size)
+        checkpoints.current(db.session, log_id)
+    _append(3)
+    db.session.commit()
+    [result] = verify.verify(db.engine, log_name=LOG)
+    assert result.ok, result.line()
+    assert result.checkpoints == 7
+    assert result.root == rfc_root([rfc_leaf(x) for x in _leaves()])

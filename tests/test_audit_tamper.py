@@ -44,6 +44,13 @@ def _size(name: str = LOG) -> int:
     return db.session.scalar(select(AuditLog.size).where(AuditLog.name == name))
 
 
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch):
+    """Verify reads rows 3 at a time here, so gaps, checkpoints and the head fall
+    inside and across fetch batches (the default batch covers these whole logs)."""
+    monkeypatch.setattr(verify, "FETCH", 3)
+
+
 @pytest.fixture
 def history(app):
     """LOG with signed checkpoints at 8 and 20 entries, and 4 entries after that."""
