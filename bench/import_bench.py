@@ -62,9 +62,7 @@ def main() -> None:
 
         initialise()
         ensure_demo_accounts("bench-password-0123")
-        actor = Actor.for_user(
-            db.session.scalar(select(User).where(User.username == "qb.officer"))
-        )
+        actor = Actor.for_user(db.session.scalar(select(User).where(User.username == "qb.officer")))
         path = tmp / "exchanges.csv"
         write_file(path, args.rows)
         started = time.perf_counter()
