@@ -13,6 +13,7 @@ axe-core, no request leaving the hub, no Thai script on Lao pages).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import timedelta
 
@@ -145,7 +146,8 @@ def test_journey_1_qb_officer_opens_a_case_and_requests_khammouane(hub_page, dem
     assert "Yêu cầu cung cấp thông tin" in facts
     assert "Đã gửi" in facts
     assert "Văn phòng liên lạc qua biên giới tỉnh Khăm Muộn" in facts
-    assert "(Giờ Đông Dương)" in facts or "GMT+07:00" in facts  # the zone is named
+    # Vietnamese dates: day first, four-digit year, 24-hour time, the zone named.
+    assert re.search(r"\b\d{2}/\d{2}/\d{4} \d{2}:\d{2} \((GMT\+07:00|Giờ Đông Dương)\)", facts)
     assert "Tệp đính kèm 1" in _text(visit)
     exchange = db.session.scalar(db.select(Exchange).filter_by(subject=SUBJECT))
     assert exchange.case_id == case_id
