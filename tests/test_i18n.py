@@ -236,6 +236,8 @@ def test_the_wheel_carries_the_catalogs_and_an_installed_hub_compiles_them(tmp_p
         (";;;,,q=x", "vi"),  # garbled
         ("\u00ff\u00fe lo", "vi"),
         ("lo;q=abc, en;q=0.5", "en"),
+        ("lo;q=1e999, vi;q=0.1", "vi"),  # an out-of-range quality is not a preference
+        ("x-" * 4000 + "lo", "vi"),  # absurdly long
     ],
 )
 def test_accept_language_chooses_or_falls_back_quietly(client, header, expected):
