@@ -77,6 +77,10 @@ def test_request_with_case_and_attachment_is_seen_acknowledged_and_answered(clie
         .where(SealedPayload.ciphertext.contains("xác minh".encode()))
     )
 
+    by_case = client.get(f"/api/v1/exchanges?case={case_id}", headers=qb)
+    assert by_case.status_code == 200, by_case.json
+    assert [e["id"] for e in by_case.json["items"]] == [request["id"]]
+
     listed = client.get("/api/v1/exchanges?direction=in", headers=km)
     assert listed.status_code == 200
     assert [e["id"] for e in listed.json["items"]] == [request["id"]]

@@ -24,8 +24,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def exchange_json(
-    row: Exchange, *, now: datetime | None = None, content: exchanges.Content | None = None
+    row: Exchange,
+    *,
+    now: datetime | None = None,
+    content: exchanges.Content | None = None,
+    fresh: bool = False,
 ) -> dict:
+    """The API's view of an exchange; `fresh` (just sent) has no attachments or replies yet."""
     now = now or utcnow()
     data = {
         "id": row.id,
@@ -54,10 +59,10 @@ def exchange_json(
         "court_use_permitted": row.court_use_permitted,
         "court_use_marked_at": _iso(row.court_use_marked_at),
         "permission_granted": row.permission_granted,
-        "attachments": [
-            {"id": a.id, "media_type": a.media_type, "size": a.size} for a in row.attachments
-        ],
-        "replies": [r.id for r in row.replies],
+        "attachments": []
+        if fresh
+        else [{"id": a.id, "media_type": a.media_type, "size": a.size} for a in row.attachments],
+        "replies": [] if fresh else [r.id for r in row.replies],
     }
     if content is not None:
         data["body"] = content.body
@@ -90,8 +95,7 @@ def create_exchange():
     data = load_json(s.ExchangeCreate())
     fields = data.pop("fields_")
     row = exchanges.send(g.actor, exchanges.NewExchange(**data, fields=fields))
-    row = exchanges.load_for_view(row.id, g.actor)
-    return jsonify(exchange_json(row)), 201
+    return jsonify(exchange_json(row, fresh=True)), 201
 
 
 @api.get("/exchanges")

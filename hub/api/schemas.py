@@ -207,7 +207,7 @@ class ExchangeListQuery(BaseSchema):
     kind = String(validate=one_of(EXCHANGE_KINDS))
     status = String(validate=one_of(EXCHANGE_STATUSES))
     classification = String(validate=one_of(CLASSIFICATIONS))
-    case = _id()
+    case = Integer(validate=ident_range())  # query strings are text: not strict
     date_from = Date()
     date_to = Date()
     overdue = Boolean()
