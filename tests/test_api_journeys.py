@@ -163,3 +163,27 @@ def test_overdue_requests_are_flagged_and_filtered(client, tokens):
     assert after["overdue"] is False
     assert after["status"] == "answered"
     assert db.session.get(Exchange, late["id"]).due_at < datetime.now(UTC)
+
+
+def test_api_list_queries_do_not_grow_with_the_page(client, tokens):
+    from sqlalchemy import event
+
+    qb = tokens["qb.officer"]
+    for _ in range(6):
+        client.post("/api/v1/exchanges", json=request_body(), headers=qb)
+    client.get("/api/v1/exchanges", headers=qb)  # the token's last use is noted once a minute
+    counts = []
+    for per_page in (2, 6):
+        statements = []
+
+        def count(*args, statements=statements):
+            statements.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            response = client.get(f"/api/v1/exchanges?per_page={per_page}", headers=qb)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len(response.json["items"]) == per_page
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts

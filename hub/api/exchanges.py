@@ -30,7 +30,11 @@ def exchange_json(
     content: exchanges.Content | None = None,
     fresh: bool = False,
 ) -> dict:
-    """The API's view of an exchange; `fresh` (just sent) has no attachments or replies yet."""
+    """The API's view of an exchange.
+
+    `fresh` leaves attachments and replies empty without loading them: a just-sent
+    exchange has none, and lists do not show them (one query per row otherwise).
+    """
     now = now or utcnow()
     data = {
         "id": row.id,
@@ -119,7 +123,7 @@ def list_exchanges():
 
 
 def _list_item(row: Exchange, now: datetime) -> dict:
-    data = exchange_json(row, now=now)
+    data = exchange_json(row, now=now, fresh=True)  # touches no per-row relationship
     # Lists stay light: attachments and replies are on the detail.
     data.pop("attachments")
     data.pop("replies")
