@@ -171,9 +171,19 @@ def test_api_list_queries_do_not_grow_with_the_page(client, tokens):
     qb = tokens["qb.officer"]
     for _ in range(6):
         client.post("/api/v1/exchanges", json=request_body(), headers=qb)
+    for _ in range(6):
+        client.post(
+            "/api/v1/cases",
+            json={
+                "title": "Vụ",
+                "province": "LA-KM",
+                "seizures": [{"drug_type": "heroin", "quantity": "1", "unit": "kg"}],
+            },
+            headers=qb,
+        )
     client.get("/api/v1/exchanges", headers=qb)  # the token's last use is noted once a minute
     counts = []
-    for per_page in (2, 6):
+    for path, per_page in (("exchanges", 2), ("exchanges", 6), ("cases", 2), ("cases", 6)):
         statements = []
 
         def count(*args, statements=statements):
@@ -181,9 +191,10 @@ def test_api_list_queries_do_not_grow_with_the_page(client, tokens):
 
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            response = client.get(f"/api/v1/exchanges?per_page={per_page}", headers=qb)
+            response = client.get(f"/api/v1/{path}?per_page={per_page}", headers=qb)
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
         assert len(response.json["items"]) == per_page
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
+    assert counts[2] == counts[3], counts

@@ -424,6 +424,10 @@ def list_cases(
             selectinload(Case.organisations),
             selectinload(Case.agreements),
             selectinload(Case.province),
+            selectinload(Case.district),
+            selectinload(Case.locality),
+            selectinload(Case.border_gate),
+            selectinload(Case.seizures),
         )
         .limit(per_page + 1)
     )
