@@ -329,3 +329,27 @@ def test_schema_messages_are_translatable():
                 key,
             )
     assert isinstance(schemas.BaseSchema.error_messages["unknown"], LazyString)
+
+
+@pytest.mark.parametrize(("username", "language"), [("qb.officer", "vi"), ("km.officer", "lo")])
+def test_errors_come_in_the_token_owners_language(
+    app, client, demo_users, api_token, username, language
+):
+    from flask_babel import force_locale, gettext
+
+    headers = api_token(username)
+    response = client.post(
+        "/api/v1/exchanges", json=exchange(agreement="NO-SUCH", priority=1), headers=headers
+    )
+    assert response.status_code == 422
+    with app.test_request_context(), force_locale(language):
+        unknown_field = gettext("Unknown field.")
+    assert response.json["errors"]["priority"] == [unknown_field]
+    assert unknown_field != "Unknown field."  # really translated, not the English source
+    with app.test_request_context(), force_locale(language):
+        unknown_agreement = gettext("Unknown agreement.")
+    body = exchange(agreement="NO-SUCH")
+    response = client.post("/api/v1/exchanges", json=body, headers=headers)
+    assert response.json["errors"]["agreement"] == [unknown_agreement]
+    with app.test_request_context(), force_locale("en"):
+        assert gettext("Unknown field.") == "Unknown field."
