@@ -171,9 +171,9 @@ def obligations_page(code: str, errors: dict | None = None, status: int = 200):
 def update_obligation(code: str, obligation_id: int):
     agreement = _agreement_or_404(code)
     existing = next((o for o in agreement.obligations if o.id == obligation_id), None)
-    if existing is None:
+    rule = REGISTRY.get(existing.kind) if existing is not None else None
+    if rule is None:
         abort(404)
-    rule = REGISTRY.get(existing.kind)
     params = {p.name: request.form.get(f"{obligation_id}-{p.name}", "") for p in rule.params}
     active = request.form.get(f"{obligation_id}-active") == "on"
     try:
