@@ -384,6 +384,10 @@ def _check_manifest(manifest: Any) -> dict[str, Any]:
     required = ("hub_id", "schema_version", "backend", "database", "logs")
     if any(manifest.get(key) in (None, "") for key in required):
         raise _damaged()
+    if not isinstance(manifest["database"], dict) or not isinstance(manifest["logs"], list):
+        raise _damaged()
+    if not all(isinstance(log, dict) for log in manifest["logs"]):
+        raise _damaged()
     if manifest["schema_version"] not in database.known_revisions():
         raise BackupError(
             _(

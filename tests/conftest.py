@@ -206,3 +206,7 @@ def postgres_url() -> str:
             pytest.fail(f"{reason}; CI must run the PostgreSQL tests")
         pytest.skip(f"{reason}; start PostgreSQL or set HUB_TEST_POSTGRES_URL")
     return url
+
+
+# Every log line of the whole run is checked for secrets when it ends (tests/log_capture.py).
+from log_capture import suite_logs_leak_nothing  # noqa: E402,F401

@@ -199,3 +199,16 @@ def test_a_bad_log_level_is_a_configuration_error(app):
     with pytest.raises(ConfigError, match="HUB_LOG_LEVEL"):
         install("chatty")
     install(app.config["HUB"].log_level)
+
+
+def test_the_suite_wide_checker_finds_leaks():
+    from log_capture import leaks
+
+    clean = '{"event":"request","request_id":"0123456789abcdef"}\n'
+    assert leaks(clean, [PASSWORD]) == []
+    assert leaks(clean + f'{{"event":"{PASSWORD}"}}\n', [PASSWORD])
+    token = "Ab3" + "x" * 40
+    assert leaks(clean + f'{{"event":"{token}"}}\n', [])
+    assert leaks(clean + "plain text line\n", [])
+    frame = '{"frames":["test_every_blueprint_fails_with_a_generic_trans"]}\n'
+    assert leaks(frame, []) == []
