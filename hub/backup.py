@@ -507,6 +507,15 @@ def _restore_sqlite(checked: CheckedBackup, target: Path, force: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = target.with_name(f".{target.name}.restore-{uuid.uuid4().hex[:8]}")
     shutil.copyfile(checked.database_file, staged)
+    # Keep the target's permissions (the hub's user must still open it); a new file is
+    # readable by its owner only.
+    if target.exists():
+        current = target.stat()
+        os.chmod(staged, current.st_mode & 0o777)
+        if os.geteuid() == 0:  # restoring as root for a hub that runs as its own user
+            os.chown(staged, current.st_uid, current.st_gid)
+    else:
+        os.chmod(staged, 0o600)
     with staged.open("rb+") as handle:
         os.fsync(handle.fileno())
     try:
