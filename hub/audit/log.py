@@ -42,7 +42,7 @@ def lock_log(
     own = writer is None
     writer = writer or store.Writer(session)
     lock = "" if writer.sqlite else " FOR UPDATE"
-    query = f"SELECT id, size, root FROM audit_logs WHERE name = %s{lock}"  # noqa: S608
+    query = f"SELECT id, size, root FROM audit_logs WHERE name = %s{lock}"  # noqa: S608  # nosec B608
     try:
         rows = writer.execute(query, (name,))
         if not rows:

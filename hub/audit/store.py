@@ -57,7 +57,7 @@ def fetch_nodes(session: Session, log_id: int, wanted: Iterable[tuple[int, int]]
 def _select_nodes(count: int) -> str:
     where = " OR ".join(['(log_id = %s AND level = %s AND "index" = %s)'] * count)
     # Only placeholders are interpolated; the values travel as parameters.
-    return f'SELECT level, "index", hash FROM audit_nodes WHERE {where}'  # noqa: S608
+    return f'SELECT level, "index", hash FROM audit_nodes WHERE {where}'  # noqa: S608  # nosec B608
 
 
 def _node_params(log_id: int, wanted: list[tuple[int, int]]) -> list[int]:
@@ -194,7 +194,7 @@ def append_entry(
         'INSERT INTO audit_entries (log_id, "index", created_at, actor, organisation, '
         "action, target_type, target_id, leaf_input) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
     )
-    insert_nodes = f'INSERT INTO audit_nodes (log_id, level, "index", hash) VALUES {values}'  # noqa: S608
+    insert_nodes = f'INSERT INTO audit_nodes (log_id, level, "index", hash) VALUES {values}'  # noqa: S608  # nosec B608
     update_head = "UPDATE audit_logs SET size = %s, root = %s, updated_at = %s WHERE id = %s"
     if writer.sqlite:
         writer.execute(insert_entry, entry)
