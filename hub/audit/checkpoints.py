@@ -272,6 +272,10 @@ def sign_all(session: Session) -> list[Checkpoint]:
 
 
 def _after_commit(session: Session) -> None:
+    # Releasing a savepoint fires after_commit too, while the outer transaction still
+    # holds the write lock: signing now, on another connection, would wait on ourselves.
+    if session.in_transaction():
+        return
     touched = session.info.pop(TOUCHED, None)
     if touched and has_app_context():
         sign_due(touched)
