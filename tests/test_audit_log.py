@@ -321,3 +321,19 @@ def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(app
     assert result.ok, result.line()
     assert result.checkpoints == 7
     assert result.root == rfc_root([rfc_leaf(x) for x in _leaves()])
+
+
+def test_a_released_savepoint_does_not_sign_until_the_outer_commit(app):
+    """Signing on savepoint release would wait on our own write lock (SQLite)."""
+    import time
+
+    make_hub_key(app)
+    log_id = _head().id
+    db.session.commit()
+    started = time.monotonic()
+    with db.session.begin_nested():
+        audit.record("x", actor=SYSTEM, target_type="t", target_id=1, logs=[LOG])
+    assert time.monotonic() - started < 5
+    assert checkpoints.newest(db.session, log_id) is None  # outer transaction still open
+    db.session.commit()
+    assert checkpoints.newest(db.session, log_id).size == _head().size

@@ -271,20 +271,32 @@ def sign_all(session: Session) -> list[Checkpoint]:
     return rows
 
 
+_COMMITTED = "hub_audit_committed"
+
+
 def _after_commit(session: Session) -> None:
-    # Releasing a savepoint fires after_commit too, while the outer transaction still
-    # holds the write lock: signing now, on another connection, would wait on ourselves.
-    if session.in_transaction():
+    # Also fired when a savepoint is released, while the outer transaction still
+    # holds the write lock: signing then, on another connection, would wait on
+    # ourselves (30 s per imported row on SQLite). So only note it here...
+    session.info[_COMMITTED] = True
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    # ...and sign once the outermost transaction is over, if it committed.
+    if transaction.nested or transaction.parent is not None:
         return
+    committed = session.info.pop(_COMMITTED, False)
     touched = session.info.pop(TOUCHED, None)
-    if touched and has_app_context():
+    if committed and touched and has_app_context():
         sign_due(touched)
 
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(TOUCHED, None)
+    session.info.pop(_COMMITTED, None)
 
 
 # Every session of the process: the hook finds its app through the app context.
 event.listen(Session, "after_commit", _after_commit)
+event.listen(Session, "after_transaction_end", _after_transaction_end)
 event.listen(Session, "after_rollback", _after_rollback)
