@@ -1,7 +1,11 @@
 """Time `hub import exchanges` on a fresh database: N generated rows, one transaction.
 
     .venv/bin/python bench/import_bench.py --rows 2000
-    .venv/bin/python bench/import_bench.py --rows 2000 --url postgresql+psycopg://postgres@127.0.0.1/hub_import_bench
+    .venv/bin/python bench/import_bench.py --rows 5000 \
+        --url postgresql+psycopg://postgres@127.0.0.1:5432/hub_import_bench
+
+A PostgreSQL database named in --url is dropped and created afresh (never point
+it at a database you keep). The script stands alone: it needs only the hub package.
 
 Each row goes through exchanges.send (validated, sealed with HPKE, audited in
 the agreement's Merkle log) exactly as a page or the API would; the script
@@ -25,6 +29,36 @@ HEADER = (
 KINDS = ("request", "alert", "case_referral", "meeting", "periodic_report")
 
 
+def app_for(url: str, tmp: Path):
+    from hub import create_app
+    from hub.config import Settings
+
+    settings = Settings.from_env(
+        {
+            "database_url": url,
+            "instance_path": str(tmp / "instance"),
+            "secret_key": "bench-secret-key-not-for-production-0123456789",
+            "keys_dir": str(tmp / "keys"),
+            "key_passphrase": "bench",
+        }
+    )
+    return create_app(settings)
+
+
+def fresh_postgres(url: str) -> None:
+    """Drop and create the benchmark's own PostgreSQL database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        name = target.database.replace('"', '""')
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
 def write_file(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write(HEADER)
@@ -44,16 +78,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--url", default=None, help="database URL (default: a temp SQLite)")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the import run")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="hub-import-bench-"))
     url = args.url or f"sqlite:///{tmp / 'hub.sqlite3'}"
-    from generate_exchanges import app_for
-
-    app = app_for(url)
+    if url.startswith("postgresql"):
+        fresh_postgres(url)
+    app = app_for(url, tmp)
     with app.app_context():
         from sqlalchemy import select
 
+        from hub.cli.keys import make_missing_keys
         from hub.cli.setup import ensure_demo_accounts, initialise
         from hub.extensions import db
         from hub.models import User
@@ -62,11 +98,20 @@ def main() -> None:
 
         initialise()
         ensure_demo_accounts("bench-password-0123")
+        # As `hub init` does: keys exist before any import (Argon2 is not the import's cost).
+        make_missing_keys()
         actor = Actor.for_user(db.session.scalar(select(User).where(User.username == "qb.officer")))
         path = tmp / "exchanges.csv"
         write_file(path, args.rows)
         started = time.perf_counter()
-        report = imports.import_exchanges(actor, path, dry_run=args.dry_run)
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            report = profiler.runcall(imports.import_exchanges, actor, path, dry_run=args.dry_run)
+            profiler.dump_stats(args.profile)
+        else:
+            report = imports.import_exchanges(actor, path, dry_run=args.dry_run)
         elapsed = time.perf_counter() - started
     assert report.ok, report.errors[:5]
     rate = args.rows / elapsed

@@ -262,3 +262,61 @@ def _actor(username: str):
     from hub.operations.actor import Actor
 
     return Actor.for_user(db.session.scalar(select(User).where(User.username == username)))
+
+
+def _lookups_during(path: Path) -> int:
+    """Statements reading agreements, organisations or settings during one import run."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        head = statement.split(" WHERE ")[0].lower()
+        if head.lstrip().startswith("select") and any(
+            f"from {t}" in head for t in ("agreements", "organisations", "settings")
+        ):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        report = imports.import_exchanges(_actor("qb.officer"), path, dry_run=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert report.ok, report.errors
+    return len(seen)
+
+
+def test_reference_rows_are_looked_up_once_per_run_not_per_row(app, officer, tmp_path):
+    _lookups_during(_exchange_file(tmp_path / "warm.csv", 1))  # one-off loads of a first run
+    few = _lookups_during(_exchange_file(tmp_path / "few.csv", 3))
+    many = _lookups_during(_exchange_file(tmp_path / "many.csv", 40))
+    assert many == few < 10
+    # The memo lives for the run only: later operations look rows up afresh.
+    from hub.operations import checks
+
+    assert checks.LOOKUP_MEMO not in db.session.info
+
+
+def test_a_late_bad_row_rolls_back_the_fast_pass_and_reports_every_bad_row(
+    app, officer, tmp_path
+):
+    good = "".join(
+        f"g{i},QB-KM-MOU,KM,alert,Alert {i},Body,vi,restricted,A,1,H0,,2024-01-02T08:00,,\n"
+        for i in range(5)
+    )
+    path = write(
+        tmp_path,
+        "late.csv",
+        EXCHANGE_HEADER
+        + good
+        + "b1,QB-KM-MOU,KM,alert,Bad,Body,vi,restricted,Z,1,H0,,2024-01-02T08:00,,\n"
+        + "g9,QB-KM-MOU,KM,alert,Reply,Body,vi,restricted,A,1,H0,,2024-01-03T08:00,,g0\n"
+        + "b2,QB-KM-MOU,XX,alert,Bad,Body,vi,restricted,A,1,H0,,2024-01-02T08:00,,\n",
+    )
+    before = count(AuditEntry)
+    report = imports.import_exchanges(_actor("qb.officer"), path)
+    assert [(e.line, e.field) for e in report.errors] == [(7, "reliability"), (9, "recipient")]
+    assert report.rows == 8
+    assert report.stored == 0
+    assert count(Exchange) == 0
+    assert count(AuditEntry) == before

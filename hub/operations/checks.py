@@ -8,6 +8,8 @@ every problem at once and nothing is stored.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
@@ -106,11 +108,38 @@ def when(errors: Errors, field: str, value: datetime | None, *, now: datetime) -
     return value
 
 
+#: Key in ``db.session.info`` of a run-wide {(model, code): row} memo (see `lookups_cached`).
+LOOKUP_MEMO = "hub.checks.lookup_memo"
+
+
+def _lookup(model, code: str):
+    """The row with this code; memoised while `lookups_cached()` is active, so a bulk
+    run (the importer) asks the database once per code instead of once per row."""
+    memo = db.session.info.get(LOOKUP_MEMO)
+    if memo is not None and (model, code) in memo:
+        return memo[(model, code)]
+    row = db.session.scalar(select(model).where(model.code == code))
+    if memo is not None:
+        memo[(model, code)] = row  # also holds the row strongly in the identity map
+    return row
+
+
+@contextmanager
+def lookups_cached() -> Iterator[None]:
+    """Memoise agreement and organisation lookups by code for one transaction that
+    does not change them (an import run). The rules applied to the rows are unchanged."""
+    db.session.info[LOOKUP_MEMO] = {}
+    try:
+        yield
+    finally:
+        db.session.info.pop(LOOKUP_MEMO, None)
+
+
 def agreement_by_code(errors: Errors, field: str, code) -> Agreement | None:
     if not isinstance(code, str) or not code:
         errors.add(field, _l("This field is required."))
         return None
-    row = db.session.scalar(select(Agreement).where(Agreement.code == code))
+    row = _lookup(Agreement, code)
     if row is None:
         errors.add(field, _l("Unknown agreement."))
     return row
@@ -120,7 +149,7 @@ def organisation_by_code(errors: Errors, field: str, code) -> Organisation | Non
     if not isinstance(code, str) or not code:
         errors.add(field, _l("This field is required."))
         return None
-    row = db.session.scalar(select(Organisation).where(Organisation.code == code))
+    row = _lookup(Organisation, code)
     if row is None:
         errors.add(field, _l("Unknown organisation."))
     return row
