@@ -258,11 +258,14 @@ def main() -> None:
     parser.add_argument("--record", type=int, default=300, help="exchanges to record")
     parser.add_argument("--repeat", type=int, default=20, help="calls per list and filter")
     parser.add_argument("--lists-only", action="store_true", help="skip the recording run")
+    parser.add_argument("--record-only", action="store_true", help="skip the lists")
     args = parser.parse_args()
     app = app_for(args.url)
     print(f"database: {app.config['HUB'].database_url.split('@')[-1]}")
     if not args.lists_only:
         report_recording(app, args.record)
+    if args.record_only:
+        return
     rows = bench_lists(app, args.repeat)
     print(f"{'face':5} {'path':18} {'user':11} {'filter':22} {'p50 ms':>7} {'p95 ms':>7}")
     for face, path, user, label, p50, p95 in rows:

@@ -277,8 +277,20 @@ def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
     if data.kind == "response" and target is not None:
         _answer(actor, target, exchange, logs)
     if commit:
-        db.session.commit()
+        _commit_keeping(exchange)
     return exchange
+
+
+def _commit_keeping(*rows) -> None:
+    """Commit without expiring what was just written: the caller shows it next, and
+    reloading the rows it has in hand would cost a query each."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 def _answer(actor: Actor, request: Exchange, response: Exchange, logs: list[str]) -> None:
