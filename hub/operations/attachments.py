@@ -76,8 +76,14 @@ def _sniff_zip(data: bytes) -> str | None:
     return None
 
 
-def add(actor: Actor, exchange_id: int, *, filename: str, data: bytes) -> Attachment:
-    """Attach a file to an exchange the actor's organisation sent."""
+def add(
+    actor: Actor, exchange_id: int, *, filename: str, data: bytes, commit: bool = True
+) -> Attachment:
+    """Attach a file to an exchange the actor's organisation sent.
+
+    `commit=False` leaves the transaction open, so an exchange recorded with
+    several files is committed with all of them or not at all.
+    """
     exchange = exchange_for(actor, exchange_id, "attach")
     errors = Errors()
     filename = checks.text(errors, "filename", filename, max_length=FILENAME_MAX)
@@ -128,7 +134,8 @@ def add(actor: Actor, exchange_id: int, *, filename: str, data: bytes) -> Attach
             "payload_sha256": payload.ciphertext_sha256,
         },
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return row
 
 

@@ -169,7 +169,9 @@ def new():
         exchange = exchanges.send(g.actor, _new_exchange(form, reply_to), commit=False)
         for upload in form.attachments.data or []:
             if upload and upload.filename:
-                attachments.add(g.actor, exchange.id, filename=upload.filename, data=upload.read())
+                attachments.add(
+                    g.actor, exchange.id, filename=upload.filename, data=upload.read(), commit=False
+                )
         db.session.commit()
     except ValidationFailed as exc:
         db.session.rollback()
