@@ -33,6 +33,12 @@ def make_missing_keys() -> None:
     announce_demo_passphrase()
     if made:
         click.echo("Keys made: " + ", ".join(f"{k.org}/{k.kind}-v{k.version}" for k in made))
+    # Logs written before the hub's key existed (reference data at the first init) get
+    # their first signed checkpoint now rather than at their next write.
+    from hub.audit.checkpoints import sign_all
+    from hub.extensions import db
+
+    sign_all(db.session)
 
 
 @click.group("keys")
