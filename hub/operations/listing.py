@@ -130,6 +130,29 @@ def _encode_cursor(*parts) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def _page(rows: list, number: int, per_page: int, after, sort_key) -> Page:
+    """One page from up to per_page + 1 rows (the extra one says there is a next page).
+
+    `sort_key(row)` is the date the list is ordered by; with the id it makes the keyset
+    cursor of the next page.
+    """
+    if not rows and after is None and number > 1:
+        raise checks.ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
+    has_next = len(rows) > per_page
+    rows = rows[:per_page]
+    next_cursor = None
+    if has_next:
+        last = rows[-1]
+        next_cursor = _encode_cursor(sort_key(last).isoformat(), last.id)
+    return Page(
+        items=rows,
+        page=None if after is not None else number,
+        per_page=per_page,
+        has_next=has_next,
+        next_cursor=next_cursor,
+    )
+
+
 def _decode_cursor(errors: Errors, cursor: str, parse) -> tuple | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
@@ -326,21 +349,7 @@ def list_exchanges(
             )
         )
         rows.sort(key=lambda e: (e.sent_at, e.id), reverse=True)
-    if not rows and after is None and number > 1:
-        raise checks.ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
-    has_next = len(rows) > per_page
-    rows = rows[:per_page]
-    next_cursor = None
-    if has_next:
-        last = rows[-1]
-        next_cursor = _encode_cursor(last.sent_at.isoformat(), last.id)
-    return Page(
-        items=rows,
-        page=None if after is not None else number,
-        per_page=per_page,
-        has_next=has_next,
-        next_cursor=next_cursor,
-    )
+    return _page(rows, number, per_page, after, lambda last: last.sent_at)
 
 
 def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> Select:
@@ -434,18 +443,4 @@ def list_cases(
     if after is None:
         query = query.offset((number - 1) * per_page)
     rows = list(db.session.scalars(query))
-    if not rows and after is None and number > 1:
-        raise checks.ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
-    has_next = len(rows) > per_page
-    rows = rows[:per_page]
-    next_cursor = None
-    if has_next:
-        last = rows[-1]
-        next_cursor = _encode_cursor(last.opened_on.isoformat(), last.id)
-    return Page(
-        items=rows,
-        page=None if after is not None else number,
-        per_page=per_page,
-        has_next=has_next,
-        next_cursor=next_cursor,
-    )
+    return _page(rows, number, per_page, after, lambda last: last.opened_on)
