@@ -297,9 +297,7 @@ def test_reference_rows_are_looked_up_once_per_run_not_per_row(app, officer, tmp
     assert checks.LOOKUP_MEMO not in db.session.info
 
 
-def test_a_late_bad_row_rolls_back_the_fast_pass_and_reports_every_bad_row(
-    app, officer, tmp_path
-):
+def test_a_late_bad_row_rolls_back_the_fast_pass_and_reports_every_bad_row(app, officer, tmp_path):
     good = "".join(
         f"g{i},QB-KM-MOU,KM,alert,Alert {i},Body,vi,restricted,A,1,H0,,2024-01-02T08:00,,\n"
         for i in range(5)
