@@ -148,3 +148,11 @@ def test_an_unusable_hub_key_answers_503_not_500(app, client, km):
     answer = client.get(f"{BASE}/checkpoint", headers=km)
     assert answer.status_code == 503
     assert answer.get_json()["code"] == "checkpoint_unavailable"
+
+
+@pytest.mark.parametrize("path", ["checkpoint", "entries?start=0", "proof/inclusion?index=0"])
+def test_a_log_name_with_a_nul_is_not_found_not_500(app, client, km, path):
+    # PostgreSQL refuses NUL in a query parameter; found by schemathesis-style probing
+    answer = client.get(f"/api/v1/agreements/QB%00/audit/{path}", headers=km)
+    assert answer.status_code == 404
+    assert answer.get_json()["code"] == "not_found"

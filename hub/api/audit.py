@@ -11,12 +11,100 @@ import base64
 
 from flask import Response, g, jsonify, request
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields, validate
 
 from hub.api import api
 from hub.api.errors import error_response, token_required
+from hub.api.schemas import BaseSchema, Integer
 from hub.audit import checkpoints
 from hub.audit.entry import EntryError, decode_entry
 from hub.operations import audit as ops
+
+#: _int_arg takes at most 18 digits.
+MAX_POSITION = 10**18 - 1
+
+
+def _position(**kwargs) -> Integer:
+    # Documentation of what _int_arg accepts (a whole number, 0 or more); the
+    # views read the query themselves so their errors stay 400 out_of_range.
+    return Integer(
+        strict=True,
+        validate=validate.Range(
+            min=0, max=MAX_POSITION, error=_l("Must be between {min} and {max}.")
+        ),
+        **kwargs,
+    )
+
+
+class EntriesQuery(BaseSchema):
+    start = _position(required=True, metadata={"description": "First index"})
+    end = _position(
+        metadata={
+            "description": "Last index, included (RFC 6962); default the last entry; "
+            "at most 1000 entries per call"
+        }
+    )
+
+
+class InclusionQuery(BaseSchema):
+    index = _position(required=True, metadata={"description": "The entry's index"})
+    size = _position(metadata={"description": "Tree size to prove against; default the current"})
+
+
+class ConsistencyQuery(BaseSchema):
+    from_ = _position(
+        data_key="from", required=True, metadata={"description": "The older tree size"}
+    )
+    to = _position(metadata={"description": "The newer tree size; default the current"})
+
+
+_BASE64 = {"format": "byte"}
+
+
+class EntryOut(Schema):
+    """One entry: its bytes, and (unless damaged) their decoded fields, `log` and
+    `version` left out (see schemas/audit-entry.md)."""
+
+    leaf_input = fields.String(
+        required=True,
+        metadata={**_BASE64, "description": "The entry's bytes; only these are hashed"},
+    )
+    index = fields.Integer(required=True)
+    time = fields.String(metadata={"description": "UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ"})
+    actor = fields.String()
+    organisation = fields.String()
+    action = fields.String()
+    target_type = fields.String()
+    target_id = fields.String()
+    details = fields.Dict(keys=fields.String())
+    damaged = fields.Boolean(
+        metadata={"description": "Present (true) when the bytes do not decode: no fields then"}
+    )
+
+
+class EntriesOut(Schema):
+    entries = fields.List(fields.Nested(EntryOut), required=True)
+
+
+class InclusionProofOut(Schema):
+    leaf_index = fields.Integer(required=True)
+    tree_size = fields.Integer(required=True)
+    leaf_hash = fields.String(required=True, metadata=_BASE64)
+    audit_path = fields.List(fields.String(metadata=_BASE64), required=True)
+
+
+class ConsistencyProofOut(Schema):
+    first = fields.Integer(required=True)
+    second = fields.Integer(required=True)
+    consistency = fields.List(fields.String(metadata=_BASE64), required=True)
+
+
+class CheckpointKeysOut(Schema):
+    vkey = fields.String(required=True, metadata={"description": "The newest C2SP vkey"})
+    vkeys = fields.List(
+        fields.String(), required=True, metadata={"description": "Every key version, newest last"}
+    )
+    origin_prefix = fields.String(required=True)
 
 
 def _b64(data: bytes) -> str:

@@ -17,6 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
 from hub.api import api
+from hub.api import audit as a
 from hub.api import compliance as c
 from hub.api import schemas as s
 from hub.operations.attachments import ALLOWED
@@ -49,6 +50,8 @@ def _ok(schema, status: int = 200, description: str = "OK") -> dict:
 def _body(schema) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
+
+_CODE = {"in": "path", "name": "code", "required": True, "schema": {"type": "string"}}
 
 EXCHANGE = "#/components/schemas/Exchange"
 CASE = "#/components/schemas/Case"
@@ -88,6 +91,56 @@ PATHS: dict[str, dict] = {
                 {"in": "query", "schema": c.ComplianceQuery},
             ],
             "responses": _ok(c.ComplianceOut),
+        }
+    },
+    "/agreements/{code}/audit/checkpoint": {
+        "get": {
+            "summary": "A signed checkpoint (C2SP signed note) covering the log's current tree",
+            "description": "The code `hub` names the hub-wide log (administrators only).",
+            "tags": ["audit"],
+            "parameters": [_CODE],
+            "responses": {
+                "200": {
+                    "description": "The signed note",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "default": ERROR,
+            },
+        }
+    },
+    "/agreements/{code}/audit/entries": {
+        "get": {
+            "summary": "Log entries start..end inclusive (RFC 6962 get-entries)",
+            "description": "A position outside the log answers 400 naming the field.",
+            "tags": ["audit"],
+            "parameters": [_CODE, {"in": "query", "schema": a.EntriesQuery}],
+            "responses": _ok(a.EntriesOut),
+        }
+    },
+    "/agreements/{code}/audit/proof/inclusion": {
+        "get": {
+            "summary": "Inclusion proof of one entry in a tree size (RFC 9162 2.1.3)",
+            "description": "A position outside the log answers 400 naming the field.",
+            "tags": ["audit"],
+            "parameters": [_CODE, {"in": "query", "schema": a.InclusionQuery}],
+            "responses": _ok(a.InclusionProofOut),
+        }
+    },
+    "/agreements/{code}/audit/proof/consistency": {
+        "get": {
+            "summary": "Consistency proof between two tree sizes (RFC 9162 2.1.4)",
+            "description": "A position outside the log answers 400 naming the field.",
+            "tags": ["audit"],
+            "parameters": [_CODE, {"in": "query", "schema": a.ConsistencyQuery}],
+            "responses": _ok(a.ConsistencyProofOut),
+        }
+    },
+    "/keys/checkpoint": {
+        "get": {
+            "summary": "The hub's checkpoint verifier keys (C2SP vkey); no login needed",
+            "tags": ["audit"],
+            "security": [],
+            "responses": _ok(a.CheckpointKeysOut),
         }
     },
     "/exchanges": {
@@ -303,7 +356,9 @@ def build_spec() -> dict:
         spec.path(
             path=path,
             operations={
-                method: {**op, "security": [{"bearer": []}]} for method, op in operations.items()
+                # bearer unless the operation says otherwise (the public key)
+                method: {"security": [{"bearer": []}], **op}
+                for method, op in operations.items()
             },
         )
     return spec.to_dict()

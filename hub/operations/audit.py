@@ -76,6 +76,8 @@ def visible_logs(actor: Actor) -> list[AuditLog]:
 
 
 def get_log(actor: Actor, name: str) -> AuditLog:
+    if "\x00" in name:  # no log has one, and PostgreSQL refuses it in a query (a 500)
+        raise NotFound()
     row = db.session.scalar(logs_visible_to(actor).where(AuditLog.name == name))
     if row is None:
         raise NotFound()
