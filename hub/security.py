@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, abort, g, request
 from sqlalchemy import select
 
 from hub.auth import sessions
@@ -89,6 +89,33 @@ def _finish(response: Response) -> Response:
     return response
 
 
+def _contains_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul() -> None:
+    """400 for a NUL character in the path, query, form fields or JSON strings.
+
+    PostgreSQL text cannot hold NUL: left to the database it surfaces as a 500 on
+    whatever route first binds it.  Uploaded files are bytes and are not looked at.
+    """
+    if "\x00" in request.path or _contains_nul(request.args.to_dict(flat=False)):
+        abort(400)
+    if request.method in ("POST", "PUT", "PATCH"):
+        if request.is_json:
+            if _contains_nul(request.get_json(silent=True)):
+                abort(400)
+        elif _contains_nul(request.form.to_dict(flat=False)):
+            abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul)
     app.before_request(_load_identity)
     app.after_request(_finish)
