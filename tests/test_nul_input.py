@@ -21,33 +21,6 @@ def test_nul_in_path_or_query_is_a_400_not_a_500(client, demo_users, api_token, 
         assert "errors" in response.get_json()
 
 
-def test_nul_in_a_json_field_is_refused_and_nothing_is_stored(client, demo_users, api_token):
-    from sqlalchemy import func, select
-
-    from hub.extensions import db
-    from hub.models import Exchange
-
-    before = db.session.scalar(select(func.count()).select_from(Exchange))
-    response = client.post(
-        "/api/v1/exchanges",
-        headers=api_token("qb.officer"),
-        json={
-            "agreement": "QB-KM-MOU",
-            "recipient": "KM",
-            "kind": "alert",
-            "subject": "bad\u0000subject",
-            "body": "x",
-            "classification": "restricted",
-            "reliability": "B",
-            "credibility": 2,
-            "handling": "H0",
-        },
-    )
-    assert response.status_code == 400
-    db.session.rollback()
-    assert db.session.scalar(select(func.count()).select_from(Exchange)) == before
-
-
 def test_nul_in_a_login_form_is_refused(client, browser):
     token = browser.csrf()
     response = client.post(
