@@ -151,8 +151,19 @@ def test_an_unusable_hub_key_answers_503_not_500(app, client, km):
 
 
 @pytest.mark.parametrize("path", ["checkpoint", "entries?start=0", "proof/inclusion?index=0"])
-def test_a_log_name_with_a_nul_is_not_found_not_500(app, client, km, path):
-    # PostgreSQL refuses NUL in a query parameter; found by schemathesis-style probing
+def test_a_log_name_with_a_nul_is_refused_not_500(app, client, km, path):
+    # PostgreSQL refuses NUL in a query parameter; found by schemathesis-style probing.
+    # The request is refused at the door (hub.security), before any lookup.
     answer = client.get(f"/api/v1/agreements/QB%00/audit/{path}", headers=km)
-    assert answer.status_code == 404
-    assert answer.get_json()["code"] == "not_found"
+    assert answer.status_code == 400
+    assert answer.get_json()["errors"]
+
+
+def test_a_log_name_with_a_nul_is_not_found_by_the_operation(app):
+    # The CLI reaches get_log without the web door; it must answer NotFound, not a DB error.
+    from hub.operations import audit as audit_ops
+    from hub.operations.actor import SYSTEM
+    from hub.operations.errors import NotFound
+
+    with pytest.raises(NotFound):
+        audit_ops.get_log(SYSTEM, "QB\x00")
