@@ -166,7 +166,7 @@ def test_catalogs_compile_at_start_up_and_a_missing_one_stops_the_hub(app, tmp_p
 
 
 def test_an_installed_hub_finds_catalogs_packaged_beside_it(tmp_path, monkeypatch):
-    """A wheel carries translations/ as hub/translations (see setup.py)."""
+    """A wheel carries translations/ as hub/translations (see pyproject.toml)."""
     packaged = tmp_path / "site-packages" / "hub"
     (packaged / "translations" / "vi").mkdir(parents=True)
     monkeypatch.setattr(i18n, "PROJECT_ROOT", tmp_path / "site-packages")
@@ -190,6 +190,9 @@ def test_the_wheel_carries_the_catalogs_and_an_installed_hub_compiles_them(tmp_p
         names = set(archive.namelist())
     assert "hub/translations/vi/LC_MESSAGES/messages.po" in names
     assert "hub/translations/lo/LC_MESSAGES/messages.po" in names
+    # pyproject.toml lists the packages by hand; a package it forgets would be missing here.
+    packages = {p.parent.relative_to(root).as_posix() for p in (root / "hub").rglob("__init__.py")}
+    assert {f"{package}/__init__.py" for package in packages} <= names
 
     site = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
