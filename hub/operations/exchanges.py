@@ -207,39 +207,86 @@ def _check(actor: Actor, data: NewExchange, now: datetime):
     return agreement, sender, recipient, case, target, subject, body, note, sent_at, language
 
 
+@dataclass
+class Checked:
+    """A `NewExchange` that passed every rule of `send()`, resolved to rows and clean text."""
+
+    agreement: Agreement
+    sender: Organisation
+    recipient: Organisation
+    case: Case | None
+    target: Exchange | None
+    subject: str
+    body: str
+    note: str
+    sent_at: datetime
+    language: str
+
+
+def validate(actor: Actor, data: NewExchange, now: datetime) -> Checked:
+    """Every rule `send()` applies, writing nothing (the importer checks its rows with it)."""
+    checks.require_officer(actor)
+    return Checked(*_check(actor, data, now))
+
+
+def row_values(actor: Actor, data: NewExchange, checked: Checked, now: datetime) -> dict:
+    """The column values of the exchange `send()` writes for a validated input."""
+    return {
+        "agreement_id": checked.agreement.id,
+        "sender_id": checked.sender.id,
+        "recipient_id": checked.recipient.id,
+        "kind": data.kind,
+        "status": "sent",
+        "classification": data.classification,
+        "handling": data.handling,
+        "handling_note": checked.note,
+        "reliability": data.reliability,
+        "credibility": data.credibility,
+        "subject": checked.subject,
+        "subject_key": fold(checked.subject)[:SUBJECT_MAX],
+        "language": checked.language,
+        "case_id": checked.case.id if checked.case else None,
+        "in_reply_to_id": checked.target.id if checked.target else None,
+        "created_by_id": actor.user_id,
+        "sent_at": checked.sent_at,
+        "due_at": due_at(checked.agreement, data.kind, checked.sent_at),
+        "permission_granted": data.permission_granted,
+        "created_at": now,
+    }
+
+
+def sealed_value(data: NewExchange, checked: Checked) -> dict:
+    """What is sealed for an exchange (format in hub.operations.content)."""
+    return {"body": checked.body, "fields": data.fields or {}, "language": checked.language}
+
+
+def sent_details(values: dict, checked: Checked, payload_sha256: str) -> dict:
+    """The details of the ``exchange_sent`` audit entry (``values``: `row_values`)."""
+    return {
+        "kind": values["kind"],
+        "sender": checked.sender.code,
+        "recipient": checked.recipient.code,
+        "classification": values["classification"],
+        "handling": values["handling"],
+        "sent_at": checked.sent_at.isoformat(),
+        "due_at": values["due_at"].isoformat() if values["due_at"] else None,
+        "case": values["case_id"],
+        "in_reply_to": values["in_reply_to_id"],
+        "payload_sha256": payload_sha256,
+    }
+
+
 def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
     """Record one exchange sent by the actor's organisation; seals the body, audits, commits.
 
     `commit=False` leaves the transaction open (the importer stores a whole
     file or nothing).
     """
-    checks.require_officer(actor)
     now = checks.now()
-    agreement, sender, recipient, case, target, subject, body, note, sent_at, language = _check(
-        actor, data, now
-    )
-    exchange = Exchange(
-        agreement_id=agreement.id,
-        sender_id=sender.id,
-        recipient_id=recipient.id,
-        kind=data.kind,
-        status="sent",
-        classification=data.classification,
-        handling=data.handling,
-        handling_note=note,
-        reliability=data.reliability,
-        credibility=data.credibility,
-        subject=subject,
-        subject_key=fold(subject)[:SUBJECT_MAX],
-        language=language,
-        case_id=case.id if case else None,
-        in_reply_to_id=target.id if target else None,
-        created_by_id=actor.user_id,
-        sent_at=sent_at,
-        due_at=due_at(agreement, data.kind, sent_at),
-        permission_granted=data.permission_granted,
-        created_at=now,
-    )
+    checked = validate(actor, data, now)
+    agreement, sender, recipient = checked.agreement, checked.sender, checked.recipient
+    values = row_values(actor, data, checked, now)
+    exchange = Exchange(**values)
     db.session.add(exchange)
     db.session.flush()
     payload = content.seal_json(
@@ -249,7 +296,7 @@ def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
         sender=sender.code,
         recipient=recipient.code,
         readers=[sender.code, recipient.code],
-        value={"body": body, "fields": data.fields or {}, "language": language},
+        value=sealed_value(data, checked),
     )
     exchange.payload_id = payload.id
     logs = [agreement.code]
@@ -259,19 +306,9 @@ def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
         target_type="exchange",
         target_id=exchange.id,
         logs=logs,
-        details={
-            "kind": exchange.kind,
-            "sender": sender.code,
-            "recipient": recipient.code,
-            "classification": exchange.classification,
-            "handling": exchange.handling,
-            "sent_at": sent_at.isoformat(),
-            "due_at": exchange.due_at.isoformat() if exchange.due_at else None,
-            "case": exchange.case_id,
-            "in_reply_to": exchange.in_reply_to_id,
-            "payload_sha256": payload.ciphertext_sha256,
-        },
+        details=sent_details(values, checked, payload.ciphertext_sha256),
     )
+    case, target = checked.case, checked.target
     if case is not None and agreement not in case.agreements:
         case.agreements.append(agreement)
     if data.kind == "response" and target is not None:
