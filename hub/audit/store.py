@@ -177,38 +177,109 @@ def append_entry(
     that lock, so no one else appends between these reads and writes.
     """
     stack = _frontier(writer, log_id, size, root)
-    index, h, level = size, leaf, 0
-    nodes: list[object] = [log_id, 0, index, h]
+    nodes = [v for node in _push(stack, log_id, size, leaf) for v in node]
+    new_root = _root(stack)
+    head = (size + 1, new_root, writer.when(when), log_id)
+    values = ", ".join(["(%s, %s, %s, %s)"] * (len(nodes) // 4))
+    insert_nodes = f"{INSERT_NODES} VALUES {values}"
+    if writer.sqlite:
+        writer.execute(INSERT_ENTRY, entry)
+        writer.execute(insert_nodes, nodes)
+        writer.execute(UPDATE_HEAD, head)
+    else:
+        # One round trip: PostgreSQL runs data-modifying CTEs in one statement.
+        writer.execute(
+            f"WITH e AS ({INSERT_ENTRY}), n AS ({insert_nodes}) {UPDATE_HEAD}",
+            (*entry, *nodes, *head),
+        )
+    _appended(session, writer, log_id, size + 1, new_root, stack)
+    return new_root
+
+
+INSERT_ENTRY = (
+    'INSERT INTO audit_entries (log_id, "index", created_at, actor, organisation, '
+    "action, target_type, target_id, leaf_input) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+INSERT_NODES = 'INSERT INTO audit_nodes (log_id, level, "index", hash)'
+UPDATE_HEAD = "UPDATE audit_logs SET size = %s, root = %s, updated_at = %s WHERE id = %s"
+
+
+def _push(stack: list[bytes], log_id: int, index: int, leaf: bytes) -> list[tuple]:
+    """Add leaf ``index`` to the compact range ``stack`` (in place); return the
+    ``(log_id, level, index, hash)`` rows of the leaf and the subtrees it completes."""
+    h, level = leaf, 0
+    nodes = [(log_id, 0, index, h)]
     while index & 1:  # a right child: merge with its left sibling
         h = sha256(b"\x01" + stack.pop() + h).digest()
         index >>= 1
         level += 1
-        nodes += (log_id, level, index, h)
+        nodes.append((log_id, level, index, h))
     stack.append(h)
+    return nodes
+
+
+def _root(stack: list[bytes]) -> bytes:
+    """The root of the tree whose compact range is ``stack`` (non-empty)."""
     new_root = stack[-1]
     for left in reversed(stack[:-1]):
         new_root = sha256(b"\x01" + left + new_root).digest()
-    head = (size + 1, new_root, writer.when(when), log_id)
-    values = ", ".join(["(%s, %s, %s, %s)"] * (len(nodes) // 4))
-    insert_entry = (
-        'INSERT INTO audit_entries (log_id, "index", created_at, actor, organisation, '
-        "action, target_type, target_id, leaf_input) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    )
-    insert_nodes = f'INSERT INTO audit_nodes (log_id, level, "index", hash) VALUES {values}'  # noqa: S608  # nosec B608
-    update_head = "UPDATE audit_logs SET size = %s, root = %s, updated_at = %s WHERE id = %s"
-    if writer.sqlite:
-        writer.execute(insert_entry, entry)
-        writer.execute(insert_nodes, nodes)
-        writer.execute(update_head, head)
-    else:
-        # One round trip: PostgreSQL runs data-modifying CTEs in one statement.
-        writer.execute(
-            f"WITH e AS ({insert_entry}), n AS ({insert_nodes}) {update_head}",
-            (*entry, *nodes, *head),
-        )
-    _frontiers[(writer.engine_key, log_id)] = (size + 1, new_root, tuple(stack))
+    return new_root
+
+
+def _appended(
+    session: Session, writer: Writer, log_id: int, size: int, root: bytes, stack: list[bytes]
+) -> None:
+    _frontiers[(writer.engine_key, log_id)] = (size, root, tuple(stack))
     # A head loaded in this session would now be stale: let it reload.
     loaded = session.identity_map.get(session.identity_key(AuditLog, log_id))
     if loaded is not None:
         session.expire(loaded)
+
+
+#: Rows per multi-row INSERT in a batch append (PostgreSQL's limit is 65535 parameters).
+BATCH_ROWS = 500
+
+
+def append_entries(
+    session: Session,
+    writer: Writer,
+    log_id: int,
+    size: int,
+    root: bytes | None,
+    entries: list[tuple],
+    leaves: list[bytes],
+    when,
+) -> bytes | None:
+    """Write entries ``size`` .. ``size + len(entries) - 1`` (their column values and
+    leaf hashes, in order), every subtree they complete and the new head, in a few
+    multi-row statements; return the new root.
+
+    The tree is the one that appending them one by one with :func:`append_entry`
+    builds, node for node (the same push, in Python); only the statements differ.
+    The caller holds the head locked, as for :func:`append_entry`.
+    """
+    if not entries:
+        return root
+    stack = _frontier(writer, log_id, size, root)
+    nodes = [
+        node
+        for offset, leaf in enumerate(leaves)
+        for node in _push(stack, log_id, size + offset, leaf)
+    ]
+    new_root = _root(stack)
+    _insert_rows(writer, INSERT_ENTRY.split(" VALUES ")[0], entries)
+    _insert_rows(writer, INSERT_NODES, nodes)
+    writer.execute(UPDATE_HEAD, (size + len(entries), new_root, writer.when(when), log_id))
+    _appended(session, writer, log_id, size + len(entries), new_root, stack)
     return new_root
+
+
+def _insert_rows(writer: Writer, insert: str, rows: list[tuple]) -> None:
+    """Multi-row INSERTs of up to BATCH_ROWS rows each: one round trip per batch."""
+    width = len(rows[0])
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    for start in range(0, len(rows), BATCH_ROWS):
+        chunk = rows[start : start + BATCH_ROWS]
+        values = ", ".join([one] * len(chunk))
+        # Only placeholders are interpolated; the values travel as parameters.
+        writer.execute(f"{insert} VALUES {values}", [v for row in chunk for v in row])
