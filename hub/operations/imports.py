@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ EXCHANGE_COLUMNS = (
     "sent_at",
     "case",
     "in_reply_to",
+    "sender",
 )
 EXCHANGE_REQUIRED = (
     "agreement",
@@ -329,11 +330,7 @@ def _run(
                 pinned = _pin_reference_rows()
                 _store_rows(report, rows, make_store(), careful=True)
                 del pinned
-        if dry_run or report.errors:
-            db.session.rollback()
-            report.stored = 0
-        else:
-            db.session.commit()
+        _finish(report)
     except BaseException:
         db.session.rollback()
         raise
@@ -380,14 +377,8 @@ def _store_rows(
                     store_row(line, row)
             else:
                 store_row(line, row)
-        except CellError as exc:
-            report.errors.append(RowError(line, exc.column, exc.message))
-        except ValidationFailed as exc:
-            for column, messages in exc.errors.items():
-                for message in messages:
-                    report.errors.append(RowError(line, column, message))
-        except OperationError as exc:
-            report.errors.append(RowError(line, "-", exc.message))
+        except (CellError, OperationError) as exc:
+            _refused(report, line, exc)
         else:
             report.stored += 1
         if report.errors and not careful:
@@ -400,47 +391,111 @@ def _store_rows(
 def import_exchanges(
     actor: Actor, path: Path, *, dry_run: bool = False, default_language: str | None = None
 ) -> ImportReport:
-    """Exchanges sent by the actor's organisation, one `exchanges.send` per row."""
-    from hub.operations import exchanges
+    """Exchanges sent or received by the actor's organisation, all rows or none.
 
-    return _run(
-        "exchanges",
-        path,
-        columns=EXCHANGE_COLUMNS,
-        required=EXCHANGE_REQUIRED,
-        dry_run=dry_run,
-        make_store=lambda: _exchange_store(actor, exchanges, default_language),
-    )
+    One pass: each row is checked by `exchanges.validate` (the rules of `send`,
+    writing nothing), so a refused row leaves nothing behind and needs no
+    savepoint; good rows are written in batches (hub.operations.imports_batch)
+    and stay written while later rows are checked, so those can reply to them.
+    The transaction is committed only when no row failed and this is not a dry run.
+    """
+    checks.require_officer(actor)
+    started = time.perf_counter()
+    report = ImportReport(kind="exchanges", dry_run=dry_run)
+    header, rows = read_table(path)
+    check_header(header, EXCHANGE_COLUMNS, EXCHANGE_REQUIRED)
+    db.session.rollback()
+    try:
+        with checks.lookups_cached():
+            pinned = _pin_reference_rows()
+            writer = _ExchangeRows(actor, default_language)
+            for line, row in rows:
+                report.rows += 1
+                if row.pop("_extra", False):
+                    report.errors.append(
+                        RowError(line, "-", _l("This row has more cells than columns."))
+                    )
+                    continue
+                try:
+                    writer.store(row)
+                except (CellError, OperationError) as exc:
+                    _refused(report, line, exc)
+                else:
+                    report.stored += 1
+            writer.batch.flush()
+            del pinned
+        _finish(report)
+    except BaseException:
+        db.session.rollback()
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
 
 
-def _exchange_store(actor: Actor, exchanges, default_language: str | None):
-    """A fresh row-storing function for one pass (the row -> id map starts empty)."""
-    by_row: dict[str, int] = {}
-    case_ids: dict[str, int | None] = {}
+def _finish(report: ImportReport) -> None:
+    if report.dry_run or report.errors:
+        db.session.rollback()
+        report.stored = 0
+    else:
+        db.session.commit()
 
-    def case_id(reference: str) -> int | None:
-        if reference not in case_ids:
-            case_ids[reference] = db.session.scalar(
+
+def _refused(report: ImportReport, line: int, exc: Exception) -> None:
+    """Record why a row was refused, one line per field and message."""
+    if isinstance(exc, CellError):
+        report.errors.append(RowError(line, exc.column, exc.message))
+    elif isinstance(exc, ValidationFailed):
+        for column, messages in exc.errors.items():
+            for message in messages:
+                report.errors.append(RowError(line, column, message))
+    else:
+        report.errors.append(RowError(line, "-", exc.message))
+
+
+class _ExchangeRows:
+    """Turns rows into validated exchanges queued for the batch writer."""
+
+    def __init__(self, actor: Actor, default_language: str | None) -> None:
+        from hub.operations.imports_batch import ExchangeBatch
+
+        self.actor = actor
+        self.default_language = default_language
+        self.batch = ExchangeBatch()
+        #: value of column "row" -> the queued or written exchange (its id once written)
+        self.by_row: dict[str, Any] = {}
+        self.case_ids: dict[str, int | None] = {}
+
+    def case_id(self, reference: str) -> int:
+        if reference not in self.case_ids:
+            self.case_ids[reference] = db.session.scalar(
                 select(Case.id).where(Case.reference == reference)
             )
-        found = case_ids[reference]
+        found = self.case_ids[reference]
         if found is None:
             raise CellError("case", _l("No case has this reference."))
         return found
 
-    def reply_id(text: str) -> int:
+    def reply_id(self, text: str) -> int:
         # "#123" names an exchange already in the hub; anything else an earlier row.
         if text.startswith("#") and text[1:].isdigit():
             return int(text[1:])
-        if text not in by_row:
+        if text not in self.by_row:
             raise CellError("in_reply_to", _l("No earlier row has this value in column “row”."))
-        return by_row[text]
+        earlier = self.by_row[text]
+        if earlier.id is None:
+            self.batch.flush()  # the reply's checks read the exchange it answers
+        return earlier.id
 
-    def store(line: int, row: dict) -> None:
+    def store(self, row: dict) -> None:
+        from hub.operations import exchanges
+        from hub.operations.imports_batch import Queued
+
         ref = cell_text(row, "row")
-        if ref and ref in by_row:
+        if ref and ref in self.by_row:
             raise CellError("row", _l("This value of “row” is already used above."))
         credibility = cell_int(row, "credibility")
+        reference = cell_text(row, "case")
+        reply = cell_text(row, "in_reply_to")
         data = exchanges.NewExchange(
             agreement=cell_text(row, "agreement"),
             recipient=cell_text(row, "recipient"),
@@ -453,20 +508,77 @@ def _exchange_store(actor: Actor, exchanges, default_language: str | None):
             handling=cell_text(row, "handling").upper(),
             handling_note=cell_text(row, "handling_note"),
             sent_at=cell_datetime(row, "sent_at"),
-            case=case_id(cell_text(row, "case")) if cell_text(row, "case") else None,
-            in_reply_to=reply_id(cell_text(row, "in_reply_to"))
-            if cell_text(row, "in_reply_to")
-            else None,
-            language=cell_text(row, "language") or default_language,
+            case=self.case_id(reference) if reference else None,
+            in_reply_to=self.reply_id(reply) if reply else None,
+            language=cell_text(row, "language") or self.default_language,
         )
         if data.sent_at is None:
             # History has a date: "now" would be a silent lie about when it happened.
             raise CellError("sent_at", _l("This field is required."))
-        exchange = exchanges.send(actor, data, commit=False)
+        sender = cell_text(row, "sender")
+        received = bool(sender) and sender != self.actor.organisation_code
+        now = checks.now()
+        if received:
+            checked = self._validate_received(sender, data, now)
+        else:
+            checked = exchanges.validate(self.actor, data, now)
+        values = exchanges.row_values(self.actor, data, checked, now)
+        item = Queued(actor=self.actor, data=data, checked=checked, values=values)
+        case, agreement = checked.case, checked.agreement
+        if case is not None and agreement not in case.agreements:
+            case.agreements.append(agreement)  # as send() does
+        if data.kind == "response":
+            # Answering changes the request: write what is queued and this row now,
+            # then answer as send() does (audited after the response's own entry).
+            self.batch.flush()
+            self.batch.pending.append(item)
+            self.batch.flush()
+            response = db.session.get(exchanges.Exchange, item.id)
+            exchanges._answer(self.actor, checked.target, response, [agreement.code])
+        else:
+            self.batch.add(item)
         if ref:
-            by_row[ref] = exchange.id
+            self.by_row[ref] = item
 
-    return store
+    def _validate_received(self, sender_code: str, data, now):
+        """An exchange a partner sent to the actor's organisation: checked by the same
+        rules, from the sender's side (it is the party, it answers, it replies)."""
+        from hub.operations import exchanges
+        from hub.operations.scope import cases_visible_to
+
+        errors = checks.Errors()
+        sender = checks.organisation_by_code(errors, "sender", sender_code)
+        if data.recipient != self.actor.organisation_code:
+            errors.add("recipient", _l("Your organisation must be the sender or the recipient."))
+        agreement = _lookup_agreement(data.agreement)
+        if (
+            sender is not None
+            and agreement is not None
+            and sender.id not in {p.id for p in agreement.parties}
+        ):
+            errors.add("sender", _l("The sender is not a party to this agreement."))
+        case = None
+        if data.case is not None:
+            # The case is the recording organisation's: it must be one it can see.
+            case = db.session.scalar(cases_visible_to(self.actor).where(Case.id == data.case))
+            if case is None:
+                errors.add("case", _l("Unknown case."))
+        errors.raise_if_any()
+        as_sender = Actor(
+            user_id=self.actor.user_id,
+            username=self.actor.username,
+            organisation_id=sender.id,
+            organisation_code=sender.code,
+            role=self.actor.role,
+        )
+        checked = exchanges.validate(as_sender, replace(data, case=None), now)
+        checked.case = case
+        return checked
+
+
+def _lookup_agreement(code: str):
+    """The agreement with this code, or None (its own errors come from validation)."""
+    return checks.agreement_by_code(checks.Errors(), "agreement", code) if code else None
 
 
 def import_cases(
