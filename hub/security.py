@@ -7,11 +7,12 @@ from datetime import timedelta
 
 from flask import Flask, Response, abort, g, request
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from hub.auth import sessions
 from hub.auth.tokens import token_digest
 from hub.extensions import db
-from hub.models import ApiToken
+from hub.models import ApiToken, User
 from hub.models.base import utcnow
 from hub.operations.actor import Actor
 
@@ -57,8 +58,13 @@ def _load_bearer() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return
+    # Token, user and organisation in one query: the actor needs all three on every call.
     row = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(token.strip()))
+        select(ApiToken)
+        .join(ApiToken.user)
+        .join(User.organisation)
+        .where(ApiToken.token_hash == token_digest(token.strip()))
+        .options(contains_eager(ApiToken.user).contains_eager(User.organisation))
     )
     if row is None or row.revoked_at is not None or row.user.disabled:
         return

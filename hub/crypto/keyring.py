@@ -26,8 +26,10 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,6 +69,8 @@ FILE_VERSION: Final = 1
 # Organisation codes become folder names: keep them to a safe alphabet.
 _ORG_RE: Final = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 _FILE_RE: Final = re.compile(r"^(enc|sign)-v([1-9][0-9]{0,8})\.(key|pub)\.json$")
+#: A folder changed less than this long ago is listed again on each call (see Keyring._files).
+_SETTLED_NS: Final = 1_000_000_000
 _SALT_LEN: Final = 16
 _VERIFIER_LABEL: Final = b"blo-hub keyring: passphrase verifier"
 _KEY_LABEL: Final = b"blo-hub keyring: key encryption key"
@@ -275,6 +279,8 @@ class Keyring:
         # per-object secret), so a later call with a wrong passphrase still fails.
         self._cache_secret = secrets.token_bytes(32)
         self._cache: dict[tuple[str, str, int], tuple[bytes, Any]] = {}
+        # Folder listings by organisation, with the folder's (inode, mtime, ctime).
+        self._listing: dict[str, tuple[tuple[int, int, int], dict]] = {}
 
     # --- paths and listing ---
 
@@ -282,15 +288,31 @@ class Keyring:
         return self.root / check_org(org) / f"{kind}-v{version}.{ext}.json"
 
     def _files(self, org: str) -> dict[tuple[str, int], set[str]]:
-        """(kind, version) -> {"key", "pub"} found in the organisation's folder."""
-        found: dict[tuple[str, int], set[str]] = {}
+        """(kind, version) -> {"key", "pub"} found in the organisation's folder.
+
+        Every seal asks for the newest versions, so the listing is remembered while
+        the folder's change time stays the same (another process adding a version
+        changes it). A listing taken within a second of a change is not remembered:
+        a file added in the same clock tick would not move the time.
+        """
         folder = self.root / check_org(org)
-        if folder.is_dir():
+        try:
+            info = os.stat(folder)
+        except FileNotFoundError:
+            return {}
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
+        cached = self._listing.get(org)
+        if cached is not None and cached[0] == stamp:
+            return {k: set(v) for k, v in cached[1].items()}
+        found: dict[tuple[str, int], set[str]] = {}
+        if stat.S_ISDIR(info.st_mode):
             for entry in folder.iterdir():
                 match = _FILE_RE.match(entry.name)
                 if match:
                     kind, version, ext = match.group(1), int(match.group(2)), match.group(3)
                     found.setdefault((kind, version), set()).add(ext)
+        if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > _SETTLED_NS:
+            self._listing[org] = (stamp, {k: frozenset(v) for k, v in found.items()})
         return found
 
     def orgs(self) -> list[str]:

@@ -23,6 +23,8 @@ import uuid
 from typing import Final
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import insert, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from hub import audit
 from hub.crypto import service
@@ -42,6 +44,7 @@ from hub.crypto.sealing import open_sealed as _open_sealed
 from hub.crypto.sealing import seal as _seal
 from hub.extensions import db
 from hub.models import PayloadWrap, SealedPayload, Setting
+from hub.models.base import utcnow
 from hub.operations.actor import Actor
 from hub.operations.errors import Forbidden, OperationError
 from hub.text import clean, fold
@@ -68,11 +71,20 @@ class NotAReaderError(Forbidden):
 def hub_id() -> str:
     """This hub's id (a UUID kept in the settings table); made in the open transaction
     if missing (``hub init`` makes it; the caller's commit keeps it)."""
-    row = db.session.get(Setting, HUB_ID_KEY)
-    if row is None:
-        row = Setting(key=HUB_ID_KEY, value=str(uuid.uuid4()))
-        db.session.add(row)
-        db.session.flush()
+    session = db.session
+    # A plain read first: every seal asks, and an ORM load costs several times more.
+    # Not cached across requests: a restored backup brings its own id.
+    row = session.identity_map.get(session.identity_key(Setting, HUB_ID_KEY))
+    if row is not None:
+        return row.value
+    value = session.execute(
+        select(Setting.__table__.c.value).where(Setting.__table__.c.key == HUB_ID_KEY)
+    ).scalar()
+    if value is not None:
+        return value
+    row = Setting(key=HUB_ID_KEY, value=str(uuid.uuid4()))
+    session.add(row)
+    session.flush()
     return row.value
 
 
@@ -123,31 +135,51 @@ def to_sealed(payload: SealedPayload, *, ciphertext: bytes | None = None) -> Sea
 
 
 def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False):
-    """Add the rows for an envelope to the session and flush (no commit)."""
-    row = SealedPayload(
-        record_type=record_type,
-        record_id=str(record_id),
-        binding_json=canonical_json(dict(sealed.binding)).decode("utf-8"),
-        envelope_version=sealed.version,
-        suite=sealed.cipher,
-        nonce=sealed.nonce,
-        key_commitment=sealed.key_commitment,
-        ciphertext=sealed.ciphertext,
-        ciphertext_sha256=sealed.ciphertext_sha256,
-        signer_org=sealed.signer_org,
-        signer_key_version=sealed.signer_version,
-        signer_fingerprint=sealed.signer_fingerprint,
-        signature=sealed.signature,
-        imported=imported,
+    """Add the rows for an envelope (no commit) and return the payload row.
+
+    Written with two plain INSERTs (the payload, then its wraps in one batch)
+    rather than through the unit of work, which cost more than the sealing
+    itself; the returned row is then attached to the session as if loaded, so
+    callers use it as any other (its ``wraps`` load when first read).
+    """
+    values = {
+        "record_type": record_type,
+        "record_id": str(record_id),
+        "binding_json": canonical_json(dict(sealed.binding)).decode("utf-8"),
+        "envelope_version": sealed.version,
+        "suite": sealed.cipher,
+        "nonce": sealed.nonce,
+        "key_commitment": sealed.key_commitment,
+        "ciphertext": sealed.ciphertext,
+        "ciphertext_sha256": sealed.ciphertext_sha256,
+        "signer_org": sealed.signer_org,
+        "signer_key_version": sealed.signer_version,
+        "signer_fingerprint": sealed.signer_fingerprint,
+        "signature": sealed.signature,
+        "imported": imported,
+        "created_at": utcnow(),
+    }
+    session = db.session
+    session.flush()  # rows pending before this one keep their order
+    result = session.execute(insert(SealedPayload.__table__).values(**values))
+    payload_id = result.inserted_primary_key[0]
+    session.execute(
+        insert(PayloadWrap.__table__),
+        [
+            {
+                "payload_id": payload_id,
+                "org_code": org,
+                "key_version": w.version,
+                "kem": w.suite,
+                "fingerprint": w.fingerprint,
+                "enc": w.enc,
+            }
+            for org, w in sorted(sealed.wraps.items())
+        ],
     )
-    row.wraps = [
-        PayloadWrap(
-            org_code=org, key_version=w.version, kem=w.suite, fingerprint=w.fingerprint, enc=w.enc
-        )
-        for org, w in sorted(sealed.wraps.items())
-    ]
-    db.session.add(row)
-    db.session.flush()
+    row = SealedPayload(id=payload_id, **values)
+    make_transient_to_detached(row)
+    session.add(row)
     return row
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from hub import audit
 from hub.extensions import db
@@ -138,6 +138,27 @@ def _check_reply(
     return target
 
 
+def _agreement_by_code(errors: Errors, code) -> Agreement | None:
+    """The agreement with its parties and obligations, in one query (the rules read all
+    three); memoised like `checks.agreement_by_code` during a bulk run."""
+    if not isinstance(code, str) or not code:
+        return checks.agreement_by_code(errors, "agreement", code)  # names the error
+    memo = db.session.info.get(checks.LOOKUP_MEMO)
+    if memo is not None and (Agreement, code) in memo:
+        row = memo[(Agreement, code)]
+    else:
+        row = db.session.scalar(
+            select(Agreement)
+            .where(Agreement.code == code)
+            .options(joinedload(Agreement.parties), joinedload(Agreement.obligations))
+        )
+        if memo is not None:
+            memo[(Agreement, code)] = row
+    if row is None:
+        errors.add("agreement", _l("Unknown agreement."))
+    return row
+
+
 def _check(actor: Actor, data: NewExchange, now: datetime):
     errors = Errors()
     checks.choice(errors, "kind", data.kind, EXCHANGE_KINDS)
@@ -162,8 +183,14 @@ def _check(actor: Actor, data: NewExchange, now: datetime):
         errors.add("fields", _l("Give the structured fields as an object."))
     sent_at = checks.when(errors, "sent_at", data.sent_at, now=now)
 
-    agreement = checks.agreement_by_code(errors, "agreement", data.agreement)
-    recipient = checks.organisation_by_code(errors, "recipient", data.recipient)
+    agreement = _agreement_by_code(errors, data.agreement)
+    # The recipient is normally one of the parties just loaded; only otherwise is it
+    # looked up (to tell an unknown organisation from one that is not a party).
+    recipient = None
+    if agreement is not None and isinstance(data.recipient, str) and data.recipient:
+        recipient = next((p for p in agreement.parties if p.code == data.recipient), None)
+    if recipient is None:
+        recipient = checks.organisation_by_code(errors, "recipient", data.recipient)
     sender = db.session.get(Organisation, actor.organisation_id)
     if agreement is not None:
         party_ids = {p.id for p in agreement.parties}
@@ -286,7 +313,11 @@ def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
     checked = validate(actor, data, now)
     agreement, sender, recipient = checked.agreement, checked.sender, checked.recipient
     values = row_values(actor, data, checked, now)
-    exchange = Exchange(**values)
+    # The payload is sealed after the insert (its binding names the exchange's id).
+    exchange = Exchange(**values, payload_id=None)
+    # The rows in hand, so showing the new exchange loads none of them again
+    # (none of these relationships has a back-reference that would load a collection).
+    exchange.agreement, exchange.sender, exchange.recipient = agreement, sender, recipient
     db.session.add(exchange)
     db.session.flush()
     payload = content.seal_json(
