@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,9 +10,11 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from hub.audit import verify
+from hub.audit.entry import decode_entry
 from hub.extensions import db
-from hub.models import AuditEntry, Case, Exchange, Seizure
-from hub.operations import imports
+from hub.models import AuditEntry, Case, Exchange, SealedPayload, Seizure, Suspect
+from hub.operations import cases, exchanges, imports, imports_batch
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -21,10 +22,12 @@ CASE_HEADER = (
     "reference,title,opened_on,province,district,locality,border_gate,place_note,"
     "organisations,agreements,seizures\n"
 )
+HISTORY_HEADER = "reference,title,opened_on,suspects,status,closed_on\n"
 EXCHANGE_HEADER = (
     "row,agreement,recipient,kind,subject,body,language,classification,reliability,"
     "credibility,handling,handling_note,sent_at,case,in_reply_to\n"
 )
+RECEIVED_HEADER = EXCHANGE_HEADER.strip() + ",sender\n"
 
 
 def count(model) -> int:
@@ -61,6 +64,67 @@ def test_the_case_template_imports(app, officer):
         ("crystal_meth", Decimal("2.5"), "kg"),
     ]
     assert case.owner.code == "QB"
+    # History: the status as of today, and the suspects sealed and blind-indexed.
+    assert (case.status, case.closed_on) == ("prosecuted", None)
+    closed = db.session.scalar(select(Case).where(Case.reference == "QB-2024-00003"))
+    assert (closed.status, closed.closed_on) == ("closed", date(2025, 2, 14))
+    assert len(case.suspects) == 2
+    by_name = cases.suspect_indexes(name="nguyen van an")["name"]
+    by_document = cases.suspect_indexes(document="0440-8500-1234")["document"]
+    found = db.session.scalar(select(Suspect).where(Suspect.name_index == by_name))
+    assert found is not None
+    assert found.document_index == by_document
+    views = cases.read_suspects(_actor("km.officer"), case)  # KM is involved: a reader
+    assert sorted((v.name, v.date_of_birth, v.nationality) for v in views) == [
+        ("Bounmy Sisouk", "", "LA"),
+        ("Nguyễn Văn An", "1985-04-12", "VN"),
+    ]
+    changes = [
+        decode_entry(bytes(e.leaf_input))["details"]
+        for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "case_status_changed")
+        )
+    ]
+    assert sorted((d["to"], d["closed_on"], d["imported"]) for d in changes) == [
+        ("closed", "2025-02-14", True),
+        ("prosecuted", None, True),
+    ]
+
+
+def test_bad_history_rows_are_reported_and_nothing_is_stored(app, officer, tmp_path):
+    path = write(
+        tmp_path,
+        "history.csv",
+        HISTORY_HEADER
+        + "H-1,Good,2020-01-02,An | 1980-01-01 | VN | B123,closed,2021-05-06\n"
+        + "H-2,Unknown status,2020-01-02,,shelved,\n"  # line 3
+        + "H-3,Closed without a date,2020-01-02,,closed,\n"  # line 4
+        + "H-4,Open with a closing date,2020-01-02,,investigating,2021-01-01\n"  # line 5
+        + "H-5,Closed before opened,2020-01-02,,closed,2019-12-31\n"  # line 6
+        + "H-6,Closed in the future,2020-01-02,,closed,2999-01-01\n"  # line 7
+        + "H-7,Five parts,2020-01-02,A | 1980-01-01 | VN | X | extra,,\n"  # line 8
+        + "H-8,Bad birth date,2020-01-02,A | 12/01/1980,,\n"  # line 9
+        + "H-9,Nameless suspect,2020-01-02, | 1980-01-01 | VN,,\n"  # line 10
+        + "H-10,Born in the future,2020-01-02,A | 2999-01-01,,\n",  # line 11
+    )
+    before = count(AuditEntry)
+    result = run(app, "cases", str(path), "--user", "qb.officer", "--language", "en")
+    assert result.exit_code == 1
+    err = result.stderr
+    assert f"{path}:3: status: Choose one of:" in err
+    assert f"{path}:4: closed_on: This field is required." in err
+    assert f"{path}:5: closed_on: Give closed_on only for a closed case." in err
+    assert f"{path}:6: closed_on: A case cannot be closed before it was opened." in err
+    assert f"{path}:7: closed_on: This date is in the future." in err
+    assert f"{path}:8: suspects: Write each suspect as" in err
+    assert f"{path}:9: suspects: Write the date as YYYY-MM-DD." in err
+    assert f"{path}:10: suspects.0.name: This field is required." in err
+    assert f"{path}:11: suspects.0.date_of_birth: This date of birth is not possible." in err
+    assert f"{path}:2:" not in err
+    assert count(Case) == 0
+    assert count(Suspect) == 0
+    assert count(SealedPayload) == 0
+    assert count(AuditEntry) == before
 
 
 def test_bad_rows_are_all_reported_with_their_lines_and_nothing_is_stored(app, officer, tmp_path):
@@ -174,6 +238,7 @@ def test_the_exchange_template_imports_after_its_cases(app, officer):
     assert [(x.kind, x.sender.code, x.recipient.code) for x in rows] == [
         ("request", "QB", "KM"),
         ("alert", "QB", "KM"),
+        ("response", "KM", "QB"),  # received from Khammouane
     ]
     request = rows[0]
     assert request.sent_at == datetime(2023, 3, 7, 2, 30, tzinfo=UTC)  # 09:30 at UTC+7
@@ -181,6 +246,16 @@ def test_the_exchange_template_imports_after_its_cases(app, officer):
     assert request.due_at == datetime(2023, 3, 14, 2, 30, tzinfo=UTC)  # QB-KM-MOU: 7 days
     assert request.payload_id is not None  # sealed like any other
     assert rows[1].handling_note == "Chỉ dùng trong lực lượng biên phòng"
+    # The received response answers the request, as one recorded in the hub would.
+    response = rows[2]
+    assert response.in_reply_to_id == request.id
+    assert (request.status, request.answered_at) == ("answered", response.sent_at)
+    assert response.language == "lo"
+    # Both parties read it; this hub sealed and signed its transcript.
+    for username in ("qb.officer", "km.officer"):
+        opened = exchanges.read(_actor(username), response)
+        assert opened.body.startswith("ລົດຄັນນີ້")
+    assert response.payload.signer_org == "QB"
 
 
 def test_exchange_rows_refer_to_earlier_rows_and_bad_rows_store_nothing(app, officer, tmp_path):
@@ -246,15 +321,11 @@ def _exchange_file(path: Path, rows: int) -> Path:
 def test_import_rate_is_reported(app, officer, tmp_path):
     """A small sample of the 100k run (bench/import_bench.py measures the full one)."""
     path = _exchange_file(tmp_path / "many.csv", 100)
-    started = time.perf_counter()
     report = imports.import_exchanges(_actor("qb.officer"), path, dry_run=False)
-    elapsed = time.perf_counter() - started
     assert report.ok
     assert report.stored == 100
+    assert report.seconds > 0  # the rate shown is rows / seconds; speed lives in bench/
     assert count(Exchange) == 100
-    # A floor against pathological regressions only: each row is validated, sealed
-    # (HPKE) and audited (Merkle append); the 100k target is measured by the bench.
-    assert 100 / elapsed > 8
 
 
 def _actor(username: str):
@@ -318,3 +389,100 @@ def test_a_late_bad_row_rolls_back_the_fast_pass_and_reports_every_bad_row(app, 
     assert report.stored == 0
     assert count(Exchange) == 0
     assert count(AuditEntry) == before
+
+
+def test_received_exchanges_bad_rows_are_reported_and_nothing_is_stored(app, officer, tmp_path):
+    assert (
+        run(app, "cases", str(SCHEMAS / "import-cases.csv"), "--user", "qb.officer").exit_code == 0
+    )
+    ok = ",QB-KM-MOU,QB,alert,From KM,Body,lo,restricted,A,1,H0,,2024-01-02T08:00"
+    path = write(
+        tmp_path,
+        "received.csv",
+        RECEIVED_HEADER
+        + f"k1{ok},,,KM\n"
+        + "k2,QB-KM-MOU,QB,alert,Not a party,Body,lo,restricted,A,1,H0,,2024-01-02T08:00,,,SV\n"
+        + "k3,QB-KM-MOU,SV,alert,Not to us,Body,lo,restricted,A,1,H0,,2024-01-02T08:00,,,KM\n"
+        + f"k4{ok},,,ZZ\n"  # line 5: unknown sender
+        + "k5,QB-KM-MOU,QB,response,Not a request,Body,lo,restricted,A,1,H0,,"
+        + "2024-01-03T08:00,,k1,KM\n"  # line 6: answers an alert
+        + f"k6{ok},QB-2024-00003,,KM\n"  # line 7: fine (the case is ours)
+        + "k7,QB-SV-MOU,QB,alert,Wrong agreement,Body,lo,restricted,A,1,H0,,"
+        + "2024-01-02T08:00,,,KM\n",  # line 8: KM is no party to QB-SV-MOU
+    )
+    before = (count(Exchange), count(SealedPayload), count(AuditEntry))
+    result = run(app, "exchanges", str(path), "--user", "qb.officer", "--language", "en")
+    assert result.exit_code == 1
+    err = result.stderr
+    assert f"{path}:3: sender: The sender is not a party to this agreement." in err
+    assert f"{path}:4: recipient: Your organisation must be the sender or the recipient." in err
+    assert f"{path}:5: sender: Unknown organisation." in err
+    assert f"{path}:6: in_reply_to: A response must reply to a request." in err
+    assert f"{path}:8: sender: The sender is not a party to this agreement." in err
+    for good in (2, 7):
+        assert f"{path}:{good}:" not in err
+    assert (count(Exchange), count(SealedPayload), count(AuditEntry)) == before
+
+
+def test_batches_reply_across_their_boundaries_and_log_like_send(
+    app, officer, tmp_path, monkeypatch
+):
+    """Small batches: replies to rows still queued, to rows of earlier batches and
+    received responses all land as send() would put them, and the log verifies."""
+    monkeypatch.setattr(imports_batch, "BATCH", 3)
+    line = "{row},QB-KM-MOU,{to},{kind},S {row},Body {row},vi,restricted,B,2,H0,,{at},,{re},{by}\n"
+    specs = [
+        ("a1", "KM", "request", "2024-03-01T08:00", "", ""),
+        ("a2", "KM", "alert", "2024-03-01T09:00", "a1", ""),  # a1 is still queued
+        ("a3", "QB", "alert", "2024-03-01T10:00", "", "KM"),
+        ("a4", "KM", "request", "2024-03-01T11:00", "", ""),
+        ("a5", "QB", "response", "2024-03-02T08:00", "a1", "KM"),  # answers a1
+        ("a6", "KM", "alert", "2024-03-02T09:00", "", ""),
+        ("a7", "KM", "meeting", "2024-03-02T10:00", "a4", ""),
+        ("a8", "QB", "response", "2024-03-03T08:00", "a4", "KM"),
+    ]
+    path = write(
+        tmp_path,
+        "batches.csv",
+        RECEIVED_HEADER
+        + "".join(
+            line.format(row=r, to=to, kind=k, at=at, re=re, by=by) for r, to, k, at, re, by in specs
+        ),
+    )
+    report = imports.import_exchanges(_actor("qb.officer"), path)
+    assert report.ok, [str(e) for e in report.errors]
+    rows = {x.subject[2:]: x for x in db.session.scalars(select(Exchange))}
+    assert rows["a2"].in_reply_to_id == rows["a1"].id
+    assert rows["a7"].in_reply_to_id == rows["a4"].id
+    assert (rows["a1"].status, rows["a1"].answered_at) == ("answered", rows["a5"].sent_at)
+    assert (rows["a4"].status, rows["a4"].answered_at) == ("answered", rows["a8"].sent_at)
+    assert [rows[r].sender.code for r, *_ in specs] == [
+        "QB",
+        "QB",
+        "KM",
+        "QB",
+        "KM",
+        "QB",
+        "QB",
+        "KM",
+    ]
+    # Ids follow the rows; each row's entry comes in row order, each answer right after it.
+    assert [rows[r].id for r, *_ in specs] == sorted(rows[r].id for r, *_ in specs)
+    entries = [
+        (e.action, int(e.target_id))
+        for e in db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.in_(("exchange_sent", "request_answered")))
+            .order_by(AuditEntry.index)
+        )
+    ]
+    expected = []
+    for r, _to, kind, *_rest in specs:
+        expected.append(("exchange_sent", rows[r].id))
+        if kind == "response":
+            expected.append(("request_answered", rows[r].in_reply_to_id))
+    assert entries == expected
+    # Every payload opens for both parties, bound to its own exchange.
+    for row in rows.values():
+        assert exchanges.read(_actor("km.officer"), row).body == f"Body {row.subject[2:]}"
+    assert all(result.ok for result in verify.verify(db.engine, deep=True))

@@ -53,8 +53,8 @@ class Queued:
 class ExchangeBatch:
     """Queue validated exchanges; `flush` writes what is queued."""
 
-    def __init__(self, size: int = BATCH) -> None:
-        self.size = size
+    def __init__(self, size: int | None = None) -> None:
+        self.size = size or BATCH
         self.pending: list[Queued] = []
 
     def add(self, item: Queued) -> Queued:
