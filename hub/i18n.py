@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from babel.core import default_locale
+from babel.core import Locale, default_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.units import format_unit
@@ -132,10 +132,31 @@ def show_datetime(value: datetime | None) -> str:
     return format_datetime(value, DATETIME_PATTERNS.get(current_language(), "medium"))
 
 
-def show_date(value: date | None) -> str:
-    if value is None:
+def show_date(value: date | str | None) -> str:
+    """A day in the reader's pattern; an ISO text (as sealed payloads keep dates) is read
+    first, and one that is not a date is shown as it is rather than failing the page."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
     return format_date(value, DATE_PATTERNS.get(current_language(), "medium"))
+
+
+def show_country(code: str | None) -> str:
+    """A country code (ISO 3166 alpha-2, as stored) as the reader's language names it
+    (CLDR's territory names); "other" and free text entered through the API are shown
+    as they are, translated when they are the form's "other"."""
+    if not code:
+        return ""
+    if code == "other":
+        from flask_babel import gettext
+
+        return gettext("Other")
+    names = Locale.parse(current_language()).territories
+    return names.get(code.upper(), code) if len(code) == 2 else code
 
 
 _SIZE_UNITS = (
@@ -191,5 +212,6 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.before_request(_start_request)
     app.jinja_env.filters["dt"] = show_datetime
     app.jinja_env.filters["d"] = show_date
+    app.jinja_env.filters["country"] = show_country
     app.jinja_env.filters["filesizeformat"] = show_filesize
     app.jinja_env.globals["current_language"] = current_language

@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from hub.audit.entry import EntryError, decode_entry, parse_time
 from hub.models import AuditEntry
 from hub.operations import audit as ops
+from hub.web import audit_labels as shown
 from hub.web.access import role_required
 
 bp = Blueprint("audit", __name__)
@@ -96,12 +97,11 @@ def _row(entry: AuditEntry) -> dict:
     return {
         "index": fields["index"],
         "time": parse_time(fields["time"]),
-        "actor": fields["actor"],
-        "organisation": fields["organisation"],
+        "who": shown.who_label(fields["actor"], fields["organisation"]),
         "action": fields["action"],
         "action_label": action_label(fields["action"]),
-        "target": f"{fields['target_type']} {fields['target_id']}",
-        "details": fields["details"],
+        "target": shown.target_label(fields["target_type"], fields["target_id"]),
+        "details": shown.detail_list(fields["details"], action=fields["action"]),
         "damaged": False,
     }
 
@@ -132,8 +132,14 @@ def log_page(name: str):
     )
     choices = {
         "action": [(c, action_label(c)) for c in ops.distinct_values(log, AuditEntry.action)],
-        "organisation": [(c, c) for c in ops.distinct_values(log, AuditEntry.organisation)],
-        "target_type": [(c, c) for c in ops.distinct_values(log, AuditEntry.target_type)],
+        "organisation": [
+            (c, shown.organisation_label(c))
+            for c in ops.distinct_values(log, AuditEntry.organisation)
+        ],
+        "target_type": [
+            (c, shown.target_type_label(c))
+            for c in ops.distinct_values(log, AuditEntry.target_type)
+        ],
     }
     return render_template(
         "audit/log.html",

@@ -227,12 +227,15 @@ class Visit:
 
 @pytest.fixture
 def hub_page(request, chromium, live_server, axe_source):
-    """Builder: hub_page("lo") -> a Visit whose browser asks for that language."""
+    """Builder: hub_page("lo") -> a Visit whose browser asks for that language
+    (`javascript=False`: a browser that runs none of the page's scripts)."""
     contexts = []
     test_name = re.sub(r"[^\w.-]+", "_", request.node.name)
 
-    def open_browser(locale: str, *, who: str = "") -> Visit:
-        context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    def open_browser(locale: str, *, who: str = "", javascript: bool = True) -> Visit:
+        context = chromium.new_context(
+            locale=locale, viewport={"width": 1280, "height": 900}, java_script_enabled=javascript
+        )
         contexts.append(context)
         folder = SCREENSHOTS / test_name / (who or f"browser{len(contexts)}")
         if folder.exists():
