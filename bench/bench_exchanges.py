@@ -178,24 +178,34 @@ def bench_recording(app, count: int, rounds: int = 5) -> dict:
         with stubbed(sealing=True, auditing=True):
             api(i)
     samples: dict[str, list[float]] = {name: [] for name in (*MODES, "plain")}
+    cpu_samples: dict[str, list[float]] = {name: [] for name in (*MODES, "plain")}
     for r in range(rounds):
         for name, (no_seal, no_audit) in MODES.items():
             with stubbed(sealing=no_seal, auditing=no_audit):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 for i in range(per_round):
                     api(r * per_round + i)
                 samples[name].append((time.perf_counter() - started) / per_round)
+                cpu_samples[name].append((time.process_time() - cpu) / per_round)
         with app.app_context():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for i in range(per_round):
                 plain(r * per_round + i)
             samples["plain"].append((time.perf_counter() - started) / per_round)
+            cpu_samples["plain"].append((time.process_time() - cpu) / per_round)
             db.session.remove()
     with app.app_context():
         db.session.execute(delete(Exchange).where(Exchange.id.in_(plain_ids)))
         db.session.commit()
     seconds = {name: statistics.median(values) for name, values in samples.items()}
-    return {"seconds": seconds, "api_ids": ids, "per_round": per_round, "rounds": rounds}
+    cpu = {name: statistics.median(values) for name, values in cpu_samples.items()}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "api_ids": ids,
+        "per_round": per_round,
+        "rounds": rounds,
+    }
 
 
 def bench_lists(app, repeat: int) -> list[tuple]:
@@ -261,25 +271,31 @@ def cleanup(app, ids: list[int]) -> None:
         db.session.commit()
 
 
-def report_recording(app, count: int) -> None:
-    recorded = bench_recording(app, count)
-    seconds = recorded["seconds"]
-    plain = seconds["plain"]
+def report_recording(app, count: int, rounds: int) -> None:
+    recorded = bench_recording(app, count, rounds)
+    seconds, cpu = recorded["seconds"], recorded["cpu"]
+    plain, plain_cpu = seconds["plain"], cpu["plain"]
     print(
         f"recording ({recorded['rounds']} interleaved rounds of {recorded['per_round']}, "
-        "median per exchange):"
+        "median per exchange; CPU = this process's CPU time, less sensitive to other load, "
+        "and on PostgreSQL without the server's share):"
     )
-    print(f"  plain SQLAlchemy insert, own transaction  {plain * 1000:6.2f} ms  {1 / plain:6.0f}/s")
+    print(f"  {'':40} {'wall ms':>8} {'/s':>6} {'ratio':>6}  {'CPU ms':>7} {'ratio':>6}")
+    print(
+        f"  {'plain SQLAlchemy insert, own transaction':40} {plain * 1000:8.2f} "
+        f"{1 / plain:6.0f} {1:6.1f}x {plain_cpu * 1000:7.2f} {1:6.1f}x"
+    )
     for name in MODES:
-        value = seconds[name]
+        value, used = seconds[name], cpu[name]
         print(
-            f"  {name:40} {value * 1000:6.2f} ms  {1 / value:6.0f}/s  {value / plain:5.1f}x plain"
+            f"  {name:40} {value * 1000:8.2f} {1 / value:6.0f} {value / plain:6.1f}x "
+            f"{used * 1000:7.2f} {used / plain_cpu:6.1f}x"
         )
     api, bare = seconds["api"], seconds["api without sealing and auditing"]
     print(
         f"  sealing costs {(api - seconds['api without sealing']) * 1000:.1f} ms and auditing "
         f"{(api - seconds['api without auditing']) * 1000:.1f} ms per exchange "
-        f"(both: {(api - bare) * 1000:.1f} ms)"
+        f"(both: {(api - bare) * 1000:.1f} ms; wall time)"
     )
     cleanup(app, recorded["api_ids"])
 
@@ -288,6 +304,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("--record", type=int, default=300, help="exchanges to record")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved recording rounds")
     parser.add_argument("--repeat", type=int, default=20, help="calls per list and filter")
     parser.add_argument("--lists-only", action="store_true", help="skip the recording run")
     parser.add_argument("--record-only", action="store_true", help="skip the lists")
@@ -295,7 +312,7 @@ def main() -> None:
     app = app_for(args.url)
     print(f"database: {app.config['HUB'].database_url.split('@')[-1]}")
     if not args.lists_only:
-        report_recording(app, args.record)
+        report_recording(app, args.record, args.rounds)
     if args.record_only:
         return
     rows = bench_lists(app, args.repeat)

@@ -352,19 +352,36 @@ def list_exchanges(
     return _page(rows, number, per_page, after, lambda last: last.sent_at)
 
 
-def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> Select:
+@dataclass
+class _CaseQuery:
+    """A case list's query in two parts, so the cheaper way to run it can be chosen."""
+
+    #: Visible cases with the filters that do not narrow by a link (status, dates, text...).
+    query: Select
+    #: The agreement and partner filters, as clauses on Case.
+    links: list
+    #: Ids of the cases those filters can match, read from the link tables (or None).
+    candidates: Select | None
+
+
+def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> _CaseQuery:
     query = cases_visible_to(actor)
+    links: list = []
+    candidates: Select | None = None
     if f.agreement:
         agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
-        query = query.where(
+        links.append(
             exists().where(
                 case_agreements.c.case_id == Case.id,
                 case_agreements.c.agreement_id == agreement_id,
             )
         )
+        candidates = select(case_agreements.c.case_id).where(
+            case_agreements.c.agreement_id == agreement_id
+        )
     if f.partner:
         partner_id = _code_lookup(errors, "partner", Organisation, f.partner)
-        query = query.where(
+        links.append(
             or_(
                 Case.owner_organisation_id == partner_id,
                 exists().where(
@@ -373,6 +390,13 @@ def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> Select:
                 ),
             )
         )
+        if candidates is None:  # an agreement's cases are the narrower set to start from
+            candidates = union_all(
+                select(case_organisations.c.case_id).where(
+                    case_organisations.c.organisation_id == partner_id
+                ),
+                select(Case.id).where(Case.owner_organisation_id == partner_id),
+            )
     if f.status:
         checks.choice(errors, "status", f.status, CASE_STATUSES)
         query = query.where(Case.status == f.status)
@@ -401,7 +425,60 @@ def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> Select:
         if "document" in indexes:
             clauses.append(Suspect.document_index == indexes["document"])
         query = query.where(exists().where(*clauses))
-    return query
+    return _CaseQuery(query=query, links=links, candidates=candidates)
+
+
+#: How many of the newest cases a linked filter is first tried on, per row of the page.
+CASE_WINDOW = 4
+
+
+def _case_ids(built: _CaseQuery, offset: int, limit: int) -> list[int]:
+    """Ids of one page of cases, newest first.
+
+    Without an agreement or partner filter: walk cases newest first (index
+    (opened_on, id)) and stop at the page's end. With one, that walk can visit
+    every visible case when the filter matches few of them (a partner never
+    involved, an agreement the organisation is not party to). So the walk is
+    tried on a bounded window of the newest cases first: when it holds the
+    whole page, that is the answer (the page is the same whatever lies beyond).
+    Otherwise the cases are read from the filter's side, the link tables
+    (agreement_id, case_id) / (organisation_id, case_id), with the other
+    filters and visibility checked on those alone, then sorted.
+    """
+    newest = (Case.opened_on.desc(), Case.id.desc())
+    if built.candidates is None:
+        query = built.query.with_only_columns(Case.id).order_by(*newest).offset(offset).limit(limit)
+        return list(db.session.scalars(query))
+    window = (
+        built.query.with_only_columns(Case.id, Case.opened_on)
+        .order_by(*newest)
+        .limit(CASE_WINDOW * (offset + limit))
+        .subquery()
+    )
+    windowed = (
+        select(window.c.id)
+        .where(exists().where(Case.id == window.c.id, *built.links))
+        .order_by(window.c.opened_on.desc(), window.c.id.desc())
+        .limit(offset + limit)
+    )
+    ids = list(db.session.scalars(windowed))
+    if len(ids) == offset + limit:
+        return ids[offset:]
+    # OFFSET 0 keeps the planners from walking (opened_on, id) for the ORDER BY outside.
+    matching = (
+        built.query.with_only_columns(Case.id, Case.opened_on)
+        .where(Case.id.in_(built.candidates), *built.links)
+        .offset(0)
+        .subquery()
+    )
+    return list(
+        db.session.scalars(
+            select(matching.c.id)
+            .order_by(matching.c.opened_on.desc(), matching.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
 
 
 def list_cases(
@@ -415,32 +492,36 @@ def list_cases(
     f = filters or CaseFilters()
     errors = Errors()
     _check_paging(errors, page, per_page, cursor)
-    query = _case_query(actor, f, errors)
+    built = _case_query(actor, f, errors)
     after = None
     if cursor:
         after = _decode_cursor(errors, cursor, date.fromisoformat)
     errors.raise_if_any()
     if after is not None:
         opened_on, ident = after
-        query = query.where(
+        built.query = built.query.where(
             or_(Case.opened_on < opened_on, and_(Case.opened_on == opened_on, Case.id < ident))
         )
     number = page or 1
-    query = (
-        query.order_by(Case.opened_on.desc(), Case.id.desc())
-        .options(
-            selectinload(Case.owner).selectinload(Organisation.names),
-            selectinload(Case.organisations),
-            selectinload(Case.agreements),
-            selectinload(Case.province),
-            selectinload(Case.district),
-            selectinload(Case.locality),
-            selectinload(Case.border_gate),
-            selectinload(Case.seizures),
+    offset = 0 if after is not None else (number - 1) * per_page
+    ids = _case_ids(built, offset, per_page + 1)
+    rows = []
+    if ids:
+        rows = list(
+            db.session.scalars(
+                select(Case)
+                .where(Case.id.in_(ids))
+                .options(
+                    selectinload(Case.owner).selectinload(Organisation.names),
+                    selectinload(Case.organisations),
+                    selectinload(Case.agreements),
+                    selectinload(Case.province),
+                    selectinload(Case.district),
+                    selectinload(Case.locality),
+                    selectinload(Case.border_gate),
+                    selectinload(Case.seizures),
+                )
+            )
         )
-        .limit(per_page + 1)
-    )
-    if after is None:
-        query = query.offset((number - 1) * per_page)
-    rows = list(db.session.scalars(query))
+        rows.sort(key=lambda c: (c.opened_on, c.id), reverse=True)
     return _page(rows, number, per_page, after, lambda last: last.opened_on)
