@@ -228,6 +228,24 @@ def test_partner_filter_and_monthly_directions(app):
     assert [o.exchange_id for o in sv.overdue] == [e.exchange_id for e in response.evidence]
 
 
+def test_exchanges_between_other_organisations_still_count(app):
+    # The monthly series counts the parties' directions in one pass; any other
+    # pair (here SV, not a party to QB-KM-MOU) is found and counted too.
+    add("alert", T0, sender="QB", recipient="KM")
+    add("alert", T0, sender="SV", recipient="QB")
+    add("request", T0 + 40 * DAY, sender="QB", recipient="SV")
+    report = evaluate(_agreement(), q1_2024(), now=datetime(2024, 6, 1, tzinfo=UTC))
+    qb, km, sv = _org("QB").id, _org("KM").id, _org("SV").id
+    assert report.monthly == {
+        ("2024-01", qb, km, "alert"): 1,
+        ("2024-01", sv, qb, "alert"): 1,
+        ("2024-02", qb, sv, "request"): 1,
+    }
+    assert report.total_exchanges == 3
+    assert outcome(report, "response_time").figures["total"] == 1
+    assert outcome(report, "acknowledge_time").figures["total"] == 3
+
+
 def test_local_month_is_utc_plus_7(app):
     # 31 January 20:00 UTC is 1 February 03:00 in Vientiane and Hà Nội.
     add("alert", datetime(2024, 1, 31, 20, 0, tzinfo=UTC))

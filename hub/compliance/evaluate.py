@@ -17,7 +17,6 @@ from sqlalchemy import (
     and_,
     func,
     literal,
-    literal_column,
     select,
     text,
     union_all,
@@ -30,8 +29,10 @@ from hub.compliance.rules import (
     Context,
     Evidence,
     Outcome,
+    Tally,
     rule_for,
 )
+from hub.compliance.scan import agreement_kinds, scan
 from hub.compliance.sql import (
     DAY,
     around,
@@ -193,18 +194,30 @@ def evaluate(
         partner_id=partner.id if partner else None,
         party_ids=tuple(p.id for p in parties),
     )
-    outcomes: list[Outcome] = []
-    for obligation in agreement.obligations:
-        rule = rule_for(obligation.kind)
-        if not obligation.active or rule is None:
-            continue
-        outcomes.append(rule.evaluate(ctx, obligation.id, dict(obligation.params or {})))
-
-    months = _month_ranges(period)
-    monthly = _monthly_counts(ctx, months)
+    if not is_postgresql():
+        ctx.kinds = agreement_kinds(agreement.id)
+    active = [
+        (obligation, rule, dict(obligation.params or {}))
+        for obligation in agreement.obligations
+        for rule in [rule_for(obligation.kind)]
+        if obligation.active and rule is not None
+    ]
+    tallies = {
+        obligation.id: tally
+        for obligation, rule, params in active
+        for tally in [rule.tally(ctx, params)]
+        if tally is not None
+    }
     response = agreement.obligation("response_time")
     limit_days = int(response.params["days"]) if response is not None else None
-    response_monthly = _response_monthly(ctx, months)
+    if limit_days is not None:
+        tallies[_OVERDUE] = _overdue_tally(ctx, limit_days)
+    months = _month_ranges(period)
+    counted = scan(ctx, months, tallies)
+    ctx.totals = counted.totals
+    outcomes = [rule.evaluate(ctx, obligation.id, params) for obligation, rule, params in active]
+    monthly = counted.monthly
+    response_monthly = _response_monthly(ctx, months, counted.answered)
     overdue, overdue_total = _overdue(ctx, limit_days)
     organisations = {o.id: o for o in parties}
     return Report(
@@ -231,37 +244,10 @@ def _month_ranges(period: Period) -> list[tuple[str, datetime, datetime]]:
     return [(label, start, end) for (label, start), end in zip(bounds, ends, strict=True)]
 
 
-def _monthly_counts(ctx: Context, months) -> dict[tuple[str, int, int, str], int]:
-    """Exchanges per local month, direction and kind.
+def _response_monthly(ctx: Context, months, answered: dict[str, int]) -> dict[str, dict]:
+    """Median and 90th percentile of response days per local month of sending.
 
-    PostgreSQL: one GROUP BY on the local month.  SQLite sorts whatever it
-    groups, so there one small GROUP BY per month over that month's range of
-    the covering index (SQLite skip-scans the kinds), glued with UNION ALL into
-    one statement: many small sorts beat one big one.  (PostgreSQL cannot skip
-    the kind column, so per-month ranges would each read the whole agreement.)
-    """
-    columns = (Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
-    if is_postgresql():
-        month = func.to_char(Exchange.sent_at + literal_column("interval '7 hours'"), "YYYY-MM")
-        statement = (
-            select(month, *columns, func.count()).where(*ctx.scope()).group_by(month, *columns)
-        )
-        return {(m, s, r, k): int(n) for m, s, r, k, n in db.session.execute(statement)}
-    statement = union_all(
-        *(
-            on_compliance_index(
-                select(literal(label, String()), *columns, func.count())
-                .where(*ctx.scope(between=(start, end)))
-                .group_by(*columns)
-            )
-            for label, start, end in months
-        )
-    )
-    return {(m, s, r, k): int(n) for m, s, r, k, n in db.session.execute(statement)}
-
-
-def _response_monthly(ctx: Context, months) -> dict[str, dict]:
-    """Median and 90th percentile of response days per local month of sending."""
+    `answered`: the answered requests per month, from the single pass."""
     elapsed = seconds_between(Exchange.sent_at, Exchange.answered_at)
     ps = (0.5, 0.9)
 
@@ -288,20 +274,7 @@ def _response_monthly(ctx: Context, months) -> dict[str, dict]:
                 counts[label] = int(n)
                 values[label] = {p: float(v) for p, v in zip(ps, found, strict=True)}
     else:
-        counts = {
-            label: int(n)
-            for label, n in db.session.execute(
-                union_all(
-                    *(
-                        on_compliance_index(
-                            select(literal(label, String()), func.count()).where(*where(start, end))
-                        )
-                        for label, start, end in months
-                    )
-                )
-            )
-            if n
-        }
+        counts = answered
         values = _sqlite_monthly_percentiles(elapsed, where, months, counts, ps)
     return {
         m: {
@@ -346,15 +319,25 @@ def _sqlite_monthly_percentiles(elapsed, where, months, counts, ps) -> dict[str,
     return out
 
 
+#: The overdue list's count, among the single pass's tallies.
+_OVERDUE = "overdue_now"
+
+
+def _open_request():
+    return and_(Exchange.answered_at.is_(None), Exchange.status.in_(("sent", "acknowledged")))
+
+
+def _overdue_tally(ctx: Context, limit_days: int) -> Tally:
+    past = Exchange.sent_at < ctx.now - timedelta(days=limit_days)
+    return Tally(kinds=REQUEST_KINDS, counts={"overdue": and_(_open_request(), past)})
+
+
 def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
     """Requests still unanswered past their deadline now: the agreement's response
-    time when it sets one, else the deadline the sender gave (due_at)."""
+    time when it sets one (counted in the single pass), else the deadline the
+    sender gave (due_at, not in the covering index: counted here)."""
     now = ctx.now
-    open_ = [
-        *ctx.scope(*REQUEST_KINDS),
-        Exchange.answered_at.is_(None),
-        Exchange.status.in_(("sent", "acknowledged")),
-    ]
+    open_ = [*ctx.scope(*REQUEST_KINDS), _open_request()]
     if limit_days is not None:
         limit = timedelta(days=limit_days)
         past = Exchange.sent_at < now - limit
@@ -362,7 +345,12 @@ def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
     else:
         past = and_(Exchange.due_at.is_not(None), Exchange.due_at < now)
         overdue_s = seconds_between(Exchange.due_at, _now_literal(now))
-    total = db.session.scalar(on_compliance_index(select(func.count()).where(*open_, past))) or 0
+    if limit_days is not None:
+        total = ctx.totals[_OVERDUE]["overdue"]
+    else:
+        total = (
+            db.session.scalar(on_compliance_index(select(func.count()).where(*open_, past))) or 0
+        )
     rows = db.session.execute(
         on_compliance_index(
             select(

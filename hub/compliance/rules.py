@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.sql.expression import ColumnElement
 
 from hub.compliance.sql import DAY, HOUR, on_compliance_index, percentiles, seconds_between
 from hub.extensions import db
@@ -127,6 +128,12 @@ class Context:
     now: datetime
     partner_id: int | None = None
     party_ids: tuple[int, ...] = ()
+    #: The kinds the agreement's exchanges have, when known (SQLite: see
+    #: hub/compliance/scan.py); a query about every kind then names them, so
+    #: the covering index is read kind by kind over the period's range.
+    kinds: tuple[str, ...] | None = None
+    #: What evaluate()'s single pass counted for each tally (key -> name -> value).
+    totals: dict = field(default_factory=dict)
 
     @property
     def as_of(self) -> datetime:
@@ -155,6 +162,8 @@ class Context:
             clauses.append(
                 Exchange.kind.in_(kinds) if len(kinds) > 1 else Exchange.kind == kinds[0]
             )
+        elif self.kinds is not None:
+            clauses.append(Exchange.kind.in_(self.kinds))
         if between is not None:
             clauses += [Exchange.sent_at >= between[0], Exchange.sent_at < between[1]]
         elif within:
@@ -168,6 +177,22 @@ class Context:
         return clauses
 
 
+@dataclass
+class Tally:
+    """What a rule wants counted in evaluate()'s single pass over the period's
+    exchanges (hub/compliance/scan.py), instead of a scan of its own.
+
+    The pass returns, under the rule's key: `total` (exchanges of `kinds`
+    meeting `where`), for each of `counts` how many of those the condition
+    holds for, and for each of `maxima` the largest value among them.
+    """
+
+    kinds: tuple[str, ...] = ()  # () for every kind
+    where: list = field(default_factory=list)
+    counts: dict[str, ColumnElement] = field(default_factory=dict)
+    maxima: dict[str, ColumnElement] = field(default_factory=dict)
+
+
 class Rule:
     kind: str = ""
     label: object = ""
@@ -175,6 +200,11 @@ class Rule:
     params: tuple[Param, ...] = ()
     #: The figures shown at a glance; every figure is in the full table.
     headline: tuple[str, ...] = ()
+
+    def tally(self, ctx: Context, params: dict) -> Tally | None:
+        """Counts for the single pass; the results reach `evaluate` in
+        `ctx.totals[obligation_id]`.  None: the rule queries on its own."""
+        return None
 
     def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
         raise NotImplementedError
@@ -228,43 +258,55 @@ class _DeadlineRule(Rule):
     def extra_scope(self, ctx: Context) -> list:
         return []
 
-    def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
+    def _terms(self, ctx: Context, params: dict) -> dict:
         limit_s = float(params[self.limit_param]) * self.unit
         warning_s = float(params.get(self.warning_param) or 0) * self.unit
         done = self.done_at()
         elapsed = seconds_between(Exchange.sent_at, done)
-        where = ctx.scope(*self.kinds) + self.extra_scope(ctx)
         # Deadline = sent_at + limit; "past due at as_of" is sent_at < as_of - limit, a
         # bound on the indexed column rather than arithmetic on every row.
         overdue_before = ctx.as_of - timedelta(seconds=limit_s)
         soon_before = overdue_before + timedelta(seconds=warning_s)
         is_open = self.open_clause()
         answered = done.is_not(None)
-        late = and_(answered, elapsed > limit_s)
-        overdue = and_(is_open, Exchange.sent_at < overdue_before)
-        due_soon = and_(is_open, Exchange.sent_at >= overdue_before, Exchange.sent_at < soon_before)
-        counts = db.session.execute(
-            on_compliance_index(
-                select(
-                    func.count(),
-                    func.count(done),
-                    func.sum(case((late, 1), else_=0)),
-                    func.sum(case((is_open, 1), else_=0)),
-                    func.sum(case((overdue, 1), else_=0)),
-                    func.sum(case((due_soon, 1), else_=0)),
-                    # The longest time only where percentiles are wanted too (see below).
-                    func.max(elapsed) if self.with_percentiles else literal(None),
-                ).where(*where)
-            )
-        ).one()
+        return {
+            "limit_s": limit_s,
+            "elapsed": elapsed,
+            "answered": answered,
+            "late": and_(answered, elapsed > limit_s),
+            "overdue": and_(is_open, Exchange.sent_at < overdue_before),
+            "due_soon": and_(
+                is_open, Exchange.sent_at >= overdue_before, Exchange.sent_at < soon_before
+            ),
+            "open": is_open,
+        }
+
+    def tally(self, ctx: Context, params: dict) -> Tally:
+        terms = self._terms(ctx, params)
+        return Tally(
+            kinds=self.kinds,
+            where=self.extra_scope(ctx),
+            counts={
+                name: terms[name] for name in ("answered", "late", "open", "overdue", "due_soon")
+            },
+            # The longest time only where percentiles are wanted too (see below).
+            maxima={"longest": terms["elapsed"]} if self.with_percentiles else {},
+        )
+
+    def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
+        terms = self._terms(ctx, params)
+        limit_s, elapsed, answered = terms["limit_s"], terms["elapsed"], terms["answered"]
+        late, overdue, due_soon = terms["late"], terms["overdue"], terms["due_soon"]
+        where = ctx.scope(*self.kinds) + self.extra_scope(ctx)
+        counts = ctx.totals[obligation_id]
         total, done_n, late_n, open_n, overdue_n, soon_n, longest = (
-            int(counts[0]),
-            int(counts[1]),
-            int(counts[2] or 0),
-            int(counts[3] or 0),
-            int(counts[4] or 0),
-            int(counts[5] or 0),
-            counts[6],
+            int(counts["total"]),
+            int(counts["answered"]),
+            int(counts["late"]),
+            int(counts["open"]),
+            int(counts["overdue"]),
+            int(counts["due_soon"]),
+            counts.get("longest"),
         )
         on_time = done_n - late_n
         unit = self.unit_name

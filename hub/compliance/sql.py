@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import (
     Float,
     Integer,
+    String,
     func,
     inspect,
     literal,
@@ -53,6 +54,26 @@ def _seconds_postgresql(element, compiler, **kw):
     return (
         f"EXTRACT(EPOCH FROM ({compiler.process(second, **kw)} - {compiler.process(first, **kw)}))"
     )
+
+
+class local_month(FunctionElement):
+    """The local (UTC+7) month of a UTC timestamp, as "YYYY-MM"."""
+
+    type = String()
+    inherit_cache = True
+    name = "local_month"
+
+
+@compiles(local_month, "sqlite")
+def _local_month_sqlite(element, compiler, **kw):
+    (value,) = list(element.clauses)
+    return f"strftime('%Y-%m', {compiler.process(value, **kw)}, '+7 hours')"
+
+
+@compiles(local_month, "postgresql")
+def _local_month_postgresql(element, compiler, **kw):
+    (value,) = list(element.clauses)
+    return f"to_char({compiler.process(value, **kw)} + interval '7 hours', 'YYYY-MM')"
 
 
 def is_postgresql() -> bool:

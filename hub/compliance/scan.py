@@ -1,0 +1,155 @@
+"""One pass over the period's exchanges: the monthly series and the rules' counts.
+
+Each figure used to be its own scan of the agreement's exchanges (the monthly
+series, the acknowledgement and response aggregates, the answered requests per
+month, the overdue count): at 1M exchanges every pass over the covering index
+costs 0.05-0.5 s on SQLite.  Here one statement counts, per local month and
+kind:
+
+- the exchanges per direction: a conditional count per ordered pair of the
+  agreement's parties (any other pair is found by a second, rarely needed query);
+- the answered ones (the response chart's n);
+- every rule's `Tally`: conditional counts and maxima (late, open, overdue ...).
+
+The per-month rows are then added up here; what leaves the database is one
+row per month and kind.
+
+SQLite sorts whatever it groups unless the index delivers the groups in order.
+So there: per local month one GROUP BY kind over that month's range of
+ix_exchanges_compliance (agreement, kind, sent_at, ...), read kind by kind for
+the kinds the agreement has: no sort at all.  The months are glued with UNION
+ALL into one statement.  PostgreSQL: one hash aggregate by local month and kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import String, and_, case, false, func, literal, not_, or_, select, text, union_all
+
+from hub.compliance.rules import REQUEST_KINDS, Context, Tally
+from hub.compliance.sql import is_postgresql, local_month, on_compliance_index
+from hub.extensions import db
+from hub.models import Exchange
+
+
+@dataclass
+class Scan:
+    # (month "YYYY-MM", sender_id, recipient_id, kind) -> count
+    monthly: dict[tuple[str, int, int, str], int] = field(default_factory=dict)
+    # month -> answered requests sent that month
+    answered: dict[str, int] = field(default_factory=dict)
+    # tally key -> {"total": n, count name: n, maximum name: value or None}
+    totals: dict[object, dict] = field(default_factory=dict)
+
+
+def agreement_kinds(agreement_id: int) -> tuple[str, ...]:
+    """The distinct kinds of the agreement's exchanges, by a loose index scan: one
+    index seek per kind (min(kind) above the last one) instead of reading them all."""
+    rows = db.session.execute(
+        text(
+            "WITH RECURSIVE k(kind) AS ("
+            " SELECT min(kind) FROM exchanges WHERE agreement_id = :a"
+            " UNION ALL"
+            " SELECT (SELECT min(kind) FROM exchanges WHERE agreement_id = :a AND kind > k.kind)"
+            " FROM k WHERE k.kind IS NOT NULL"
+            ") SELECT kind FROM k WHERE kind IS NOT NULL"
+        ),
+        {"a": agreement_id},
+    )
+    return tuple(r[0] for r in rows)
+
+
+def _filter(tally: Tally) -> list:
+    kinds = [Exchange.kind.in_(tally.kinds)] if tally.kinds else []
+    return [*kinds, *tally.where]
+
+
+def scan(
+    ctx: Context, months: Iterable[tuple[str, datetime, datetime]], tallies: dict[object, Tally]
+) -> Scan:
+    """Count everything over `ctx`'s period in one statement (see the module's doc)."""
+    pairs = [(a, b) for a in ctx.party_ids for b in ctx.party_ids if a != b]
+    columns = [
+        func.count(),
+        func.count(Exchange.answered_at),
+        *(
+            func.count(case((and_(Exchange.sender_id == a, Exchange.recipient_id == b), 1)))
+            for a, b in pairs
+        ),
+    ]
+    # (key, name, "count" | "max", kinds) for each tally column, in order
+    wanted: list[tuple[object, str, str, tuple[str, ...]]] = []
+    for key, tally in tallies.items():
+        scope = _filter(tally)
+        columns.append(func.count(case((and_(*scope), 1))) if scope else func.count())
+        wanted.append((key, "total", "count", tally.kinds))
+        for name, condition in tally.counts.items():
+            columns.append(func.count(case((and_(*scope, condition), 1))))
+            wanted.append((key, name, "count", tally.kinds))
+        for name, value in tally.maxima.items():
+            columns.append(func.max(case((and_(*scope), value)) if scope else value))
+            wanted.append((key, name, "max", tally.kinds))
+
+    if is_postgresql():
+        month = local_month(Exchange.sent_at)
+        statement = (
+            select(month, Exchange.kind, *columns)
+            .where(*ctx.scope())
+            .group_by(month, Exchange.kind)
+        )
+    else:
+        statement = union_all(
+            *(
+                on_compliance_index(
+                    select(literal(label, String()), Exchange.kind, *columns)
+                    .where(*ctx.scope(between=(start, end)))
+                    .group_by(Exchange.kind)
+                )
+                for label, start, end in months
+            )
+        )
+
+    out = Scan(totals={key: {} for key in tallies})
+    for key, name, how, _kinds in wanted:
+        out.totals[key][name] = 0 if how == "count" else None
+    elsewhere = False  # exchanges between other than the parties' pairs
+    for month_label, kind, n, answered, *rest in db.session.execute(statement):
+        directions, values = rest[: len(pairs)], rest[len(pairs) :]
+        for pair, count in zip(pairs, directions, strict=True):
+            if count:
+                out.monthly[(month_label, *pair, kind)] = int(count)
+        elsewhere = elsewhere or n > sum(directions)
+        if kind in REQUEST_KINDS and answered:
+            out.answered[month_label] = out.answered.get(month_label, 0) + int(answered)
+        for (key, name, how, kinds), value in zip(wanted, values, strict=True):
+            if value is None or (kinds and kind not in kinds):
+                continue
+            found = out.totals[key]
+            if how == "count":
+                found[name] += int(value)
+            else:
+                found[name] = value if found[name] is None else max(found[name], value)
+    if elsewhere:
+        out.monthly.update(_other_directions(ctx, pairs))
+    return out
+
+
+def _other_directions(ctx: Context, pairs) -> dict[tuple[str, int, int, str], int]:
+    """Exchanges per month, direction and kind between other than the parties' pairs."""
+    known = or_(
+        false(), *(and_(Exchange.sender_id == a, Exchange.recipient_id == b) for a, b in pairs)
+    )
+    month = local_month(Exchange.sent_at)
+    columns = (month, Exchange.sender_id, Exchange.recipient_id, Exchange.kind)
+    rows = db.session.execute(
+        on_compliance_index(
+            select(*columns, func.count()).where(*ctx.scope(), not_(known)).group_by(*columns)
+        )
+    )
+    return {(m, s, r, k): int(n) for m, s, r, k, n in rows}
+
+
+__all__ = ["Scan", "agreement_kinds", "scan"]
