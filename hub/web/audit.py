@@ -170,7 +170,8 @@ def verify_now(name: str):
             "success",
         )
     else:
-        flash(_("Verification failed: %(detail)s", detail=result.line()), "error")
+        problem = result.problem
+        flash(shown.verification_failure(problem.kind, problem.index), "error")
     return redirect(url_for("audit.log_page", name=name))
 
 

@@ -145,6 +145,18 @@ FAILURE_REASONS = {
     "key_unavailable": _l("keys unavailable"),
 }
 
+#: What verification found wrong first (hub.audit.verify.Problem.kind).
+PROBLEM_KINDS = {
+    "missing": _l("an entry is missing"),
+    "beyond_head": _l("an entry lies beyond the log's head"),
+    "changed": _l("an entry was changed after it was appended"),
+    "moved": _l("an entry is not in its place"),
+    "rewritten": _l("the log was rewritten"),
+    "truncated": _l("the log was cut short"),
+    "checkpoint": _l("a signed checkpoint does not match the log"),
+    "head": _l("the log's head does not match its entries"),
+}
+
 #: Who acts for the hub itself, and the organisation code it writes.
 SYSTEM_ACTOR = "system"
 HUB_ORGANISATION = "HUB"
@@ -188,6 +200,15 @@ def target_label(target_type: str, target_id: str) -> str:
     if named is not None:
         return _("%(type)s: %(name)s", type=target_type_label(target_type), name=named)
     return _("%(type)s %(id)s", type=target_type_label(target_type), id=target_id)
+
+
+def verification_failure(kind: str, index: int | None) -> str:
+    """The first problem verification found, for the flash message; the page keeps
+    verify's own line (in English, as the command prints it) beside it."""
+    what = PROBLEM_KINDS.get(kind, kind)
+    if index is None:
+        return _("Verification failed: %(what)s.", what=what)
+    return _("Verification failed at entry %(index)s: %(what)s.", index=index, what=what)
 
 
 def _machine(text: object) -> Markup:
