@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 HEADER = (
     "row,agreement,recipient,kind,subject,body,language,classification,reliability,"
-    "credibility,handling,handling_note,sent_at,case,in_reply_to\n"
+    "credibility,handling,handling_note,sent_at,case,in_reply_to,sender\n"
 )
 KINDS = ("request", "alert", "case_referral", "meeting", "periodic_report")
 
@@ -59,17 +59,32 @@ def fresh_postgres(url: str) -> None:
     admin.dispose()
 
 
-def write_file(path: Path, rows: int) -> None:
+def write_file(path: Path, rows: int, mix: str = "history") -> None:
+    """``sent``: every row sent by QB (five kinds). ``history``: what a BLO's
+    spreadsheets hold, in date order — of every five rows, a request from QB, an
+    alert from QB, an alert received from the partner, a meeting or report record,
+    and the partner's response to the request (received; it answers it)."""
     with path.open("w", encoding="utf-8") as out:
         out.write(HEADER)
         for i in range(rows):
-            year = 2021 + i % 5
-            kind = KINDS[i % len(KINDS)]
-            agreement, recipient = ("QB-KM-MOU", "KM") if i % 3 else ("QB-SV-MOU", "SV")
+            agreement, partner = ("QB-KM-MOU", "KM") if (i // 5) % 3 else ("QB-SV-MOU", "SV")
+            day = i // 10  # ten exchanges a day, from 2021 on
+            stamp = f"{2021 + day // 336}-{1 + day // 28 % 12:02d}-{1 + day % 28:02d}"
+            at = f"{stamp}T{8 + i % 10:02d}:{i % 60:02d}"
+            sender, recipient, reply, language = "", partner, "", "vi"
+            if mix == "sent":
+                kind = KINDS[i % len(KINDS)]
+                agreement, recipient = ("QB-KM-MOU", "KM") if i % 3 else ("QB-SV-MOU", "SV")
+            else:
+                kind = ("request", "alert", "alert", "meeting", "response")[i % 5]
+                if i % 5 in (2, 4):
+                    sender, recipient, language = partner, "QB", "lo"
+                if i % 5 == 4:
+                    reply = f"r{i - 4}"
             out.write(
                 f"r{i},{agreement},{recipient},{kind},Trao đổi số {i} về tuyến Cha Lo,"
-                f'"Nội dung {i}: xe tải biển số 73C-{i:05d} qua cửa khẩu.",vi,'
-                f"confidential,B,2,H0,,{year}-{1 + i % 12:02d}-{1 + i % 28:02d}T08:{i % 60:02d},,\n"
+                f'"Nội dung {i}: xe tải biển số 73C-{i:05d} qua cửa khẩu.",{language},'
+                f"confidential,B,2,H0,,{at},,{reply},{sender}\n"
             )
 
 
@@ -78,6 +93,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--url", default=None, help="database URL (default: a temp SQLite)")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument(
+        "--mix",
+        choices=("history", "sent"),
+        default="history",
+        help="history: 40%% received, 20%% responses (default); sent: all sent by QB",
+    )
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the import run")
     args = parser.parse_args()
 
@@ -102,7 +123,7 @@ def main() -> None:
         make_missing_keys()
         actor = Actor.for_user(db.session.scalar(select(User).where(User.username == "qb.officer")))
         path = tmp / "exchanges.csv"
-        write_file(path, args.rows)
+        write_file(path, args.rows, args.mix)
         started = time.perf_counter()
         if args.profile:
             import cProfile
@@ -117,7 +138,7 @@ def main() -> None:
     rate = args.rows / elapsed
     backend = url.split(":", 1)[0]
     print(
-        f"{backend}: {args.rows} exchanges in {elapsed:.1f} s = {rate:.0f} rows/s;"
+        f"{backend} ({args.mix}): {args.rows} exchanges in {elapsed:.1f} s = {rate:.0f} rows/s;"
         f" 100k would take {100_000 / rate / 60:.1f} min (target < 5 min)"
     )
 

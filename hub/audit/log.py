@@ -10,7 +10,8 @@ rolls back, so the change and its entry are one unit: both or neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,8 @@ from hub.operations.actor import Actor
 #: session.info key: ids of the logs appended to in the open transaction
 #: (read after commit to sign checkpoints when due; see hub.audit.checkpoints).
 TOUCHED = "hub_audit_touched"
+#: session.info key: while set (see `collecting`), `record` queues entries there.
+COLLECT = "hub_audit_collect"
 
 
 def lock_log(
@@ -202,7 +205,13 @@ def record(
     locked in name order so two multi-log operations cannot deadlock each other.
     ``details`` hold identifiers, counts and digests, never plaintext content.
     """
+    collected = db.session.info.get(COLLECT)
     for name in sorted(set(logs)) or [HUB_LOG]:
+        if collected is not None:
+            collected.append(
+                (name, Pending(actor, action, target_type, target_id, details=details))
+            )
+            continue
         append(
             db.session,
             name,
@@ -212,3 +221,19 @@ def record(
             target_id=target_id,
             details=details,
         )
+
+
+@contextmanager
+def collecting(session: Session) -> Iterator[list[tuple[str, Pending]]]:
+    """Within the block, `record` does not append: it adds ``(log name, entry)``
+    pairs, in order, to the list yielded, for the caller to append with
+    :func:`append_many` in that order before committing (a bulk run that batches
+    its appends, e.g. the importer). Entries handed over are the caller's to write."""
+    if COLLECT in session.info:
+        raise RuntimeError("audit entries are already being collected")
+    collected: list[tuple[str, Pending]] = []
+    session.info[COLLECT] = collected
+    try:
+        yield collected
+    finally:
+        session.info.pop(COLLECT, None)

@@ -464,8 +464,8 @@ class _ExchangeRows:
         self.actor = actor
         self.default_language = default_language
         self.batch = ExchangeBatch()
-        #: value of column "row" -> the queued or written exchange (its id once written)
-        self.by_row: dict[str, Any] = {}
+        #: value of column "row" -> the id of its exchange (queued or written)
+        self.by_row: dict[str, int] = {}
         self.case_ids: dict[str, int | None] = {}
 
     def case_id(self, reference: str) -> int:
@@ -485,13 +485,13 @@ class _ExchangeRows:
         if text not in self.by_row:
             raise CellError("in_reply_to", _l("No earlier row has this value in column “row”."))
         earlier = self.by_row[text]
-        if earlier.id is None:
-            self.batch.flush()  # the reply's checks read the exchange it answers
-        return earlier.id
+        if earlier in self.batch.unwritten:
+            self.batch.write_rows()  # the reply's checks read the exchange it answers
+        return earlier
 
     def store(self, row: dict) -> None:
+        from hub.audit import log
         from hub.operations import exchanges
-        from hub.operations.imports_batch import Queued
 
         ref = cell_text(row, "row")
         if ref and ref in self.by_row:
@@ -526,22 +526,20 @@ class _ExchangeRows:
         else:
             checked = exchanges.validate(self.actor, data, now)
         values = exchanges.row_values(self.actor, data, checked, now)
-        item = Queued(actor=self.actor, data=data, checked=checked, values=values)
-        case, agreement = checked.case, checked.agreement
+        case, agreement, target = checked.case, checked.agreement, checked.target
         if case is not None and agreement not in case.agreements:
             case.agreements.append(agreement)  # as send() does
-        if data.kind == "response":
-            # Answering changes the request: write what is queued and this row now,
-            # then answer as send() does (audited after the response's own entry).
-            self.batch.flush()
-            self.batch.pending.append(item)
-            self.batch.flush()
-            response = db.session.get(exchanges.Exchange, item.id)
-            exchanges._answer(self.actor, checked.target, response, [agreement.code])
-        else:
-            self.batch.add(item)
+        exchange_id = self.batch.add(self.actor, data, checked, values)
+        if data.kind == "response" and target is not None:
+            # The response answers its request, as in send(): the request changes
+            # now (later rows' checks see it), its entries follow the response's.
+            response = exchanges.Exchange(**values, id=exchange_id)  # not added: read only
+            with log.collecting(db.session) as collected:
+                exchanges._answer(self.actor, target, response, [agreement.code])
+            self.batch.add_entries(collected)
+        self.batch.row_done()
         if ref:
-            self.by_row[ref] = item
+            self.by_row[ref] = exchange_id
 
     def _validate_received(self, sender_code: str, data, now):
         """An exchange a partner sent to the actor's organisation: checked by the same

@@ -1,26 +1,25 @@
 """Writing imported exchanges in batches: the rows `exchanges.send` writes, in fewer statements.
 
 Each row is validated on its own by `exchanges.validate` (the rules of `send`,
-writing nothing) and queued with the column values of `exchanges.row_values`.
-A flush then writes a batch the way `send` writes one row, only grouped:
+writing nothing), then handed to `ExchangeBatch.add` with the column values of
+`exchanges.row_values`. From there on, what `send` does for one row is done
+for many:
 
-- ids for the exchanges and their sealed payloads are taken first (PostgreSQL's
-  sequences; on SQLite the transaction holds the database's write lock, so the
-  next ids are the table's largest plus one), because a payload's binding names
-  its record's id;
-- every body is sealed on its own (HPKE, one fresh data key per payload, as
-  `content.seal_json`), with the keys looked up once per batch;
-- payloads, their wraps and the exchanges go in as multi-row INSERTs;
+- ids for the exchange and its sealed payload are taken ahead (a payload's
+  binding names its record's id; see `_Ids`);
+- the body is sealed at once, on its own (HPKE, a fresh data key per payload,
+  as `content.seal_json`; the keys are looked up once per run);
+- payloads, their wraps and the exchanges go in as multi-row INSERTs when the
+  batch is full, or earlier when a later row replies to one of them;
 - the ``exchange_sent`` entries, with the details `send` writes, go to each
-  agreement's log with one batch append (`hub.audit.log.append_many`): the same
-  tree as appending them one by one.
+  agreement's log in row order with one batch append per log
+  (`hub.audit.log.append_many`: the same tree as appending them one by one).
 
 Nothing here commits; the importer's transaction holds the whole file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
@@ -39,75 +38,98 @@ from hub.operations.actor import Actor
 BATCH = 1000
 
 
-@dataclass
-class Queued:
-    """One validated row waiting to be written; ``id`` is set when it is."""
+class _Ids:
+    """Fresh ids for one table, handed out ahead of the insert (a payload's binding
+    names its record's id). PostgreSQL: taken from the table's sequence, a block at a
+    time (unused ones are a gap, as after any rollback). SQLite: the transaction was
+    begun IMMEDIATE (hub.database), so it holds the write lock and only this run
+    inserts: the next ids follow the table's largest."""
 
-    actor: Actor  # who records it: the importing officer (audit entries, signature)
-    data: exchanges.NewExchange
-    checked: exchanges.Checked
-    values: dict[str, Any]
-    id: int | None = None
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.free: list[int] = []
+        self.next: int | None = None
+
+    def take(self) -> int:
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            if self.next is None:
+                self.next = (
+                    1
+                    + connection.execute(
+                        select(func.coalesce(func.max(self.table.c.id), 0))
+                    ).scalar_one()
+                )
+            self.next += 1
+            return self.next - 1
+        if not self.free:
+            found = connection.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+                ),
+                {"t": self.table.name, "n": BATCH},
+            ).scalars()
+            self.free = sorted((int(i) for i in found), reverse=True)
+        return self.free.pop()
 
 
 class ExchangeBatch:
-    """Queue validated exchanges; `flush` writes what is queued."""
+    """Seal validated exchanges as they come; write them a batch at a time.
+
+    Rows and log entries are written separately: `write_rows` puts the queued
+    exchanges in the database (three multi-row INSERTs) when a later row's checks
+    must read one of them (a reply); `flush` also appends their audit entries,
+    in row order.
+    """
 
     def __init__(self, size: int | None = None) -> None:
         self.size = size or BATCH
-        self.pending: list[Queued] = []
+        self.exchange_ids = _Ids(Exchange.__table__)
+        self.payload_ids = _Ids(SealedPayload.__table__)
+        self.readers: dict[str, tuple] = {}
+        self.signers: dict[str, tuple] = {}
+        self.payload_rows: list[dict] = []
+        self.wrap_rows: list[dict] = []
+        self.exchange_rows: list[dict] = []
+        self.unwritten: set[int] = set()
+        #: (log name, entry) in row order, not yet appended.
+        self.entries: list[tuple[str, log.Pending]] = []
 
-    def add(self, item: Queued) -> Queued:
-        self.pending.append(item)
-        if len(self.pending) >= self.size:
-            self.flush()
-        return item
-
-    def flush(self) -> None:
-        items, self.pending = self.pending, []
-        if items:
-            _write(items)
-
-
-def _write(items: list[Queued]) -> None:
-    session = db.session
-    session.flush()  # ORM changes queued before (e.g. a case's agreements) go first
-    exchange_ids = _allocate(Exchange.__table__, len(items))
-    payload_ids = _allocate(SealedPayload.__table__, len(items))
-    readers: dict[str, tuple] = {}
-    signers: dict[str, tuple] = {}
-    now = utcnow()
-    payload_rows, wrap_rows, exchange_rows = [], [], []
-    entries: dict[str, list[log.Pending]] = {}
-    for item, exchange_id, payload_id in zip(items, exchange_ids, payload_ids, strict=True):
-        item.id = exchange_id
-        checked = item.checked
+    def add(
+        self,
+        actor: Actor,
+        data: exchanges.NewExchange,
+        checked: exchanges.Checked,
+        values: dict[str, Any],
+    ) -> int:
+        """Seal one validated exchange and queue its rows and its ``exchange_sent``
+        entry; returns its id. ``actor`` records it (audit entries, signature)."""
+        exchange_id, payload_id = self.exchange_ids.take(), self.payload_ids.take()
         # The recording organisation seals and signs: for an exchange it sent, as
         # `send` does; for one it received, its transcript (the partner's signing
         # key is not on this hub). Both parties read it.
-        sealer = item.actor.organisation_code
+        sealer = actor.organisation_code
         parties = (checked.sender.code, checked.recipient.code)
-        other = parties[1] if parties[0] == sealer else parties[0]
         for org in parties:
-            if org not in readers:
-                readers[org] = service.public_enc(org)
-        if sealer not in signers:
-            signers[sealer] = service.signing_key(sealer)
+            if org not in self.readers:
+                self.readers[org] = service.public_enc(org)
+        if sealer not in self.signers:
+            self.signers[sealer] = service.signing_key(sealer)
         binding = payloads.binding_for(
             record_type="exchange",
             record_id=exchange_id,
             agreement=checked.agreement.code,
             sender=sealer,
-            recipient=other,
+            recipient=parties[1] if parties[0] == sealer else parties[0],
         )
         sealed = seal_envelope(
-            content.canonical(exchanges.sealed_value(item.data, checked)),
+            content.canonical(exchanges.sealed_value(data, checked)),
             binding=binding,
-            readers={org: readers[org] for org in sorted(set(parties))},
-            signer=(sealer, *signers[sealer]),
+            readers={org: self.readers[org] for org in sorted(set(parties))},
+            signer=(sealer, *self.signers[sealer]),
         )
-        payload_rows.append(_payload_row(sealed, payload_id, exchange_id, now))
-        wrap_rows += [
+        self.payload_rows.append(_payload_row(sealed, payload_id, exchange_id, utcnow()))
+        self.wrap_rows += [
             {
                 "payload_id": payload_id,
                 "org_code": org,
@@ -118,23 +140,49 @@ def _write(items: list[Queued]) -> None:
             }
             for org, w in sorted(sealed.wraps.items())
         ]
-        exchange_rows.append({**item.values, "id": exchange_id, "payload_id": payload_id})
-        entries.setdefault(checked.agreement.code, []).append(
-            log.Pending(
-                actor=item.actor,
-                action="exchange_sent",
-                target_type="exchange",
-                target_id=exchange_id,
-                details=exchanges.sent_details(item.values, checked, sealed.ciphertext_sha256),
-            )
+        self.exchange_rows.append({**values, "id": exchange_id, "payload_id": payload_id})
+        self.unwritten.add(exchange_id)
+        entry = log.Pending(
+            actor=actor,
+            action="exchange_sent",
+            target_type="exchange",
+            target_id=exchange_id,
+            details=exchanges.sent_details(values, checked, sealed.ciphertext_sha256),
         )
-    connection = session.connection()
-    connection.execute(SealedPayload.__table__.insert(), payload_rows)
-    connection.execute(PayloadWrap.__table__.insert(), wrap_rows)
-    connection.execute(Exchange.__table__.insert(), exchange_rows)
-    # Logs in name order, as audit.record locks them, so no two writers deadlock.
-    for name in sorted(entries):
-        log.append_many(session, name, entries[name])
+        self.entries.append((checked.agreement.code, entry))
+        return exchange_id
+
+    def add_entries(self, entries: list[tuple[str, log.Pending]]) -> None:
+        """Queue more entries after those queued (see `hub.audit.log.collecting`)."""
+        self.entries += entries
+
+    def row_done(self) -> None:
+        """Write what is queued when the batch is full."""
+        if len(self.exchange_rows) >= self.size:
+            self.flush()
+
+    def write_rows(self) -> None:
+        """Put the queued exchanges (and their payloads) in the database."""
+        if not self.exchange_rows:
+            return
+        connection = db.session.connection()
+        db.session.flush()  # ORM changes made before (e.g. a case's agreements) go first
+        connection.execute(SealedPayload.__table__.insert(), self.payload_rows)
+        connection.execute(PayloadWrap.__table__.insert(), self.wrap_rows)
+        connection.execute(Exchange.__table__.insert(), self.exchange_rows)
+        self.payload_rows, self.wrap_rows, self.exchange_rows = [], [], []
+        self.unwritten.clear()
+
+    def flush(self) -> None:
+        """Write the queued rows, then append the queued entries in order."""
+        self.write_rows()
+        entries, self.entries = self.entries, []
+        by_log: dict[str, list[log.Pending]] = {}
+        for name, entry in entries:
+            by_log.setdefault(name, []).append(entry)
+        # Logs in name order, as audit.record locks them, so no two writers deadlock.
+        for name in sorted(by_log):
+            log.append_many(db.session, name, by_log[name])
 
 
 def _payload_row(sealed: Sealed, payload_id: int, record_id: int, now) -> dict[str, Any]:
@@ -157,18 +205,3 @@ def _payload_row(sealed: Sealed, payload_id: int, record_id: int, now) -> dict[s
         "imported": False,
         "created_at": now,
     }
-
-
-def _allocate(table: Table, count: int) -> list[int]:
-    """``count`` fresh ids for ``table``, ascending."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        found = connection.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-            {"t": table.name, "n": count},
-        ).scalars()
-        return sorted(int(i) for i in found)
-    # SQLite: the transaction was begun IMMEDIATE (hub.database), so it holds the
-    # write lock and nobody else can take these ids before it commits.
-    largest = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-    return list(range(largest + 1, largest + 1 + count))
