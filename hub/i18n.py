@@ -15,6 +15,7 @@ from pathlib import Path
 from babel.core import Locale, default_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.units import format_unit
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel, format_date, format_datetime, get_locale, refresh
@@ -173,6 +174,9 @@ def show_filesize(value: int | None) -> str:
         return ""
     size = max(int(value), 0)
     scale, unit = next(((s, u) for s, u in _SIZE_UNITS if size >= s), _SIZE_UNITS[-1])
+    if unit == "digital-byte":
+        # CLDR's vi and lo name it "byte" (English); B is the symbol, beside kB and MB.
+        return f"{format_decimal(size, locale=current_language())} B"
     return format_unit(
         size / scale, unit, length="short", format="#,##0.#", locale=current_language()
     )

@@ -222,6 +222,7 @@ def demo_world(app, demo_users):
     from hub.operations.demo import load_demo_data
 
     load_demo_data()
+    _more_records()
     values = {
         "case_id": db.session.scalar(db.select(Case.id).order_by(Case.id)),
         "exchange_id": db.session.scalar(
@@ -230,7 +231,7 @@ def demo_world(app, demo_users):
         "code": "QB-KM-MOU",
         "name": "QB-KM-MOU",
     }
-    data = set()
+    data = {"Bounmy Phommachanh"}  # the suspect of _more_records (sealed, so not a column)
     for column in (Case.title, Case.place_note, Exchange.subject):
         data |= {v for v in db.session.scalars(db.select(column)) if v}
     tokens = set(db.session.scalars(db.select(User.username)))
@@ -239,6 +240,35 @@ def demo_world(app, demo_users):
     tokens |= set(db.session.scalars(db.select(Case.reference)))
     db.session.commit()
     return values, sorted(data, key=len, reverse=True), tokens
+
+
+def _more_records() -> None:
+    """What the demo data lacks, so that its pages are swept too: an attachment, a
+    translation, an exported package, a suspect with a birth date, a closed exchange."""
+    from datetime import date
+
+    from hub.extensions import db
+    from hub.models import Case, Exchange, User
+    from hub.operations import attachments, cases, exchanges, packages
+    from hub.operations.actor import Actor
+
+    def actor(name: str) -> Actor:
+        return Actor.for_user(db.session.scalar(db.select(User).filter_by(username=name)))
+
+    qb, km = actor("qb.officer"), actor("km.officer")
+    request = db.session.scalar(
+        db.select(Exchange)
+        .where(Exchange.agreement.has(code="QB-KM-MOU"), Exchange.kind == "request")
+        .order_by(Exchange.id)
+    )
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    attachments.add(qb, request.id, filename="bien-ban.pdf", data=pdf)
+    exchanges.add_translation(km, request.id, language="lo", body="ຂໍໃຫ້ກວດສອບເຈົ້າຂອງລົດ.")
+    packages.export(qb, request.id, "KM")
+    case_id = db.session.scalar(db.select(Case.id).order_by(Case.id))
+    suspect = cases.SuspectInput(name="Bounmy Phommachanh", date_of_birth=date(1990, 3, 7))
+    cases.add_suspect(qb, case_id, cases.SuspectInput(**{**vars(suspect), "nationality": "LA"}))
+    exchanges.close(qb, request.id)
 
 
 def _seeds(app, values: dict) -> list[str]:

@@ -282,6 +282,8 @@ def detail_value(key: str, value: object, *, action: str = "") -> Markup:
             return _machine(text)
     if key == "format":
         return escape(text.upper())
+    if key == "media_type" and text in labels.MEDIA_TYPE:
+        return escape(labels.MEDIA_TYPE[text])
     if key.endswith(("sha256", "fingerprint", "fingerprints")) or key in ("keys", "media_type"):
         return _machine(text)
     return escape(text)

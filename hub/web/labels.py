@@ -89,6 +89,18 @@ CREDIBILITY = {
 
 LANGUAGE = {"vi": "Tiếng Việt", "lo": "ພາສາລາວ", "en": "English"}
 
+#: Attachments' media types by the names officers know them by (format names, the
+#: same in every language); a type not listed is shown as it is.
+MEDIA_TYPE = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "text/plain": "TXT",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "DOCX",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "XLSX",
+    "application/vnd.oasis.opendocument.text": "ODT",
+}
+
 
 def options(pairs, *, blank=None) -> list[SelectChoice]:
     """SelectField choices from (value, label) pairs, optionally led by a blank entry."""
