@@ -92,11 +92,16 @@ def _detail(exchange_id: int, status: int = 200):
     return jsonify(exchange_json(row, content=content)), status
 
 
+#: One instance for every request: loading keeps no state in it, and building one costs
+#: more than the load itself.
+_CREATE = s.ExchangeCreate()
+
+
 @api.post("/exchanges")
 @token_required
 def create_exchange():
     checks.require_officer(g.actor)  # before the body: a refusal never depends on it
-    data = load_json(s.ExchangeCreate())
+    data = load_json(_CREATE)
     fields = data.pop("fields_")
     row = exchanges.send(g.actor, exchanges.NewExchange(**data, fields=fields))
     return jsonify(exchange_json(row, fresh=True)), 201

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from hub import audit
 from hub.extensions import db
@@ -26,7 +26,7 @@ from hub.models.exchange import (
     HANDLING_CODES,
     RELIABILITY,
 )
-from hub.operations import checks, content
+from hub.operations import checks, content, reference_cache
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.errors import Conflict, NotFound
@@ -139,19 +139,15 @@ def _check_reply(
 
 
 def _agreement_by_code(errors: Errors, code) -> Agreement | None:
-    """The agreement with its parties and obligations, in one query (the rules read all
-    three); memoised like `checks.agreement_by_code` during a bulk run."""
+    """The agreement with its parties and obligations (the rules read all three), from
+    the process's reference cache; memoised like `checks.agreement_by_code` in a bulk run."""
     if not isinstance(code, str) or not code:
         return checks.agreement_by_code(errors, "agreement", code)  # names the error
     memo = db.session.info.get(checks.LOOKUP_MEMO)
     if memo is not None and (Agreement, code) in memo:
         row = memo[(Agreement, code)]
     else:
-        row = db.session.scalar(
-            select(Agreement)
-            .where(Agreement.code == code)
-            .options(joinedload(Agreement.parties), joinedload(Agreement.obligations))
-        )
+        row = reference_cache.agreement(code)
         if memo is not None:
             memo[(Agreement, code)] = row
     if row is None:
