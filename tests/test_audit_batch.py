@@ -141,3 +141,22 @@ def test_a_batch_for_an_unknown_agreement_is_refused(app):
         log.append_many(db.session, "NO-SUCH-MOU", [log.Pending(**i) for i in _items(1)])
     db.session.rollback()
     assert _head("NO-SUCH-MOU") is None
+
+
+def test_collected_entries_are_not_appended_until_handed_to_a_batch(app):
+    before = _state()
+    with log.collecting(db.session) as collected:
+        audit.record("request_answered", actor=OFFICER, target_type="exchange", target_id=7,
+                     logs=[LOG], details={"response": 8})  # fmt: skip
+        with pytest.raises(RuntimeError), log.collecting(db.session):
+            pass  # one collector at a time
+    assert _state() == before  # nothing written while collecting
+    assert [(name, e.action, e.target_id) for name, e in collected] == [
+        (LOG, "request_answered", 7)
+    ]
+    audit.record("login", actor=SYSTEM, target_type="user", target_id=1, logs=[LOG])
+    assert _head().size == before[0] + 1  # appends as usual after the block
+    log.append_many(db.session, LOG, [e for _name, e in collected])
+    db.session.commit()
+    assert _head().size == before[0] + 2
+    assert verify.verify(db.engine, log_name=LOG)[0].ok
