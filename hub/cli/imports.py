@@ -51,7 +51,8 @@ _user = click.option(
     "--user",
     "username",
     required=True,
-    help="Officer the rows are recorded by; their organisation owns or sends them.",
+    help="Officer the rows are recorded by; their organisation owns the cases and "
+    "sent or received the exchanges.",
 )
 _dry = click.option("--dry-run", is_flag=True, help="Check every row, report, store nothing.")
 _lang = click.option(
@@ -80,7 +81,7 @@ def import_group() -> None:
 )
 @_lang
 def import_cases(file: Path, username: str, dry_run: bool, locale: str, language) -> None:
-    """Import cases owned by the user's organisation."""
+    """Import cases owned by the user's organisation (with suspects and status)."""
     with force_locale(_language(username, language)):
         _run(imports.import_cases, file, username, dry_run=dry_run, locale=locale)
 
@@ -91,7 +92,7 @@ def import_cases(file: Path, username: str, dry_run: bool, locale: str, language
 @_dry
 @_lang
 def import_exchanges(file: Path, username: str, dry_run: bool, language) -> None:
-    """Import exchanges sent by the user's organisation."""
+    """Import exchanges sent or received by the user's organisation."""
     with force_locale(_language(username, language)):
         _run(imports.import_exchanges, file, username, dry_run=dry_run)
 
