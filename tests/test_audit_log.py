@@ -307,10 +307,15 @@ def test_leaf_input_base64_is_what_is_hashed(app):
     assert stored == rfc_leaf(base64.b64decode(base64.b64encode(leaf)))
 
 
-def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(app, monkeypatch):
-    """Checkpoints at sizes that split the pairwise fold and the fetch batches."""
+@pytest.mark.parametrize("chunk_level", [0, 1, 2, 3])
+def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(
+    app, monkeypatch, chunk_level
+):
+    """Checkpoints at sizes that fall inside, at the start and at the end of the
+    hashed chunks (1, 2, 4 or 8 entries here) and split the fetch batches."""
     make_hub_key(app)
     monkeypatch.setattr(verify, "FETCH", 4)
+    monkeypatch.setattr(verify, "CHUNK_LEVEL", chunk_level)
     log_id = _head().id
     for size in (2, 3, 5, 8, 13, 21, 34):
         _append(size - _head().size)

@@ -46,8 +46,10 @@ def _size(name: str = LOG) -> int:
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
-    """Verify reads rows 3 at a time here, so gaps, checkpoints and the head fall
-    inside and across fetch batches (the default batch covers these whole logs)."""
+    """Verify hashes chunks of 4 entries and reads rows 3 at a time here, so gaps,
+    checkpoints and the head fall inside and across chunks and fetch batches (the
+    defaults cover these whole logs at once)."""
+    monkeypatch.setattr(verify, "CHUNK_LEVEL", 2)
     monkeypatch.setattr(verify, "FETCH", 3)
 
 
@@ -112,6 +114,20 @@ def test_a_changed_entry_past_the_last_checkpoint_is_named(app, history):
         l=history,
     )
     _expect("changed", 22)
+
+
+def test_a_changed_entry_holding_a_zero_byte_is_named(app, history):
+    """Verify reads a chunk of entries joined by zero bytes (canonical JSON has none):
+    an entry given one must not shift its neighbours or hide itself."""
+    leaf = _leaf(9).replace(b'"exchange_sent"', b'"exchange\x00sent"')
+    tamper(
+        app,
+        'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 9',
+        v=leaf,
+        l=history,
+    )
+    result = _expect("changed", 9)
+    assert "not a valid entry" in result.line()
 
 
 def test_a_changed_column_is_found_by_the_deep_check(app, history):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -37,10 +38,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import Engine
 
-from hub.audit import checkpoints, merkle, note
+from hub.audit import checkpoints, merkle, note, store
 from hub.audit.entry import EntryError, decode_entry, format_time
 
 FETCH = 5_000
+#: Entries are read and hashed 2**CHUNK_LEVEL at a time: aligned complete subtrees.
+CHUNK_LEVEL = 12
 
 
 @dataclass
@@ -87,12 +90,26 @@ class _Reader:
 
     def __init__(self, dbapi: Any, backend: str):
         self.conn, self.backend, self._n = dbapi, backend, 0
+        if backend == "postgresql":
+            self.chunk_sql = (
+                "SELECT count(*), string_agg(leaf_input, '\\x00'::bytea ORDER BY \"index\") "
+                'FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s'
+            )
+        else:  # no ORDER BY inside aggregates before SQLite 3.44: an ordered subquery
+            self.chunk_sql = (
+                "SELECT count(*), CAST(group_concat(leaf_input, x'00') AS BLOB) FROM "
+                '(SELECT leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
+                'AND "index" < %s ORDER BY "index")'
+            )
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.backend == "sqlite" else sql
 
     def all(self, sql: str, params: tuple = ()) -> list[tuple]:
-        cursor = self.conn.cursor()
+        # Binary results on PostgreSQL: a chunk of leaves is no hex text to decode.
+        cursor = (
+            self.conn.cursor(binary=True) if self.backend == "postgresql" else self.conn.cursor()
+        )
         try:
             cursor.execute(self._sql(sql), params)
             return cursor.fetchall()
@@ -285,55 +302,22 @@ def verify_log(
             result.problem = Problem(name, None, "head", f"{what} has a root for no entries")
             return result
     targets = [t for t in targets if t[0] > 0]
-    targets.append((-1, b"", ""))  # sentinel: never reached
 
-    batches = reader.batches(
-        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s ORDER BY "index"',
-        (log_id,),
-    )
-    stack: list[bytes] = []
-    expected = 0
-    good = 0  # largest size whose root matched what vouches for it
-    t = 0
-    leftover = False  # rows of the last batch not folded: after a gap, or past the head
-    for batch in batches if head_size else ():
-        # Indexes are unique and sorted: the batch is gap-free exactly when its
-        # last index is its first plus its length, so rows need no check one by one.
-        count = len(batch)
-        if batch[0][0] != expected or batch[-1][0] != expected + count - 1:
-            count = next(k for k, row in enumerate(batch) if row[0] != expected + k)
-        usable = min(count, head_size - expected)
-        leftover = usable < len(batch)
-        leaves = [row[1] for row in batch[:usable]]
-        done = 0
-        while done < usable:
-            upto = min(usable, done + targets[t][0] - expected)
-            _fold(stack, expected, leaves, done, upto)
-            expected += upto - done
-            done = upto
-            if expected != targets[t][0]:
-                continue
-            h = stack[-1]
-            for left in reversed(stack[:-1]):
-                h = sha256(b"\x01" + left + h).digest()
-            while targets[t][0] == expected:
-                if h != targets[t][1]:
-                    result.problem = _diagnose(reader, log_id, name, good, expected, targets[t][2])
-                    break
-                good = expected
-                t += 1
-            if result.problem is not None:
-                break
-        if result.problem is not None or leftover:
-            break
-    if result.problem is None:
-        if expected < head_size:
-            result.problem = Problem(name, expected, "missing", "entry is missing")
-        elif leftover or next(batches, None):
-            result.problem = Problem(name, head_size, "beyond_head", "entry beyond the head")
-    with contextlib.suppress(Exception):
-        batches.close()
-    if result.problem is not None:
+    with ThreadPoolExecutor(1) as ahead:
+        problem, mismatch = _pass(reader, ahead, log_id, name, head_size, targets)
+    # The reader is free again (the prefetch thread is done): diagnose.
+    if mismatch is not None:
+        problem = _diagnose(reader, log_id, name, *mismatch)
+    if problem is not None:
+        result.problem = problem
+        return result
+    stray = _stray(reader, log_id, head_size)
+    if stray is not None:
+        result.problem = (
+            Problem(name, head_size, "beyond_head", "entry beyond the head")
+            if stray >= head_size
+            else Problem(name, stray, "moved", "entry carries a negative index")
+        )
         return result
     # The stored subtrees serve proofs: they must give the same root.
     try:
@@ -360,35 +344,121 @@ def verify_log(
     return result
 
 
-def _fold(stack: list[bytes], size: int, leaves: list[bytes], start: int, end: int) -> None:
-    """Push ``leaves[start:end]`` (entries ``size, size + 1, ...``) onto the compact
-    range ``stack``. The hot loop of verify: leaves go two at a time (an even index
-    and its right sibling make a level-1 node directly), which halves the loop
-    steps and stack operations of pushing them one by one."""
-    push, pop, sha = stack.append, stack.pop, sha256
-    i = start
-    if size & 1 and i < end:  # an odd index first: it closes its pair on the stack
-        h = sha(b"\x01" + pop() + sha(b"\x00" + leaves[i]).digest()).digest()
-        n = size >> 1
-        while n & 1:
-            h = sha(b"\x01" + pop() + h).digest()
-            n >>= 1
-        push(h)
-        i += 1
-        size += 1
-    while i + 1 < end:
-        h = sha(
-            b"\x01" + sha(b"\x00" + leaves[i]).digest() + sha(b"\x00" + leaves[i + 1]).digest()
-        ).digest()
-        n = size >> 1
-        while n & 1:
-            h = sha(b"\x01" + pop() + h).digest()
-            n >>= 1
-        push(h)
-        i += 2
-        size += 2
-    if i < end:  # an even index last: it waits on the stack for its sibling
-        push(sha(b"\x00" + leaves[i]).digest())
+def _pass(
+    reader: _Reader,
+    ahead: ThreadPoolExecutor,
+    log_id: int,
+    name: str,
+    head_size: int,
+    targets: list[tuple[int, bytes, str]],
+) -> tuple[Problem | None, tuple[int, int, str] | None]:
+    """Recompute the tree chunk by chunk and meet every target (size, root) on the way.
+    Returns the problem found, or the range ``(good, size, what)`` to diagnose when a
+    root does not match. The next chunk is read by ``ahead`` while this one is hashed:
+    the database (a server process, or SQLite's C code without the GIL) then works
+    beside the hashing rather than before it."""
+    targets = [*targets, (head_size + 1, b"", "")]  # sentinel: never reached
+    good = 0  # largest size whose root matched what vouches for it
+    t = 0
+    stack: list[bytes] = []  # compact range of the entries before the chunk
+    step = 1 << CHUNK_LEVEL
+    starts = range(0, head_size, step)
+    if head_size:
+        pending = ahead.submit(_chunk, reader, log_id, name, 0, min(step, head_size))
+    for start in starts:
+        leaves, gap = pending.result()
+        if start + step < head_size:
+            nxt = start + step
+            pending = ahead.submit(_chunk, reader, log_id, name, nxt, min(step, head_size - nxt))
+        levels = _levels(leaves)
+        while targets[t][0] <= start + len(leaves):
+            size, root, what = targets[t]
+            if _root(stack, levels, size - start) != root:
+                return None, (good, size, what)
+            good = size
+            t += 1
+        if gap is not None:
+            return gap, None
+        if len(leaves) == step:  # a complete aligned subtree: onto the compact range
+            h, n = levels[-1][0], start >> CHUNK_LEVEL
+            while n & 1:
+                h = sha256(b"\x01" + stack.pop() + h).digest()
+                n >>= 1
+            stack.append(h)
+    return None, None
+
+
+def _chunk(
+    reader: _Reader, log_id: int, name: str, start: int, want: int
+) -> tuple[list[bytes], Problem | None]:
+    """Entries ``start .. start + want - 1`` as leaf bytes, from one row that joins them
+    with a zero byte (no Python object per row; canonical JSON never holds a raw zero
+    byte). When the count or the split does not come out at ``want`` (a gap, a
+    duplicate, a damaged entry with a zero byte), the rows are read one by one and
+    what comes back is the gap-free run from ``start`` and the problem that ends it."""
+    ((count, joined),) = reader.all(reader.chunk_sql, (log_id, start, start + want))
+    leaves = bytes(joined).split(b"\x00") if joined is not None else []
+    if count == want and len(leaves) == want:
+        return leaves, None
+    leaves = []
+    rows = reader.stream(
+        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
+        'AND "index" < %s ORDER BY "index"',
+        (log_id, start, start + want),
+    )
+    for index, leaf in rows:
+        expected = start + len(leaves)
+        if index != expected:
+            with contextlib.suppress(Exception):
+                rows.close()
+            if index < expected:
+                return leaves, Problem(name, index, "moved", "two entries carry this index")
+            break
+        leaves.append(bytes(leaf))
+    if len(leaves) == want:
+        return leaves, None
+    return leaves, Problem(name, start + len(leaves), "missing", "entry is missing")
+
+
+_digest = type(sha256()).digest
+_join = b"".join
+
+
+def _levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every complete subtree of a run of leaves, level by level (``levels[L][i]`` covers
+    leaves ``i * 2**L ..``). The hot path of verify: each level is hashed by ``map``
+    over C functions, so no Python bytecode runs per hash."""
+    level = list(map(_digest, map(sha256, map(b"\x00".__add__, leaves))))
+    levels = [level]
+    while len(level) > 1:
+        # Neighbours paired; an odd last one is no complete subtree yet and drops out.
+        pairs = iter(level)
+        joined = map(b"\x01".__add__, map(_join, zip(pairs, pairs, strict=False)))
+        level = list(map(_digest, map(sha256, joined)))
+        levels.append(level)
+    return levels
+
+
+def _root(stack: list[bytes], levels: list[list[bytes]], size: int) -> bytes:
+    """Root of the tree whose first entries the compact range ``stack`` covers, followed
+    by the first ``size`` leaves of the chunk ``levels``."""
+    nodes = stack + [levels[level][index] for level, index in store.compact_range(size)]
+    h = nodes[-1]
+    for left in reversed(nodes[:-1]):
+        h = sha256(b"\x01" + left + h).digest()
+    return h
+
+
+def _stray(reader: _Reader, log_id: int, head_size: int) -> int | None:
+    """The index of an entry outside ``0 .. head_size - 1``, if any."""
+    for sql in (
+        'SELECT min("index") FROM audit_entries WHERE log_id = %s AND "index" >= %s',
+        'SELECT max("index") FROM audit_entries WHERE log_id = %s AND "index" < %s',
+    ):
+        ((index,),) = reader.all(sql, (log_id, head_size if "min" in sql else 0))
+        if index is not None:
+            return int(index)
+    return None
 
 
 def _deep(reader: _Reader, log_id: int, name: str, size: int) -> Iterator[Problem]:
