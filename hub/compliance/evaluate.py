@@ -30,6 +30,7 @@ from hub.compliance.rules import (
     Evidence,
     Outcome,
     Tally,
+    earliest,
     rule_for,
 )
 from hub.compliance.scan import agreement_kinds, scan
@@ -351,22 +352,16 @@ def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
         total = (
             db.session.scalar(on_compliance_index(select(func.count()).where(*open_, past))) or 0
         )
-    rows = db.session.execute(
-        on_compliance_index(
-            select(
-                Exchange.id,
-                Exchange.sent_at,
-                # Read only when needed: it is not in the covering index.
-                Exchange.due_at if limit_days is None else literal(None, UTCDateTime()),
-                Exchange.sender_id,
-                Exchange.recipient_id,
-                overdue_s,
-            )
-            .where(*open_, past)
-            .order_by(Exchange.sent_at, Exchange.id)
-            .limit(EVIDENCE_LIMIT)
-        )
-    ).all()
+    columns = (
+        Exchange.id,
+        Exchange.sent_at,
+        # Read only when needed: it is not in the covering index.
+        (Exchange.due_at if limit_days is None else literal(None, UTCDateTime())).label("due"),
+        Exchange.sender_id,
+        Exchange.recipient_id,
+        overdue_s.label("overdue_s"),
+    )
+    rows = earliest(ctx, REQUEST_KINDS, [_open_request(), past], columns, EVIDENCE_LIMIT)
     items = [
         Overdue(
             exchange_id=r[0],

@@ -17,10 +17,17 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.sql.expression import ColumnElement
 
-from hub.compliance.sql import DAY, HOUR, on_compliance_index, percentiles, seconds_between
+from hub.compliance.sql import (
+    DAY,
+    HOUR,
+    is_postgresql,
+    on_compliance_index,
+    percentiles,
+    seconds_between,
+)
 from hub.extensions import db
 from hub.models import Exchange
 from hub.models.agreement import Agreement
@@ -347,9 +354,9 @@ class _DeadlineRule(Rule):
         as_of_age = seconds_between(Exchange.sent_at, _bind_time(ctx.as_of))
         found: list[Evidence] = []
         queries = (
-            ("overdue", overdue, as_of_age - limit_s, Exchange.sent_at),
+            ("overdue", overdue, as_of_age - limit_s, None),
             ("late", late, elapsed - limit_s, (elapsed - limit_s).desc()),
-            ("due_soon", due_soon, limit_s - as_of_age, Exchange.sent_at),
+            ("due_soon", due_soon, limit_s - as_of_age, None),
         )
         for reason, clause, amount, order in queries:
             room = EVIDENCE_LIMIT - len(found)
@@ -357,19 +364,50 @@ class _DeadlineRule(Rule):
                 break
             if not counts[reason]:
                 continue  # the aggregate already said there is none: no scan
-            rows = db.session.execute(
-                on_compliance_index(
-                    select(Exchange.id, Exchange.sent_at, amount)
-                    .where(*where, clause)
-                    .order_by(order, Exchange.id)
-                    .limit(room)
+            columns = (Exchange.id, Exchange.sent_at, amount.label("amount"))
+            if order is None:  # the oldest first
+                extra = [*self.extra_scope(ctx), clause]
+                rows = earliest(ctx, self.kinds, extra, columns, room)
+            else:
+                rows = db.session.execute(
+                    on_compliance_index(
+                        select(*columns)
+                        .where(*where, clause)
+                        .order_by(order, Exchange.id)
+                        .limit(room)
+                    )
                 )
-            )
             found += [
                 Evidence(row[0], row[1], reason, float(row[2]) / self.unit, self.unit_name)
                 for row in rows
             ]
         return found
+
+
+def earliest(ctx: Context, kinds: tuple[str, ...], where: list, columns, limit: int) -> list:
+    """The first `limit` of the period's exchanges of `kinds` (() for all) meeting
+    `where`, in order of sending (then id).  `columns` include Exchange.id and
+    Exchange.sent_at.
+
+    SQLite reads the covering index (agreement, kind, sent_at, ...) in order of
+    sending within each kind; over several kinds one query has to sort every
+    match.  So there: one query per kind that stops after `limit` matches, merged
+    by UNION ALL and a sort of at most kinds x limit rows.
+    """
+    kinds = kinds or ctx.kinds or ()
+    order = (Exchange.sent_at, Exchange.id)
+    if is_postgresql() or len(kinds) < 2:
+        statement = select(*columns).where(*ctx.scope(*kinds), *where).order_by(*order)
+        return db.session.execute(on_compliance_index(statement.limit(limit))).all()
+    parts = [
+        on_compliance_index(
+            select(*columns).where(*ctx.scope(kind), *where).order_by(*order).limit(limit)
+        ).subquery()
+        for kind in kinds
+    ]
+    merged = union_all(*(select(part) for part in parts)).subquery()
+    statement = select(merged).order_by(merged.c.sent_at, merged.c.id).limit(limit)
+    return db.session.execute(statement).all()
 
 
 def _bind_time(value: datetime):
@@ -449,21 +487,23 @@ class _IntervalRule(Rule):
         previous = func.lag(Exchange.sent_at).over(
             partition_by=partition or None, order_by=(Exchange.sent_at, Exchange.id)
         )
+        # The gap is computed once per record, in the window's query: the outer
+        # queries use it three times (SQLite would otherwise recompute it each time).
         ranked = on_compliance_index(
             select(
                 Exchange.id.label("id"),
                 Exchange.sender_id.label("sender_id"),
                 Exchange.sent_at.label("sent_at"),
-                previous.label("prev"),
+                seconds_between(previous, Exchange.sent_at).label("gap"),
             ).where(*ctx.scope(self.record_kind, within=False))
         ).subquery()
-        gap = seconds_between(ranked.c.prev, ranked.c.sent_at)
+        gap = ranked.c.gap
         in_period = ranked.c.sent_at >= ctx.start
         counts = db.session.execute(
             select(
                 func.count(),
                 func.max(gap),
-                func.sum(case((gap > limit_s, 1), else_=0)),
+                func.count(case((gap > limit_s, 1))),
             ).where(in_period)
         ).one()
         records, longest, gaps_over = int(counts[0]), counts[1], int(counts[2] or 0)
