@@ -420,7 +420,11 @@ def import_exchanges(
                     )
                     continue
                 try:
-                    writer.store(row)
+                    # The rows' own ORM changes (a request answered, a case's
+                    # agreements) go with each batch, not before every query: no
+                    # check reads them from the database (the objects hold them).
+                    with db.session.no_autoflush:
+                        writer.store(row)
                 except (CellError, OperationError) as exc:
                     _refused(report, line, exc)
                 else:

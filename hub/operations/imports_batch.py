@@ -166,7 +166,6 @@ class ExchangeBatch:
         if not self.exchange_rows:
             return
         connection = db.session.connection()
-        db.session.flush()  # ORM changes made before (e.g. a case's agreements) go first
         connection.execute(SealedPayload.__table__.insert(), self.payload_rows)
         connection.execute(PayloadWrap.__table__.insert(), self.wrap_rows)
         connection.execute(Exchange.__table__.insert(), self.exchange_rows)
@@ -174,8 +173,10 @@ class ExchangeBatch:
         self.unwritten.clear()
 
     def flush(self) -> None:
-        """Write the queued rows, then append the queued entries in order."""
+        """Write the queued rows and the session's changes, then append the queued
+        entries in order."""
         self.write_rows()
+        db.session.flush()  # e.g. the requests answered, a case's agreements
         entries, self.entries = self.entries, []
         by_log: dict[str, list[log.Pending]] = {}
         for name, entry in entries:
