@@ -155,3 +155,24 @@ def test_unknown_link_codes_are_refused(actors, opened):
             actors["qb.officer"], listing.CaseFilters(agreement="NOPE", partner="XX")
         )
     assert set(caught.value.errors) == {"agreement", "partner"}
+
+
+def test_the_owner_stays_among_the_organisations(actors, opened):
+    """The link-table reading counts the owner as involved: creating and editing keep it."""
+    from sqlalchemy import select
+
+    from hub.extensions import db
+    from hub.models import case_organisations
+
+    qb = actors["qb.officer"]
+    case_id = opened["sv1"]
+    cases.update_case(qb, case_id, CaseInput(title="Vụ SV 1", organisations=[]))
+    cases.update_case(qb, case_id, CaseInput(title="Vụ SV 1", organisations=["QB", "KM"]))
+    linked = db.session.scalars(
+        select(case_organisations.c.organisation_id).where(case_organisations.c.case_id == case_id)
+    )
+    owner = cases.load_for_view(qb, case_id).owner_organisation_id
+    assert owner in set(linked)
+    assert [c.id for c in listing.list_cases(qb, listing.CaseFilters(partner="QB")).items]
+    sv = actors["sv.officer"]
+    assert case_id not in [c.id for c in listing.list_cases(sv).items]

@@ -36,18 +36,22 @@ DRUG_TYPES = (
 )
 UNITS = ("kg", "g", "tablets")
 
+# The owner is always among a case's organisations (cases.create_case, update_case).
+# (link, case_id) indexes: lists filtered by agreement or partner join them in case order.
 case_organisations = Table(
     "case_organisations",
     db.metadata,
     Column("case_id", ForeignKey("cases.id"), primary_key=True),
-    Column("organisation_id", ForeignKey("organisations.id"), primary_key=True, index=True),
+    Column("organisation_id", ForeignKey("organisations.id"), primary_key=True),
+    Index("ix_case_organisations_organisation_case", "organisation_id", "case_id"),
 )
 
 case_agreements = Table(
     "case_agreements",
     db.metadata,
     Column("case_id", ForeignKey("cases.id"), primary_key=True),
-    Column("agreement_id", ForeignKey("agreements.id"), primary_key=True, index=True),
+    Column("agreement_id", ForeignKey("agreements.id"), primary_key=True),
+    Index("ix_case_agreements_agreement_case", "agreement_id", "case_id"),
 )
 
 

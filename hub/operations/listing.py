@@ -36,7 +36,11 @@ from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, EXCHANGE_STATUS
 from hub.operations import checks
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.scope import cases_visible_to, exchanges_visible_to
+from hub.operations.scope import (
+    case_ids_visible_among,
+    cases_visible_to,
+    exchanges_visible_to,
+)
 from hub.text import fold
 
 PER_PAGE = 50
@@ -252,10 +256,6 @@ def _date_clauses(errors: Errors, column, start, end, *, instant: bool) -> list:
     return clauses
 
 
-def _date_range(errors: Errors, query: Select, column, start, end, *, instant: bool) -> Select:
-    return query.where(*_date_clauses(errors, column, start, end, instant=instant))
-
-
 def _exchange_ids(
     actor: Actor, clauses: list, sides: dict, offset: int, limit: int, *, overdue: bool
 ) -> list[int]:
@@ -354,18 +354,24 @@ def list_exchanges(
 
 @dataclass
 class _CaseQuery:
-    """A case list's query in two parts, so the cheaper way to run it can be chosen."""
+    """A case list's query in parts, so the cheaper way to run it can be chosen."""
 
-    #: Visible cases with the filters that do not narrow by a link (status, dates, text...).
-    query: Select
+    actor: Actor
+    #: The filters that do not narrow by a link (status, dates, text, suspects, cursor).
+    clauses: list
     #: The agreement and partner filters, as clauses on Case.
     links: list
     #: Ids of the cases those filters can match, read from the link tables (or None).
     candidates: Select | None
 
+    @property
+    def query(self) -> Select:
+        """Visible cases with the filters that do not narrow by a link."""
+        return cases_visible_to(self.actor).where(*self.clauses)
+
 
 def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> _CaseQuery:
-    query = cases_visible_to(actor)
+    clauses: list = []
     links: list = []
     candidates: Select | None = None
     if f.agreement:
@@ -391,21 +397,19 @@ def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> _CaseQuery:
             )
         )
         if candidates is None:  # an agreement's cases are the narrower set to start from
-            candidates = union_all(
-                select(case_organisations.c.case_id).where(
-                    case_organisations.c.organisation_id == partner_id
-                ),
-                select(Case.id).where(Case.owner_organisation_id == partner_id),
+            # The owner is among the organisations (see scope.case_ids_visible_among).
+            candidates = select(case_organisations.c.case_id).where(
+                case_organisations.c.organisation_id == partner_id
             )
     if f.status:
         checks.choice(errors, "status", f.status, CASE_STATUSES)
-        query = query.where(Case.status == f.status)
-    query = _date_range(errors, query, Case.opened_on, f.date_from, f.date_to, instant=False)
+        clauses.append(Case.status == f.status)
+    clauses += _date_clauses(errors, Case.opened_on, f.date_from, f.date_to, instant=False)
     if f.q:
         q = checks.text(errors, "q", f.q, max_length=Q_MAX)
         if q:
             pattern = _like(q)
-            query = query.where(
+            clauses.append(
                 or_(
                     Case.reference_key.like(pattern, escape="\\"),
                     Case.title_key.like(pattern, escape="\\"),
@@ -419,17 +423,20 @@ def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> _CaseQuery:
             errors, "suspect_document", f.suspect_document, max_length=64, required=False
         )
         indexes = suspect_indexes(name=name, document=document)
-        clauses = [Suspect.case_id == Case.id]
+        found = [Suspect.case_id == Case.id]
         if "name" in indexes:
-            clauses.append(Suspect.name_index == indexes["name"])
+            found.append(Suspect.name_index == indexes["name"])
         if "document" in indexes:
-            clauses.append(Suspect.document_index == indexes["document"])
-        query = query.where(exists().where(*clauses))
-    return _CaseQuery(query=query, links=links, candidates=candidates)
+            found.append(Suspect.document_index == indexes["document"])
+        clauses.append(exists().where(*found))
+    return _CaseQuery(actor=actor, clauses=clauses, links=links, candidates=candidates)
 
 
-#: How many of the newest cases a linked filter is first tried on, per row of the page.
+#: A linked filter is first tried on this many of the newest cases per row of a page.
 CASE_WINDOW = 4
+#: The walk goes on when at least this share of the window matched: the page's end is
+#: then expected within 1 / share of its depth.
+CASE_DENSE = 1 / 8
 
 
 def _case_ids(built: _CaseQuery, offset: int, limit: int) -> list[int]:
@@ -438,36 +445,42 @@ def _case_ids(built: _CaseQuery, offset: int, limit: int) -> list[int]:
     Without an agreement or partner filter: walk cases newest first (index
     (opened_on, id)) and stop at the page's end. With one, that walk can visit
     every visible case when the filter matches few of them (a partner never
-    involved, an agreement the organisation is not party to). So the walk is
-    tried on a bounded window of the newest cases first: when it holds the
-    whole page, that is the answer (the page is the same whatever lies beyond).
-    Otherwise the cases are read from the filter's side, the link tables
-    (agreement_id, case_id) / (organisation_id, case_id), with the other
-    filters and visibility checked on those alone, then sorted.
+    involved, an agreement the organisation is not party to). So the filter is
+    first tried on a window of the newest cases (4 per row of the page):
+
+    - the window holds the page, or is every case there is: that is the answer;
+    - enough of it matched: the walk goes on as without the filter;
+    - else the cases are read from the filter's side: the link table's
+      (agreement_id, case_id) or (organisation_id, case_id) joined in case order
+      to (organisation_id, case_id) for visibility, then the other filters on
+      those few, sorted.
     """
     newest = (Case.opened_on.desc(), Case.id.desc())
+    walk = built.query.with_only_columns(Case.id).order_by(*newest)
     if built.candidates is None:
-        query = built.query.with_only_columns(Case.id).order_by(*newest).offset(offset).limit(limit)
-        return list(db.session.scalars(query))
+        return list(db.session.scalars(walk.offset(offset).limit(limit)))
+    size = CASE_WINDOW * limit
     window = (
         built.query.with_only_columns(Case.id, Case.opened_on)
         .order_by(*newest)
-        .limit(CASE_WINDOW * (offset + limit))
+        .limit(size)
         .subquery()
     )
-    windowed = (
-        select(window.c.id)
-        .where(exists().where(Case.id == window.c.id, *built.links))
-        .order_by(window.c.opened_on.desc(), window.c.id.desc())
-        .limit(offset + limit)
-    )
-    ids = list(db.session.scalars(windowed))
-    if len(ids) == offset + limit:
-        return ids[offset:]
+    rows = db.session.execute(
+        select(window.c.id, exists().where(Case.id == window.c.id, *built.links)).order_by(
+            window.c.opened_on.desc(), window.c.id.desc()
+        )
+    ).all()
+    hits = [row[0] for row in rows if row[1]]
+    if len(hits) >= offset + limit or len(rows) < size:
+        return hits[offset : offset + limit]
+    if len(hits) >= CASE_DENSE * len(rows):
+        return list(db.session.scalars(walk.where(*built.links).offset(offset).limit(limit)))
     # OFFSET 0 keeps the planners from walking (opened_on, id) for the ORDER BY outside.
+    visible = case_ids_visible_among(built.actor, built.candidates)
     matching = (
-        built.query.with_only_columns(Case.id, Case.opened_on)
-        .where(Case.id.in_(built.candidates), *built.links)
+        select(Case.id, Case.opened_on)
+        .where(Case.id.in_(visible), *built.clauses, *built.links)
         .offset(0)
         .subquery()
     )
@@ -499,7 +512,7 @@ def list_cases(
     errors.raise_if_any()
     if after is not None:
         opened_on, ident = after
-        built.query = built.query.where(
+        built.clauses.append(
             or_(Case.opened_on < opened_on, and_(Case.opened_on == opened_on, Case.id < ident))
         )
     number = page or 1
