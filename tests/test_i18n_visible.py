@@ -565,3 +565,36 @@ def test_every_kind_of_audit_detail_reads_in_the_reader_language(
         html += f"<p>{shown.detail_list(details, action=action)}</p></body></html>"
     problems = page_problems(html, lang, accepted=reader_words(lang) | {"QB"}, data=[])
     assert not problems, html
+
+
+def test_every_audit_detail_key_and_record_type_in_the_code_has_a_label():
+    """A new operation's detail keys and record types get labels before they reach the
+    log page (found in the code: audit.record(...) calls and the dicts they are given,
+    and the record types sealed content is bound to)."""
+    import ast
+    from pathlib import Path
+
+    import hub
+    from hub.web import audit_labels
+
+    keys, types = set(), set()
+    for path in Path(hub.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                for kw in node.keywords:
+                    # sealed content is audited under its record_type when opened
+                    bound = kw.arg in ("target_type", "record_type")
+                    if bound and isinstance(kw.value, ast.Constant):
+                        types.add(kw.value.value)
+                    if getattr(node.func, "attr", None) != "record" or kw.arg != "details":
+                        continue
+                    if isinstance(kw.value, ast.Dict):
+                        keys |= {k.value for k in kw.value.keys if isinstance(k, ast.Constant)}
+            named = isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) in ("details", "added", "before") for t in node.targets
+            )
+            if named and isinstance(node.value, ast.Dict):
+                keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+    assert len(keys) > 40, keys  # the scan still finds them
+    assert sorted(keys - set(audit_labels.DETAIL_KEYS)) == []
+    assert sorted(types - set(audit_labels.TARGET_TYPES)) == []
