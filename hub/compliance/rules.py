@@ -17,12 +17,15 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.sql.expression import ColumnElement
 
 from hub.compliance.sql import (
     DAY,
     HOUR,
+    as_seconds,
+    duration,
+    exceeds,
     is_postgresql,
     on_compliance_index,
     percentiles,
@@ -280,7 +283,8 @@ class _DeadlineRule(Rule):
             "limit_s": limit_s,
             "elapsed": elapsed,
             "answered": answered,
-            "late": and_(answered, elapsed > limit_s),
+            "late": and_(answered, exceeds(Exchange.sent_at, done, literal(limit_s))),
+            "duration": duration(Exchange.sent_at, done),
             "overdue": and_(is_open, Exchange.sent_at < overdue_before),
             "due_soon": and_(
                 is_open, Exchange.sent_at >= overdue_before, Exchange.sent_at < soon_before
@@ -297,7 +301,7 @@ class _DeadlineRule(Rule):
                 name: terms[name] for name in ("answered", "late", "open", "overdue", "due_soon")
             },
             # The longest time only where percentiles are wanted too (see below).
-            maxima={"longest": terms["elapsed"]} if self.with_percentiles else {},
+            maxima={"longest": terms["duration"]} if self.with_percentiles else {},
         )
 
     def evaluate(self, ctx: Context, obligation_id: int, params: dict) -> Outcome:
@@ -313,7 +317,7 @@ class _DeadlineRule(Rule):
             int(counts["open"]),
             int(counts["overdue"]),
             int(counts["due_soon"]),
-            counts.get("longest"),
+            as_seconds(counts.get("longest")),
         )
         on_time = done_n - late_n
         unit = self.unit_name

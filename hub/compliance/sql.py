@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import (
+    Boolean,
+    DateTime,
     Float,
     Integer,
     String,
@@ -54,6 +57,79 @@ def _seconds_postgresql(element, compiler, **kw):
     return (
         f"EXTRACT(EPOCH FROM ({compiler.process(second, **kw)} - {compiler.process(first, **kw)}))"
     )
+
+
+class exceeds(FunctionElement):
+    """True when more than `seconds` pass from the first timestamp to the second.
+
+    PostgreSQL compares intervals: EXTRACT(EPOCH ...) is numeric there, and
+    numeric arithmetic on every row of an aggregate costs more than the rest.
+    """
+
+    type = Boolean()
+    inherit_cache = True
+    name = "exceeds"
+
+
+@compiles(exceeds, "sqlite")
+def _exceeds_sqlite(element, compiler, **kw):
+    first, second, seconds = list(element.clauses)
+    return (
+        f"((julianday({compiler.process(second, **kw)}) - "
+        f"julianday({compiler.process(first, **kw)})) * 86400.0 > "
+        f"{compiler.process(seconds, **kw)})"
+    )
+
+
+@compiles(exceeds, "postgresql")
+def _exceeds_postgresql(element, compiler, **kw):
+    first, second, seconds = list(element.clauses)
+    return (
+        f"(({compiler.process(second, **kw)} - {compiler.process(first, **kw)}) > "
+        f"{compiler.process(seconds, **kw)} * interval '1 second')"
+    )
+
+
+class duration(FunctionElement):
+    """From the first timestamp to the second: seconds on SQLite, an interval on
+    PostgreSQL (see `exceeds`); `as_seconds` reads either."""
+
+    inherit_cache = True
+    name = "duration"
+
+
+@compiles(duration, "sqlite")
+def _duration_sqlite(element, compiler, **kw):
+    return _seconds_sqlite(element, compiler, **kw)
+
+
+@compiles(duration, "postgresql")
+def _duration_postgresql(element, compiler, **kw):
+    first, second = list(element.clauses)
+    return f"({compiler.process(second, **kw)} - {compiler.process(first, **kw)})"
+
+
+def as_seconds(value) -> float | None:
+    """A `duration` as fetched (seconds, or a timedelta from PostgreSQL), in seconds."""
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+class local_time(FunctionElement):
+    """A UTC timestamp moved to local (UTC+7) wall-clock time (PostgreSQL)."""
+
+    type = DateTime()
+    inherit_cache = True
+    name = "local_time"
+
+
+@compiles(local_time, "postgresql")
+def _local_time_postgresql(element, compiler, **kw):
+    (value,) = list(element.clauses)
+    return f"({compiler.process(value, **kw)} + interval '7 hours')"
 
 
 class local_month(FunctionElement):
