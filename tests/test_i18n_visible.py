@@ -567,17 +567,18 @@ def test_every_kind_of_audit_detail_reads_in_the_reader_language(
     assert not problems, html
 
 
-def test_every_audit_detail_key_and_record_type_in_the_code_has_a_label():
-    """A new operation's detail keys and record types get labels before they reach the
-    log page (found in the code: audit.record(...) calls and the dicts they are given,
-    and the record types sealed content is bound to)."""
+def test_every_audit_action_detail_key_and_record_type_in_the_code_has_a_label():
+    """A new operation's action, detail keys and record types get labels before they
+    reach the log page (found in the code: audit.record(...) calls and the dicts they
+    are given, and the record types sealed content is bound to)."""
     import ast
     from pathlib import Path
 
     import hub
     from hub.web import audit_labels
+    from hub.web.audit import ACTIONS
 
-    keys, types = set(), set()
+    keys, types, actions = set(), set(), set()
     for path in Path(hub.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call):
@@ -586,6 +587,11 @@ def test_every_audit_detail_key_and_record_type_in_the_code_has_a_label():
                     bound = kw.arg in ("target_type", "record_type")
                     if bound and isinstance(kw.value, ast.Constant):
                         types.add(kw.value.value)
+                if getattr(node.func, "attr", None) == "record" and node.args:
+                    first = node.args[0]
+                    shapes = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
+                    actions |= {a.value for a in shapes if isinstance(a, ast.Constant)}
+                for kw in node.keywords:
                     if getattr(node.func, "attr", None) != "record" or kw.arg != "details":
                         continue
                     if isinstance(kw.value, ast.Dict):
@@ -596,5 +602,7 @@ def test_every_audit_detail_key_and_record_type_in_the_code_has_a_label():
             if named and isinstance(node.value, ast.Dict):
                 keys |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
     assert len(keys) > 40, keys  # the scan still finds them
+    assert len(actions) > 40, actions
+    assert sorted(actions - set(ACTIONS)) == []
     assert sorted(keys - set(audit_labels.DETAIL_KEYS)) == []
     assert sorted(types - set(audit_labels.TARGET_TYPES)) == []
