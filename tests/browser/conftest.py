@@ -44,12 +44,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 THAI = re.compile("[\u0e00-\u0e7f]")
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|\b)")
 BLOCKING = ("serious", "critical")
-#: Every piece of text a reader sees: text nodes, labels in attributes, the title.
+#: Every piece of text a reader sees: text nodes, labels in attributes, the title;
+#: machine text (code, signed notes, translate="no") is left out.
 VISIBLE_TEXT_JS = """() => {
   const out = [document.title];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) out.push(walker.currentNode.nodeValue);
+  const machine = 'code, pre, kbd, samp, script, style, [translate="no"]';
+  while (walker.nextNode())
+    if (!walker.currentNode.parentElement.closest(machine)) out.push(walker.currentNode.nodeValue);
   for (const el of document.querySelectorAll('[aria-label],[title],[placeholder],[alt]'))
     for (const name of ['aria-label', 'title', 'placeholder', 'alt'])
       if (el.hasAttribute(name)) out.push(el.getAttribute(name));
@@ -183,8 +187,11 @@ class Visit:
             cramped = page.evaluate(LAO_LAYOUT_JS)
             assert not cramped, f"Lao marks at risk on {name}: {cramped[:5]}"
         if lang in ("vi", "lo"):
-            english = sorted(_pieces(page.evaluate(VISIBLE_TEXT_JS)) & english_source_strings(lang))
+            shown = page.evaluate(VISIBLE_TEXT_JS)
+            english = sorted(_pieces(shown) & english_source_strings(lang))
             assert not english, f"English left on {name} ({lang}): {english}"
+            iso = [t for t in shown if t and ISO_DATE.search(t)]
+            assert not iso, f"ISO dates on {name} ({lang}), not the locale's: {iso[:3]}"
         page.evaluate(self.axe)
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         bad = [v for v in result["violations"] if v.get("impact") in BLOCKING]
