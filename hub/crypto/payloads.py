@@ -68,6 +68,9 @@ class NotAReaderError(Forbidden):
 # --- the hub's id -----------------------------------------------------------------
 
 
+_HUB_ID: Final = select(Setting.__table__.c.value).where(Setting.__table__.c.key == HUB_ID_KEY)
+
+
 def hub_id() -> str:
     """This hub's id (a UUID kept in the settings table); made in the open transaction
     if missing (``hub init`` makes it; the caller's commit keeps it)."""
@@ -77,9 +80,7 @@ def hub_id() -> str:
     row = session.identity_map.get(session.identity_key(Setting, HUB_ID_KEY))
     if row is not None:
         return row.value
-    value = session.execute(
-        select(Setting.__table__.c.value).where(Setting.__table__.c.key == HUB_ID_KEY)
-    ).scalar()
+    value = session.execute(_HUB_ID).scalar()
     if value is not None:
         return value
     row = Setting(key=HUB_ID_KEY, value=str(uuid.uuid4()))
@@ -134,6 +135,11 @@ def to_sealed(payload: SealedPayload, *, ciphertext: bytes | None = None) -> Sea
     )
 
 
+# Built once: the values travel as parameters, so each insert reuses the compiled form.
+_INSERT_PAYLOAD: Final = insert(SealedPayload.__table__)
+_INSERT_WRAP: Final = insert(PayloadWrap.__table__)
+
+
 def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False):
     """Add the rows for an envelope (no commit) and return the payload row.
 
@@ -161,10 +167,9 @@ def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: b
     }
     session = db.session
     session.flush()  # rows pending before this one keep their order
-    result = session.execute(insert(SealedPayload.__table__).values(**values))
-    payload_id = result.inserted_primary_key[0]
+    payload_id = session.execute(_INSERT_PAYLOAD, values).inserted_primary_key[0]
     session.execute(
-        insert(PayloadWrap.__table__),
+        _INSERT_WRAP,
         [
             {
                 "payload_id": payload_id,

@@ -31,11 +31,12 @@ _WATCHED: Final = (Agreement, Obligation, Organisation)
 _settings = Setting.__table__
 
 
+_VERSION: Final = select(_settings.c.value).where(_settings.c.key == VERSION_KEY)
+
+
 def version() -> str | None:
     """The reference version as committed (or as changed in the open transaction)."""
-    return db.session.execute(
-        select(_settings.c.value).where(_settings.c.key == VERSION_KEY)
-    ).scalar()
+    return db.session.execute(_VERSION).scalar()
 
 
 def agreement(code: str) -> Agreement | None:
