@@ -36,8 +36,10 @@ from hub.compliance.rules import (
 from hub.compliance.scan import agreement_kinds, scan
 from hub.compliance.sql import (
     DAY,
+    RESPONSE_MONTH_INDEX,
     around,
     is_postgresql,
+    local_month,
     on_compliance_index,
     ranks,
     seconds_between,
@@ -302,7 +304,9 @@ def _sqlite_monthly_percentiles(elapsed, where, months, counts, ps) -> dict[str,
             continue
         for index, p in enumerate(ps):
             wanted[(label, index)] = (p, ranks(n, p)[2])
-            ordered = around(elapsed, where(start, end), Exchange, n, p)
+            # The month's own range of the index by local month and response time.
+            in_month = [*where(start, end), local_month(Exchange.sent_at) == label]
+            ordered = around(elapsed, in_month, Exchange, n, p, RESPONSE_MONTH_INDEX)
             parts.append(
                 select(
                     literal(label, String()).label("g"),

@@ -23,6 +23,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from hub.compliance.sql import (
     DAY,
     HOUR,
+    RESPONSE_INDEX,
     as_seconds,
     duration,
     exceeds,
@@ -258,6 +259,8 @@ class _DeadlineRule(Rule):
     headline = ("on_time_rate", "late", "overdue", "due_soon", "median_days", "p90_days")
     #: Median and 90th percentile: a sort of every value, so only where they are asked for.
     with_percentiles = True
+    #: An index in order of the elapsed time, if the database has one (SQLite).
+    percentile_index: str | None = None
 
     def done_at(self):
         raise NotImplementedError
@@ -332,7 +335,14 @@ class _DeadlineRule(Rule):
             "on_time_rate": _rate(on_time, done_n + overdue_n),
         }
         if self.with_percentiles:
-            pct = percentiles(elapsed, [*where, answered], Exchange, (0.5, 0.9), n=done_n)
+            pct = percentiles(
+                elapsed,
+                [*where, answered],
+                Exchange,
+                (0.5, 0.9),
+                n=done_n,
+                ordered_by=self.percentile_index,
+            )
             figures[f"median_{unit}"] = _round(pct[0.5], self.unit)
             figures[f"p90_{unit}"] = _round(pct[0.9], self.unit)
             figures[f"longest_{unit}"] = _round(longest, self.unit)
@@ -432,6 +442,7 @@ class ResponseTime(_DeadlineRule):
         Param("warning_days", _l("Warning window (days before the deadline)"), required=False),
     )
     kinds = REQUEST_KINDS
+    percentile_index = RESPONSE_INDEX
 
     def done_at(self):
         return Exchange.answered_at

@@ -19,9 +19,9 @@ from sqlalchemy import (
     Integer,
     String,
     func,
-    inspect,
     literal,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
@@ -169,13 +169,15 @@ def percentiles(
     source,
     ps: Sequence[float],
     n: int | None = None,
+    ordered_by: str | None = None,
 ) -> dict[float, float | None]:
     """Continuous percentiles (percentile_cont) of `value` over the matching rows.
 
     PostgreSQL: percentile_cont.  SQLite has none: one query ranks the values
     with ROW_NUMBER and returns only the (at most two per percentile) rows at
     the ranks around (n - 1) * p; the two are interpolated here.  `n`, the
-    number of matching rows, comes from the caller's aggregate when it has it.
+    number of matching rows, comes from the caller's aggregate when it has it;
+    `ordered_by`, an index in order of `value` (see `around`).
     """
     if not n and n is not None:
         return dict.fromkeys(ps)
@@ -194,7 +196,7 @@ def percentiles(
     parts = [
         select(literal(index, Integer()).label("p"), sub.c.v)
         for index, p in enumerate(ps)
-        for sub in [around(value, where, source, n, p)]
+        for sub in [around(value, where, source, n, p, ordered_by)]
     ]
     found: dict[int, list[float]] = {}
     for index, v in db.session.execute(union_all(*parts)):
@@ -207,30 +209,42 @@ def percentiles(
     return out
 
 
-def around(value: ColumnElement, where: Sequence[ColumnElement], source, n: int, p: float):
+def around(
+    value: ColumnElement,
+    where: Sequence[ColumnElement],
+    source,
+    n: int,
+    p: float,
+    index: str | None = None,
+):
     """A subquery of the one or two values at the ranks around (n - 1) * p.
 
     ORDER BY with LIMIT and OFFSET keeps only OFFSET + LIMIT rows in SQLite's
     sorter; from the nearer end (descending for the upper percentiles) that is
-    a fraction of the rows instead of all of them.
+    a fraction of the rows instead of all of them.  Over an index in order of
+    `value` itself (`index`, when the database has it) there is no sort at all:
+    SQLite walks the index to the rank.
     """
     lower, upper, _fraction = ranks(n, p)
     if lower <= n - 1 - upper:
         order, offset = value, lower
     else:
         order, offset = value.desc(), n - 1 - upper
-    return (
-        on_compliance_index(select(value.label("v")).select_from(source).where(*where))
-        .order_by(order)
-        .limit(upper - lower + 1)
-        .offset(offset)
-        .subquery()
-    )
+    statement = select(value.label("v")).select_from(source).where(*where)
+    if index and has_index(index):
+        statement = on_index(statement, index)
+    else:
+        statement = on_compliance_index(statement)
+    return statement.order_by(order).limit(upper - lower + 1).offset(offset).subquery()
 
 
 #: The covering index the evaluation reads (models/exchange.py).
 COMPLIANCE_INDEX = "ix_exchanges_compliance"
-_index_present: dict[str, bool] = {}
+#: SQLite only (migration 0004): answered exchanges in order of response time,
+#: over the agreement / over the agreement and local month of sending.
+RESPONSE_INDEX = "ix_exchanges_response_time"
+RESPONSE_MONTH_INDEX = "ix_exchanges_response_month"
+_indexes: dict[str, frozenset[str]] = {}
 
 
 def _sqlite_from_hint(self, table, text):
@@ -242,6 +256,30 @@ def _sqlite_from_hint(self, table, text):
 SQLiteCompiler.get_from_hint_text = _sqlite_from_hint
 
 
+def has_index(name: str) -> bool:
+    """Whether this SQLite database has the index on exchanges (False on PostgreSQL)."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return False
+    key = str(engine.url)
+    if key not in _indexes:
+        # sqlite_master, not the inspector: it lists indexes on expressions too.
+        rows = db.session.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'exchanges'")
+        )
+        _indexes[key] = frozenset(r[0] for r in rows)
+    return name in _indexes[key]
+
+
+def on_index(statement, name: str):
+    """Pin SQLite to the named index of exchanges (no-op elsewhere or if absent)."""
+    from hub.models import Exchange
+
+    if not has_index(name):
+        return statement
+    return statement.with_hint(Exchange.__table__, f"INDEXED BY {name}", "sqlite")
+
+
 def on_compliance_index(statement):
     """Pin SQLite to the covering index.
 
@@ -250,16 +288,4 @@ def on_compliance_index(statement):
     covering index answers every evaluation query from its own narrow entries.
     PostgreSQL chooses well by itself (and ignores the hint).
     """
-    from hub.models import Exchange
-
-    engine = db.engine
-    if engine.dialect.name != "sqlite":
-        return statement
-    key = str(engine.url)
-    if key not in _index_present:
-        _index_present[key] = COMPLIANCE_INDEX in {
-            index["name"] for index in inspect(db.session.connection()).get_indexes("exchanges")
-        }
-    if not _index_present[key]:
-        return statement
-    return statement.with_hint(Exchange.__table__, f"INDEXED BY {COMPLIANCE_INDEX}", "sqlite")
+    return on_index(statement, COMPLIANCE_INDEX)
