@@ -267,15 +267,34 @@ def append_entries(
         for node in _push(stack, log_id, size + offset, leaf)
     ]
     new_root = _root(stack)
-    _insert_rows(writer, INSERT_ENTRY.split(" VALUES ")[0], entries)
-    _insert_rows(writer, INSERT_NODES, nodes)
+    _insert_rows(writer, INSERT_ENTRY.split(" VALUES ")[0], entries, ENTRY_TYPES)
+    _insert_rows(writer, INSERT_NODES, nodes, NODE_TYPES)
     writer.execute(UPDATE_HEAD, (size + len(entries), new_root, writer.when(when), log_id))
     _appended(session, writer, log_id, size + len(entries), new_root, stack)
     return new_root
 
 
-def _insert_rows(writer: Writer, insert: str, rows: list[tuple]) -> None:
-    """Multi-row INSERTs of up to BATCH_ROWS rows each: one round trip per batch."""
+#: PostgreSQL array types of the columns, in INSERT order (see `_insert_rows`).
+ENTRY_TYPES = ("bigint", "bigint", "timestamp", "text", "text", "text", "text", "text", "bytea")
+NODE_TYPES = ("bigint", "int", "bigint", "bytea")
+
+
+def _insert_rows(writer: Writer, insert: str, rows: list[tuple], types: tuple[str, ...]) -> None:
+    """Insert many rows in few statements.
+
+    PostgreSQL: one statement whatever the count, each column passed as one array
+    and spread by ``unnest`` (a short query with few parameters, which psycopg
+    parses once; multi-row VALUES with thousands of parameters it parses anew
+    each time). SQLite: multi-row VALUES of up to BATCH_ROWS rows.
+    """
+    if not writer.sqlite:
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        # Only the fixed type names are interpolated; the values travel as parameters.
+        writer.execute(
+            f"{insert} SELECT * FROM unnest({arrays})",  # noqa: S608  # nosec B608
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        return
     width = len(rows[0])
     one = "(" + ", ".join(["%s"] * width) + ")"
     for start in range(0, len(rows), BATCH_ROWS):
