@@ -116,10 +116,11 @@ def test_a_changed_entry_past_the_last_checkpoint_is_named(app, history):
     _expect("changed", 22)
 
 
-def test_a_changed_entry_holding_a_zero_byte_is_named(app, history):
-    """Verify reads a chunk of entries joined by zero bytes (canonical JSON has none):
-    an entry given one must not shift its neighbours or hide itself."""
-    leaf = _leaf(9).replace(b'"exchange_sent"', b'"exchange\x00sent"')
+@pytest.mark.parametrize("byte", [b"\x00", b"\x01"])
+def test_a_changed_entry_holding_a_control_byte_is_named(app, history, byte):
+    """Verify reads a chunk of entries joined by ``0x01 0x00`` (canonical JSON holds
+    no raw control byte): an entry given one must not shift its neighbours or hide."""
+    leaf = _leaf(9).replace(b'"exchange_sent"', b'"exchange' + byte + b'sent"')
     tamper(
         app,
         'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 9',
@@ -130,14 +131,63 @@ def test_a_changed_entry_holding_a_zero_byte_is_named(app, history):
     assert "not a valid entry" in result.line()
 
 
-def test_a_changed_column_is_found_by_the_deep_check(app, history):
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("action", "'exchange_acknowledged'"),
+        ("actor", "'someone.else'"),
+        ("organisation", "'SV'"),
+        ("target_type", "'case'"),
+        ("target_id", "'99'"),
+        ("created_at", ":earlier"),
+    ],
+)
+def test_a_changed_column_is_named_by_the_deep_check(app, history, column, value):
+    """A column edited alone (the hashed bytes intact) leaves the tree whole: the
+    default pass reads only the bytes, --deep (and "verify now") names the entry."""
+    from datetime import datetime
+
+    # As each database keeps a UTC time: naive, and as text on SQLite.
+    earlier = datetime(2001, 1, 1, 0, 0, 0, 1)
+    if db.engine.dialect.name == "sqlite":
+        earlier = earlier.strftime("%Y-%m-%d %H:%M:%S.%f")
     tamper(
         app,
-        "UPDATE audit_entries SET action = 'nothing' WHERE log_id = :l AND \"index\" = 3",
+        f'UPDATE audit_entries SET {column} = {value} WHERE log_id = :l AND "index" = 13',
+        l=history,
+        earlier=earlier,
+    )
+    assert _verify().ok
+    result = _expect("changed", 13, deep=True)
+    assert "columns differ from its hashed bytes" in result.line()
+
+
+@pytest.mark.parametrize("value", ['exchange"sent', "exchange\\sent", "exchange\nsent"])
+def test_a_column_edited_to_what_json_escapes_is_named(app, history, value):
+    """The deep check compares decoded fields, not text: escapes cannot hide an edit."""
+    tamper(
+        app,
+        'UPDATE audit_entries SET action = :v WHERE log_id = :l AND "index" = 5',
+        v=value,
         l=history,
     )
-    assert _verify().ok  # the hashed bytes are intact: the fast pass reads only them
-    _expect("changed", 3, deep=True)
+    _expect("changed", 5, deep=True)
+
+
+def test_columns_that_json_escapes_verify_when_they_match(app, history):
+    """An entry whose fields hold a quote, a backslash and a newline (written by the
+    hub itself) verifies, deep check included."""
+    audit.record(
+        'odd"action',
+        actor=SYSTEM,
+        target_type="back\\slash",
+        target_id="line\nbreak",
+        logs=[LOG],
+    )
+    db.session.commit()
+    result = _verify(deep=True)
+    assert result.ok, result.line()
+    assert result.size == _size()
 
 
 def test_a_deleted_entry_is_named(app, history):

@@ -32,6 +32,7 @@ import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC
 from hashlib import sha256
 from typing import Any
 
@@ -90,17 +91,7 @@ class _Reader:
 
     def __init__(self, dbapi: Any, backend: str):
         self.conn, self.backend, self._n = dbapi, backend, 0
-        if backend == "postgresql":
-            self.chunk_sql = (
-                "SELECT count(*), string_agg(leaf_input, '\\x00'::bytea ORDER BY \"index\") "
-                'FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s'
-            )
-        else:  # no ORDER BY inside aggregates before SQLite 3.44: an ordered subquery
-            self.chunk_sql = (
-                "SELECT count(*), CAST(group_concat(leaf_input, x'00') AS BLOB) FROM "
-                '(SELECT leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
-                'AND "index" < %s ORDER BY "index")'
-            )
+        self.chunk_sql = _CHUNK_SQL[backend]
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.backend == "sqlite" else sql
@@ -146,6 +137,21 @@ class _Reader:
             return bytes(rows[0][0])
 
         return get
+
+
+# One chunk of entries in one row: the leaves joined by 0x01 0x00 (see _chunk).
+_CHUNK_SQL = {
+    "postgresql": (
+        """SELECT count(*), string_agg(leaf_input, '\\x0100'::bytea ORDER BY "index") """
+        """FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s"""
+    ),
+    # No ORDER BY inside aggregates before SQLite 3.44: an ordered subquery.
+    "sqlite": (
+        "SELECT count(*), CAST(group_concat(leaf_input, x'0100') AS BLOB) FROM (SELECT "
+        """leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s """
+        """ORDER BY "index")"""
+    ),
+}
 
 
 @contextlib.contextmanager
@@ -203,6 +209,18 @@ def _diagnose(reader: _Reader, log_id: int, name: str, start: int, end: int, wha
     """The tree of size ``end`` does not match ``what`` (a signed checkpoint, the head)
     though it matched at ``start``: find the first entry in ``[start, end)`` that
     differs from what was appended."""
+    return _first_bad(reader, log_id, name, start, end) or Problem(
+        name,
+        start,
+        "rewritten",
+        f"the tree does not match {what}, and the stored hashes were rewritten with it; "
+        "first index that does not match",
+    )
+
+
+def _first_bad(reader: _Reader, log_id: int, name: str, start: int, end: int) -> Problem | None:
+    """The first entry in ``[start, end)`` that is not what was appended (its bytes
+    against the leaf hash stored then) or whose columns differ from its bytes."""
     rows = reader.stream(
         'SELECT e."index", e.leaf_input, n.hash, e.actor, e.action, e.organisation, '
         "e.target_type, e.target_id, e.created_at FROM audit_entries e "
@@ -218,13 +236,7 @@ def _diagnose(reader: _Reader, log_id: int, name: str, start: int, end: int, wha
             with contextlib.suppress(Exception):
                 rows.close()
             return problem
-    return Problem(
-        name,
-        start,
-        "rewritten",
-        f"the tree does not match {what}, and the stored hashes were rewritten with it; "
-        "first index that does not match",
-    )
+    return None
 
 
 def _entry_problem(name: str, index: int, leaf: bytes, stored, mirrors: list) -> Problem | None:
@@ -253,10 +265,8 @@ def _entry_problem(name: str, index: int, leaf: bytes, stored, mirrors: list) ->
 
 
 def _time_text(value) -> str:
-    from datetime import UTC, datetime
-
-    if isinstance(value, str):  # SQLite hands back text
-        value = datetime.fromisoformat(value)
+    if isinstance(value, str):  # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff': read as it is
+        return value.replace(" ", "T", 1) + "Z"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return format_time(value)
@@ -366,12 +376,12 @@ def _pass(
     if head_size:
         pending = ahead.submit(_chunk, reader, log_id, name, 0, min(step, head_size))
     for start in starts:
-        leaves, gap = pending.result()
+        inputs, gap = pending.result()
         if start + step < head_size:
             nxt = start + step
             pending = ahead.submit(_chunk, reader, log_id, name, nxt, min(step, head_size - nxt))
-        levels = _levels(leaves)
-        while targets[t][0] <= start + len(leaves):
+        levels = _levels(inputs)
+        while targets[t][0] <= start + len(inputs):
             size, root, what = targets[t]
             if _root(stack, levels, size - start) != root:
                 return None, (good, size, what)
@@ -379,7 +389,7 @@ def _pass(
             t += 1
         if gap is not None:
             return gap, None
-        if len(leaves) == step:  # a complete aligned subtree: onto the compact range
+        if len(inputs) == step:  # a complete aligned subtree: onto the compact range
             h, n = levels[-1][0], start >> CHUNK_LEVEL
             while n & 1:
                 h = sha256(b"\x01" + stack.pop() + h).digest()
@@ -391,44 +401,47 @@ def _pass(
 def _chunk(
     reader: _Reader, log_id: int, name: str, start: int, want: int
 ) -> tuple[list[bytes], Problem | None]:
-    """Entries ``start .. start + want - 1`` as leaf bytes, from one row that joins them
-    with a zero byte (no Python object per row; canonical JSON never holds a raw zero
-    byte). When the count or the split does not come out at ``want`` (a gap, a
-    duplicate, a damaged entry with a zero byte), the rows are read one by one and
-    what comes back is the gap-free run from ``start`` and the problem that ends it."""
+    """Entries ``start .. start + want - 1`` as hash inputs (``0x00 || entry``, RFC 9162's
+    leaf prefix included). The database joins the chunk into one value with the
+    separator ``0x01 0x00``: split at ``0x01`` (canonical JSON never holds a raw
+    control byte) it gives the hash inputs with no Python object per row.
+
+    When the count or the split does not come out at ``want`` (a gap, a duplicate, a
+    damaged entry holding a control byte), the rows are read one by one and what
+    comes back is the gap-free run from ``start`` and the problem that ends it."""
     ((count, joined),) = reader.all(reader.chunk_sql, (log_id, start, start + want))
-    leaves = bytes(joined).split(b"\x00") if joined is not None else []
-    if count == want and len(leaves) == want:
-        return leaves, None
-    leaves = []
+    inputs = (b"\x00" + joined).split(b"\x01") if joined is not None else []
+    if count == want and len(inputs) == want:
+        return inputs, None
+    inputs = []
     rows = reader.stream(
         'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
         'AND "index" < %s ORDER BY "index"',
         (log_id, start, start + want),
     )
     for index, leaf in rows:
-        expected = start + len(leaves)
+        expected = start + len(inputs)
         if index != expected:
             with contextlib.suppress(Exception):
                 rows.close()
             if index < expected:
-                return leaves, Problem(name, index, "moved", "two entries carry this index")
+                return inputs, Problem(name, index, "moved", "two entries carry this index")
             break
-        leaves.append(bytes(leaf))
-    if len(leaves) == want:
-        return leaves, None
-    return leaves, Problem(name, start + len(leaves), "missing", "entry is missing")
+        inputs.append(b"\x00" + bytes(leaf))
+    if len(inputs) < want:
+        return inputs, Problem(name, start + len(inputs), "missing", "entry is missing")
+    return inputs, None
 
 
 _digest = type(sha256()).digest
 _join = b"".join
 
 
-def _levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """Every complete subtree of a run of leaves, level by level (``levels[L][i]`` covers
-    leaves ``i * 2**L ..``). The hot path of verify: each level is hashed by ``map``
-    over C functions, so no Python bytecode runs per hash."""
-    level = list(map(_digest, map(sha256, map(b"\x00".__add__, leaves))))
+def _levels(inputs: list[bytes]) -> list[list[bytes]]:
+    """Every complete subtree of a run of leaf hash inputs, level by level
+    (``levels[L][i]`` covers leaves ``i * 2**L ..``). The hot path of verify: each
+    level is hashed by ``map`` over C functions, so no Python bytecode runs per hash."""
+    level = list(map(_digest, map(sha256, inputs)))
     levels = [level]
     while len(level) > 1:
         # Neighbours paired; an odd last one is no complete subtree yet and drops out.
@@ -463,8 +476,8 @@ def _stray(reader: _Reader, log_id: int, head_size: int) -> int | None:
 
 def _deep(reader: _Reader, log_id: int, name: str, size: int) -> Iterator[Problem]:
     """Every entry decoded and checked against its stored hash and mirror columns."""
-    problem = _diagnose(reader, log_id, name, 0, size, "")
-    if problem.kind != "rewritten":
+    problem = _first_bad(reader, log_id, name, 0, size)
+    if problem is not None:
         yield problem
 
 
