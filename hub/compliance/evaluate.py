@@ -38,11 +38,13 @@ from hub.compliance.sql import (
     DAY,
     RESPONSE_MONTH_INDEX,
     around,
+    as_seconds,
     is_postgresql,
     local_month,
     on_compliance_index,
     ranks,
     seconds_between,
+    sortable,
 )
 from hub.extensions import db
 from hub.models import Agreement, AuditLog, Exchange, Organisation
@@ -200,8 +202,9 @@ def evaluate(
         partner_id=partner.id if partner else None,
         party_ids=tuple(p.id for p in parties),
     )
+    ctx.present = agreement_kinds(agreement.id)
     if not is_postgresql():
-        ctx.kinds = agreement_kinds(agreement.id)
+        ctx.kinds = ctx.present
     active = [
         (obligation, rule, dict(obligation.params or {}))
         for obligation in agreement.obligations
@@ -268,7 +271,7 @@ def _response_monthly(ctx: Context, months, answered: dict[str, int]) -> dict[st
                     select(
                         literal(label, String()),
                         func.count(),
-                        *(func.percentile_cont(p).within_group(elapsed) for p in ps),
+                        *(func.percentile_cont(p).within_group(sortable(elapsed)) for p in ps),
                     ).where(*where(start, end))
                     for label, start, end in months
                 )
@@ -278,7 +281,7 @@ def _response_monthly(ctx: Context, months, answered: dict[str, int]) -> dict[st
         for label, n, *found in rows:
             if n:
                 counts[label] = int(n)
-                values[label] = {p: float(v) for p, v in zip(ps, found, strict=True)}
+                values[label] = {p: as_seconds(v) for p, v in zip(ps, found, strict=True)}
     else:
         counts = answered
         values = _sqlite_monthly_percentiles(elapsed, where, months, counts, ps)

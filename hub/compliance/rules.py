@@ -27,7 +27,6 @@ from hub.compliance.sql import (
     as_seconds,
     duration,
     exceeds,
-    is_postgresql,
     on_compliance_index,
     percentiles,
     seconds_between,
@@ -143,6 +142,8 @@ class Context:
     #: hub/compliance/scan.py); a query about every kind then names them, so
     #: the covering index is read kind by kind over the period's range.
     kinds: tuple[str, ...] | None = None
+    #: The kinds the agreement's exchanges have (both databases; see `earliest`).
+    present: tuple[str, ...] = ()
     #: What evaluate()'s single pass counted for each tally (key -> name -> value).
     totals: dict = field(default_factory=dict)
 
@@ -403,14 +404,14 @@ def earliest(ctx: Context, kinds: tuple[str, ...], where: list, columns, limit: 
     `where`, in order of sending (then id).  `columns` include Exchange.id and
     Exchange.sent_at.
 
-    SQLite reads the covering index (agreement, kind, sent_at, ...) in order of
-    sending within each kind; over several kinds one query has to sort every
-    match.  So there: one query per kind that stops after `limit` matches, merged
-    by UNION ALL and a sort of at most kinds x limit rows.
+    The covering index (agreement, kind, sent_at, ...) holds each kind in order
+    of sending; over several kinds one query has to sort every match (400,000
+    for the acknowledgements).  So: one query per kind that stops after `limit`
+    matches, merged by UNION ALL and a sort of at most kinds x limit rows.
     """
-    kinds = kinds or ctx.kinds or ()
+    kinds = kinds or ctx.present
     order = (Exchange.sent_at, Exchange.id)
-    if is_postgresql() or len(kinds) < 2:
+    if len(kinds) < 2:
         statement = select(*columns).where(*ctx.scope(*kinds), *where).order_by(*order)
         return db.session.execute(on_compliance_index(statement.limit(limit))).all()
     parts = [

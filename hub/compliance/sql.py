@@ -109,6 +109,14 @@ def _duration_postgresql(element, compiler, **kw):
     return f"({compiler.process(second, **kw)} - {compiler.process(first, **kw)})"
 
 
+def sortable(value: ColumnElement) -> ColumnElement:
+    """What PostgreSQL's percentile_cont sorts for a `seconds_between`: the interval
+    itself, not the numeric EXTRACT(EPOCH ...) of every row (read with `as_seconds`)."""
+    if isinstance(value, seconds_between):
+        return duration(*value.clauses)
+    return value
+
+
 def as_seconds(value) -> float | None:
     """A `duration` as fetched (seconds, or a timedelta from PostgreSQL), in seconds."""
     if value is None:
@@ -182,11 +190,12 @@ def percentiles(
     if not n and n is not None:
         return dict.fromkeys(ps)
     if is_postgresql():
+        value = sortable(value)
         columns = [
             func.percentile_cont(p).within_group(value).label(f"p{i}") for i, p in enumerate(ps)
         ]
         row = db.session.execute(select(*columns).select_from(source).where(*where)).one()
-        return {p: (float(row[i]) if row[i] is not None else None) for i, p in enumerate(ps)}
+        return {p: as_seconds(row[i]) for i, p in enumerate(ps)}
     if n is None:
         n = db.session.scalar(
             on_compliance_index(select(func.count()).select_from(source).where(*where))
