@@ -18,6 +18,7 @@ import argparse
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,6 +28,8 @@ HEADER = (
     "credibility,handling,handling_note,sent_at,case,in_reply_to,sender\n"
 )
 KINDS = ("request", "alert", "case_referral", "meeting", "periodic_report")
+START = datetime(2021, 1, 1, 8, 0)
+FIVE_YEARS = timedelta(days=5 * 365)
 
 
 def app_for(url: str, tmp: Path):
@@ -68,9 +71,8 @@ def write_file(path: Path, rows: int, mix: str = "history") -> None:
         out.write(HEADER)
         for i in range(rows):
             agreement, partner = ("QB-KM-MOU", "KM") if (i // 5) % 3 else ("QB-SV-MOU", "SV")
-            day = i // 10  # ten exchanges a day, from 2021 on
-            stamp = f"{2021 + day // 336}-{1 + day // 28 % 12:02d}-{1 + day % 28:02d}"
-            at = f"{stamp}T{8 + i % 10:02d}:{i % 60:02d}"
+            # Spread evenly over five years from 2021, in date order.
+            at = (START + i * (FIVE_YEARS / rows)).strftime("%Y-%m-%dT%H:%M")
             sender, recipient, reply, language = "", partner, "", "vi"
             if mix == "sent":
                 kind = KINDS[i % len(KINDS)]
