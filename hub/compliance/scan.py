@@ -69,7 +69,11 @@ def agreement_kinds(agreement_id: int) -> tuple[str, ...]:
 
 
 def _filter(tally: Tally) -> list:
-    kinds = [Exchange.kind.in_(tally.kinds)] if tally.kinds else []
+    # The rows come per kind, and only those of the tally's kinds are added up
+    # (scan() below), so naming the kinds again is only a shortcut: SQLite skips
+    # the rest of the condition for other kinds; PostgreSQL, comparing text, is
+    # faster without it.
+    kinds = [Exchange.kind.in_(tally.kinds)] if tally.kinds and not is_postgresql() else []
     return [*kinds, *tally.where]
 
 
@@ -78,30 +82,41 @@ def scan(
 ) -> Scan:
     """Count everything over `ctx`'s period in one statement (see the module's doc)."""
     pairs = [(a, b) for a in ctx.party_ids for b in ctx.party_ids if a != b]
+    columns: list = []
+    shared: dict[str, int] = {}
+
+    def column(aggregate) -> int:
+        """The aggregate's position among the columns; an identical one (without
+        parameters, so surely identical) is computed once."""
+        compiled = aggregate.compile(dialect=db.engine.dialect)
+        key = str(compiled) if not compiled.params else f"#{len(columns)}"
+        if key not in shared:
+            shared[key] = len(columns)
+            columns.append(aggregate)
+        return shared[key]
+
     # Conditional aggregates as FILTER clauses: both databases skip the aggregate
     # step for the rows that fail them (cheaper than count(CASE ...)).
-    columns = [
-        func.count(),
-        func.count(Exchange.answered_at),
-        *(
-            func.count().filter(and_(Exchange.sender_id == a, Exchange.recipient_id == b))
-            for a, b in pairs
-        ),
+    n_at = column(func.count())
+    answered_at = column(func.count().filter(Exchange.answered_at.is_not(None)))
+    direction_at = [
+        column(func.count().filter(and_(Exchange.sender_id == a, Exchange.recipient_id == b)))
+        for a, b in pairs
     ]
-    # (key, name, "count" | "max", kinds) for each tally column, in order; a tally's
+    # (key, name, "count" | "max", kinds, column) for each tally figure; a tally's
     # total over whole kinds is the groups' count(*) (the rows are per kind).
-    wanted: list[tuple[object, str, str, tuple[str, ...]]] = []
+    wanted: list[tuple[object, str, str, tuple[str, ...], int]] = []
     for key, tally in tallies.items():
         scope = _filter(tally)
         if tally.where:
-            columns.append(func.count().filter(and_(*scope)))
-            wanted.append((key, "total", "count", tally.kinds))
+            total = column(func.count().filter(and_(*scope)))
+            wanted.append((key, "total", "count", tally.kinds, total))
         for name, condition in tally.counts.items():
-            columns.append(func.count().filter(and_(*scope, condition)))
-            wanted.append((key, name, "count", tally.kinds))
+            at = column(func.count().filter(and_(*scope, condition)))
+            wanted.append((key, name, "count", tally.kinds, at))
         for name, value in tally.maxima.items():
-            columns.append(func.max(value).filter(and_(*scope)) if scope else func.max(value))
-            wanted.append((key, name, "max", tally.kinds))
+            at = column(func.max(value).filter(and_(*scope)) if scope else func.max(value))
+            wanted.append((key, name, "max", tally.kinds, at))
 
     if is_postgresql():
         # date_trunc, not to_char: formatting 400,000 timestamps costs more than
@@ -125,13 +140,14 @@ def scan(
         )
 
     out = Scan(totals={key: {"total": 0} for key in tallies})
-    for key, name, how, _kinds in wanted:
+    for key, name, how, _kinds, _at in wanted:
         out.totals[key][name] = 0 if how == "count" else None
     whole_kinds = [(key, tally.kinds) for key, tally in tallies.items() if not tally.where]
     elsewhere = False  # exchanges between other than the parties' pairs
-    for month, kind, n, answered, *rest in db.session.execute(statement):
+    for month, kind, *values in db.session.execute(statement):
         month_label = month if isinstance(month, str) else month.strftime("%Y-%m")
-        directions, values = rest[: len(pairs)], rest[len(pairs) :]
+        n, answered = values[n_at], values[answered_at]
+        directions = [values[at] for at in direction_at]
         for key, kinds in whole_kinds:
             if not kinds or kind in kinds:
                 out.totals[key]["total"] += int(n)
@@ -141,7 +157,8 @@ def scan(
         elsewhere = elsewhere or n > sum(directions)
         if kind in REQUEST_KINDS and answered:
             out.answered[month_label] = out.answered.get(month_label, 0) + int(answered)
-        for (key, name, how, kinds), value in zip(wanted, values, strict=True):
+        for key, name, how, kinds, at in wanted:
+            value = values[at]
             if value is None or (kinds and kind not in kinds):
                 continue
             found = out.totals[key]
