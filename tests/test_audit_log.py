@@ -328,14 +328,14 @@ def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(
     assert result.root == rfc_root([rfc_leaf(x) for x in _leaves()])
 
 
-def test_verify_reads_a_chunk_of_leaves_in_one_row(app):
-    """The fast path gives the hash inputs of a whole chunk; a chunk that runs past
-    the stored entries names the first missing index."""
+def test_verify_reads_a_chunk_of_leaves_at_once(app):
+    """A chunk comes as the hash inputs of its entries; one that runs past the
+    stored entries names the first missing index."""
     _append(5)
     head = _head()
     with verify.snapshot(db.engine) as reader:
-        inputs, gap = verify._chunk(reader, head.id, LOG, 0, head.size)
-        _, short = verify._chunk(reader, head.id, LOG, 0, head.size + 1)
+        [(inputs, gap)] = verify._chunks(reader, head.id, LOG, head.size)
+        [(_, short)] = verify._chunks(reader, head.id, LOG, head.size + 1)
     assert gap is None
     assert inputs == [b"\x00" + leaf for leaf in _leaves()]
     assert short is not None

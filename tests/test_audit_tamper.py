@@ -419,3 +419,63 @@ def test_the_api_answers_plainly_over_a_damaged_log(app, history, client, make_u
     assert proof.get_json()["code"] == "log_damaged"
     assert client.get(f"{base}/proof/consistency?from=5&to=6", headers=km).status_code == 409
     assert _verify().problem.index == 3
+
+
+def _listed(**filters) -> list[int]:
+    from hub.operations import audit as ops
+
+    _, rows, total = ops.filtered_entries(SYSTEM, LOG, **filters, per_page=1000)
+    assert total == len(rows)
+    return sorted(row.index for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("column", "true", "fake"),
+    [
+        ("action", "exchange_sent", "exchange_acknowledged"),
+        ("organisation", SYSTEM.organisation_code, "SV"),
+        ("target_type", "exchange", "case"),
+    ],
+)
+def test_the_log_pages_filter_on_the_hashed_bytes_not_the_columns(app, history, column, true, fake):
+    """A column edited alone cannot move an entry in or out of a filtered list: the
+    pages filter on what the tree covers (and --deep names the edited column)."""
+    before = _listed(**{column: true})
+    assert 13 in before
+    assert _listed(**{column: fake}) == []
+    tamper(
+        app,
+        f'UPDATE audit_entries SET {column} = :v WHERE log_id = :l AND "index" = 13',
+        v=fake,
+        l=history,
+    )
+    assert _listed(**{column: true}) == before
+    assert _listed(**{column: fake}) == []
+    _expect("changed", 13, deep=True)
+
+
+def test_filters_match_the_top_level_fields_only(app, history):
+    """Details that hold look-alike keys do not match a filter; values JSON escapes do."""
+    audit.record(
+        'odd"action',
+        actor=SYSTEM,
+        target_type="ເອກະສານ",
+        target_id="x",
+        logs=[LOG],
+        details={"a": 1, "organisation": "SV", "target_id": "y", "target_type": "case"},
+    )
+    db.session.commit()
+    last = _size() - 1
+    assert _listed(action='odd"action') == [last]
+    assert _listed(target_type="ເອກະສານ") == [last]
+    assert last in _listed(organisation=SYSTEM.organisation_code)
+    assert _listed(organisation="SV") == []
+    assert last not in _listed(target_type="case")
+    from hub.operations.actor import Actor
+
+    odd = 'ສະຫວັນ\\"1'  # non-ASCII, a backslash and a quote: escaped in the bytes
+    stranger = Actor(None, "stranger", None, odd, "officer")
+    audit.record("exchange_sent", actor=stranger, target_type="t", target_id="1", logs=[LOG])
+    db.session.commit()
+    assert _listed(organisation=odd) == [last + 1]
+    assert _listed(organisation=odd[:-1]) == []

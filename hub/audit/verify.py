@@ -30,10 +30,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterator
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC
 from hashlib import sha256
+from operator import itemgetter
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -91,7 +93,6 @@ class _Reader:
 
     def __init__(self, dbapi: Any, backend: str):
         self.conn, self.backend, self._n = dbapi, backend, 0
-        self.chunk_sql = _CHUNK_SQL[backend]
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.backend == "sqlite" else sql
@@ -110,18 +111,19 @@ class _Reader:
     def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
         yield from itertools.chain.from_iterable(self.batches(sql, params))
 
-    def batches(self, sql: str, params: tuple = ()) -> Iterator[list[tuple]]:
-        """Rows in lists of FETCH: flattened with itertools.chain, the hot loop then
-        pays no generator step per row."""
+    def batches(self, sql: str, params: tuple = (), size: int = 0) -> Iterator[list[tuple]]:
+        """Rows in lists of ``size`` (FETCH by default); on PostgreSQL from a
+        server-side cursor, so memory holds one list."""
+        size = size or FETCH
         if self.backend == "postgresql":
             self._n += 1
             cursor = self.conn.cursor(name=f"hub_audit_verify_{self._n}", binary=True)
-            cursor.itersize = FETCH
+            cursor.itersize = size
         else:
             cursor = self.conn.cursor()
         try:
             cursor.execute(self._sql(sql), params)
-            while rows := cursor.fetchmany(FETCH):
+            while rows := cursor.fetchmany(size):
                 yield rows
         finally:
             cursor.close()
@@ -139,19 +141,13 @@ class _Reader:
         return get
 
 
-# One chunk of entries in one row: the leaves joined by 0x01 0x00 (see _chunk).
-_CHUNK_SQL = {
-    "postgresql": (
-        """SELECT count(*), string_agg(leaf_input, '\\x0100'::bytea ORDER BY "index") """
-        """FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s"""
-    ),
-    # No ORDER BY inside aggregates before SQLite 3.44: an ordered subquery.
-    "sqlite": (
-        "SELECT count(*), CAST(group_concat(leaf_input, x'0100') AS BLOB) FROM (SELECT "
-        """leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s """
-        """ORDER BY "index")"""
-    ),
-}
+# A chunk of entries in one row, their leaves joined by 0x01 0x00 (no ORDER BY inside
+# aggregates before SQLite 3.44: an ordered subquery).
+_SQLITE_CHUNK = (
+    "SELECT count(*), CAST(group_concat(leaf_input, x'0100') AS BLOB) FROM (SELECT "
+    'leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s '
+    'ORDER BY "index")'
+)
 
 
 @contextlib.contextmanager
@@ -372,65 +368,92 @@ def _pass(
     t = 0
     stack: list[bytes] = []  # compact range of the entries before the chunk
     step = 1 << CHUNK_LEVEL
-    starts = range(0, head_size, step)
-    if head_size:
-        pending = ahead.submit(_chunk, reader, log_id, name, 0, min(step, head_size))
-    for start in starts:
-        inputs, gap = pending.result()
-        if start + step < head_size:
-            nxt = start + step
-            pending = ahead.submit(_chunk, reader, log_id, name, nxt, min(step, head_size - nxt))
-        levels = _levels(inputs)
-        while targets[t][0] <= start + len(inputs):
-            size, root, what = targets[t]
-            if _root(stack, levels, size - start) != root:
-                return None, (good, size, what)
-            good = size
-            t += 1
-        if gap is not None:
-            return gap, None
-        if len(inputs) == step:  # a complete aligned subtree: onto the compact range
-            h, n = levels[-1][0], start >> CHUNK_LEVEL
-            while n & 1:
-                h = sha256(b"\x01" + stack.pop() + h).digest()
-                n >>= 1
-            stack.append(h)
-    return None, None
+    chunks = _chunks(reader, log_id, name, head_size)
+    pending = ahead.submit(next, chunks, None)
+    try:
+        for start in range(0, head_size, step):
+            inputs, gap = pending.result()
+            pending = ahead.submit(next, chunks, None)
+            levels = _levels(inputs)
+            while targets[t][0] <= start + len(inputs):
+                size, root, what = targets[t]
+                if _root(stack, levels, size - start) != root:
+                    return None, (good, size, what)
+                good = size
+                t += 1
+            if gap is not None:
+                return gap, None
+            if len(inputs) == step:  # a complete aligned subtree: onto the compact range
+                h, n = levels[-1][0], start >> CHUNK_LEVEL
+                while n & 1:
+                    h = sha256(b"\x01" + stack.pop() + h).digest()
+                    n >>= 1
+                stack.append(h)
+        return None, None
+    finally:  # the reader is free again once the chunk being read has come in
+        futures.wait([pending])
+        chunks.close()
 
 
-def _chunk(
+def _chunks(
+    reader: _Reader, log_id: int, name: str, head_size: int
+) -> Iterator[tuple[list[bytes], Problem | None]]:
+    """Entries ``0 .. head_size - 1`` in chunks of ``2**CHUNK_LEVEL`` as hash inputs
+    (``0x00 || entry``, RFC 9162's leaf prefix included). Each chunk comes with the
+    problem that cuts it short (a gap, a duplicate), if any.
+
+    PostgreSQL streams the rows from one server-side cursor, a chunk per fetch.
+    SQLite joins a chunk into one value (its C code then runs without the GIL, beside
+    the hashing): see :func:`_sqlite_chunk`."""
+    step = 1 << CHUNK_LEVEL
+    if reader.backend == "sqlite":
+        for start in range(0, head_size, step):
+            yield _sqlite_chunk(reader, log_id, name, start, min(step, head_size - start))
+        return
+    rows = reader.batches(
+        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= 0 '
+        'AND "index" < %s ORDER BY "index"',
+        (log_id, head_size),
+        size=step,
+    )
+    try:
+        for start in range(0, head_size, step):
+            yield _run(next(rows, []), name, start, min(step, head_size - start))
+    finally:
+        rows.close()
+
+
+def _run(rows: list[tuple], name: str, start: int, want: int) -> tuple[list[bytes], Problem | None]:
+    """Rows ``(index, leaf)`` expected to be ``start .. start + want - 1``: their hash
+    inputs up to the first that is not, and the problem there."""
+    # Indexes are unique (a constraint): the run is whole when its ends are right.
+    if len(rows) == want and rows[0][0] == start and rows[-1][0] == start + want - 1:
+        return list(map(b"\x00".__add__, map(itemgetter(1), rows))), None
+    indexes = list(map(itemgetter(0), rows))
+    n = next((k for k, index in enumerate(indexes) if index != start + k), len(indexes))
+    inputs = [b"\x00" + bytes(leaf) for _, leaf in rows[:n]]
+    if n < len(indexes) and indexes[n] < start + n:
+        return inputs, Problem(name, indexes[n], "moved", "two entries carry this index")
+    return inputs, Problem(name, start + n, "missing", "entry is missing")
+
+
+def _sqlite_chunk(
     reader: _Reader, log_id: int, name: str, start: int, want: int
 ) -> tuple[list[bytes], Problem | None]:
-    """Entries ``start .. start + want - 1`` as hash inputs (``0x00 || entry``, RFC 9162's
-    leaf prefix included). The database joins the chunk into one value with the
-    separator ``0x01 0x00``: split at ``0x01`` (canonical JSON never holds a raw
-    control byte) it gives the hash inputs with no Python object per row.
-
-    When the count or the split does not come out at ``want`` (a gap, a duplicate, a
-    damaged entry holding a control byte), the rows are read one by one and what
-    comes back is the gap-free run from ``start`` and the problem that ends it."""
-    ((count, joined),) = reader.all(reader.chunk_sql, (log_id, start, start + want))
+    """One chunk from one row that joins its leaves with ``0x01 0x00``: split at
+    ``0x01`` (canonical JSON never holds a raw control byte) it gives the hash inputs
+    with no Python object per row. When the count or the split does not come out at
+    ``want`` (a gap, a damaged entry holding a control byte), the rows are read."""
+    ((count, joined),) = reader.all(_SQLITE_CHUNK, (log_id, start, start + want))
     inputs = (b"\x00" + joined).split(b"\x01") if joined is not None else []
     if count == want and len(inputs) == want:
         return inputs, None
-    inputs = []
-    rows = reader.stream(
+    rows = reader.all(
         'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
         'AND "index" < %s ORDER BY "index"',
         (log_id, start, start + want),
     )
-    for index, leaf in rows:
-        expected = start + len(inputs)
-        if index != expected:
-            with contextlib.suppress(Exception):
-                rows.close()
-            if index < expected:
-                return inputs, Problem(name, index, "moved", "two entries carry this index")
-            break
-        inputs.append(b"\x00" + bytes(leaf))
-    if len(inputs) < want:
-        return inputs, Problem(name, start + len(inputs), "missing", "entry is missing")
-    return inputs, None
+    return _run(rows, name, start, want)
 
 
 _digest = type(sha256()).digest

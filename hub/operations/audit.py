@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
-from hub.audit import checkpoints, merkle, store, verify
+from hub.audit import checkpoints, fields, merkle, store, verify
 from hub.extensions import db
 from hub.models import Agreement, AuditEntry, AuditLog, Checkpoint, agreement_parties
 from hub.models.audit import HUB_LOG
@@ -193,12 +193,15 @@ def filtered_entries(
     """Newest first, for the supervisors' page: (log, entries of the page, matching count)."""
     log = get_log(actor, name)
     query = select(AuditEntry).where(AuditEntry.log_id == log.id)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if organisation:
-        query = query.where(AuditEntry.organisation == organisation)
-    if target_type:
-        query = query.where(AuditEntry.target_type == target_type)
+    # On the hashed bytes, not the mirror columns: what is listed is what verify checks.
+    dialect = db.session.get_bind().dialect.name
+    for field, value in (
+        ("action", action),
+        ("organisation", organisation),
+        ("target_type", target_type),
+    ):
+        if value:
+            query = query.where(fields.matches(field, value, dialect))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     page = max(1, page)
     rows = db.session.scalars(
