@@ -368,7 +368,13 @@ def test_reference_rows_are_looked_up_once_per_run_not_per_row(app, officer, tmp
     assert checks.LOOKUP_MEMO not in db.session.info
 
 
-def test_a_late_bad_row_rolls_back_the_fast_pass_and_reports_every_bad_row(app, officer, tmp_path):
+@pytest.mark.parametrize("batch", [1000, 2])
+def test_a_late_bad_row_reports_every_bad_row_and_stores_nothing(
+    app, officer, tmp_path, monkeypatch, batch
+):
+    """With batches of 2, good rows and their entries are written before the bad
+    rows are met: the rollback takes them all back."""
+    monkeypatch.setattr(imports_batch, "BATCH", batch)
     good = "".join(
         f"g{i},QB-KM-MOU,KM,alert,Alert {i},Body,vi,restricted,A,1,H0,,2024-01-02T08:00,,\n"
         for i in range(5)
@@ -388,7 +394,9 @@ def test_a_late_bad_row_rolls_back_the_fast_pass_and_reports_every_bad_row(app, 
     assert report.rows == 8
     assert report.stored == 0
     assert count(Exchange) == 0
+    assert count(SealedPayload) == 0
     assert count(AuditEntry) == before
+    assert all(result.ok for result in verify.verify(db.engine))
 
 
 def test_received_exchanges_bad_rows_are_reported_and_nothing_is_stored(app, officer, tmp_path):

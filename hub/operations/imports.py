@@ -1,11 +1,13 @@
 """Bringing history in: cases and exchanges from CSV or XLSX, all rows or none.
 
 The column layouts are documented in schemas/import.md (templates beside it).
-This module only reads cells into the inputs of the ordinary operations
-(`cases.create`, `exchanges.send`) and calls them with ``commit=False``, so an
-imported row is validated, sealed and audited exactly as one typed in a page.
-Every bad row is reported with its line number; the transaction is committed
-only when no row failed and this is not a dry run, otherwise rolled back.
+This module reads cells into the inputs of the ordinary operations. A case row
+goes through `cases.create_case` (``commit=False``). An exchange row is checked
+by `exchanges.validate`, the rules of `exchanges.send`, then sealed and audited
+as `send` does, in batches (hub.operations.imports_batch) so that 100 000 rows
+fit in minutes. Every bad row is reported with its line number; the
+transaction is committed only when no row failed and this is not a dry run,
+otherwise rolled back.
 """
 
 from __future__ import annotations
