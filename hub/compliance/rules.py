@@ -146,6 +146,7 @@ class Context:
     present: tuple[str, ...] = ()
     #: What evaluate()'s single pass counted for each tally (key -> name -> value).
     totals: dict = field(default_factory=dict)
+    _clauses: dict = field(default_factory=dict, repr=False)
 
     @property
     def as_of(self) -> datetime:
@@ -169,24 +170,34 @@ class Context:
         `between=(start, end)`: sent in that part of the period instead, and only
         that range on sent_at, so the planner's index range is the narrow one.
         """
-        clauses = [Exchange.agreement_id == self.agreement.id]
-        if kinds:
-            clauses.append(
-                Exchange.kind.in_(kinds) if len(kinds) > 1 else Exchange.kind == kinds[0]
-            )
-        elif self.kinds is not None:
-            clauses.append(Exchange.kind.in_(self.kinds))
+        # The clauses other than the time range are built once per kinds and reused
+        # (a per-month statement has sixty parts: building them anew every time
+        # cost more than running some of the queries).
+        if (kinds, self.kinds) not in self._clauses:
+            head = [Exchange.agreement_id == self.agreement.id]
+            if kinds:
+                head.append(
+                    Exchange.kind.in_(kinds) if len(kinds) > 1 else Exchange.kind == kinds[0]
+                )
+            elif self.kinds is not None:
+                head.append(Exchange.kind.in_(self.kinds))
+            tail = []
+            if self.partner_id is not None:
+                tail.append(
+                    or_(
+                        Exchange.sender_id == self.partner_id,
+                        Exchange.recipient_id == self.partner_id,
+                    )
+                )
+            self._clauses[(kinds, self.kinds)] = (head, tail)
+        head, tail = self._clauses[(kinds, self.kinds)]
         if between is not None:
-            clauses += [Exchange.sent_at >= between[0], Exchange.sent_at < between[1]]
+            when = [Exchange.sent_at >= between[0], Exchange.sent_at < between[1]]
         elif within:
-            clauses += [Exchange.sent_at >= self.start, Exchange.sent_at < self.end]
+            when = [Exchange.sent_at >= self.start, Exchange.sent_at < self.end]
         else:
-            clauses.append(Exchange.sent_at < self.end)
-        if self.partner_id is not None:
-            clauses.append(
-                or_(Exchange.sender_id == self.partner_id, Exchange.recipient_id == self.partner_id)
-            )
-        return clauses
+            when = [Exchange.sent_at < self.end]
+        return [*head, *when, *tail]
 
 
 @dataclass
