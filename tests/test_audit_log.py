@@ -329,15 +329,15 @@ def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(
 
 
 def test_verify_reads_a_chunk_of_leaves_at_once(app):
-    """A chunk comes as the hash inputs of its entries; one that runs past the
+    """A chunk comes as the bytes of its entries; one that runs past the
     stored entries names the first missing index."""
     _append(5)
     head = _head()
     with verify.snapshot(db.engine) as reader:
-        [(inputs, gap)] = verify._chunks(reader, head.id, LOG, head.size)
+        [(leaves, gap)] = verify._chunks(reader, head.id, LOG, head.size)
         [(_, short)] = verify._chunks(reader, head.id, LOG, head.size + 1)
     assert gap is None
-    assert inputs == [b"\x00" + leaf for leaf in _leaves()]
+    assert leaves == _leaves()
     assert short is not None
     assert (short.kind, short.index) == ("missing", head.size)
 

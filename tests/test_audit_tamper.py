@@ -118,7 +118,7 @@ def test_a_changed_entry_past_the_last_checkpoint_is_named(app, history):
 
 @pytest.mark.parametrize("byte", [b"\x00", b"\x01"])
 def test_a_changed_entry_holding_a_control_byte_is_named(app, history, byte):
-    """Verify reads a chunk of entries joined by ``0x01 0x00`` (canonical JSON holds
+    """Verify reads a chunk of entries joined by ``0x01`` on SQLite (canonical JSON holds
     no raw control byte): an entry given one must not shift its neighbours or hide."""
     leaf = _leaf(9).replace(b'"exchange_sent"', b'"exchange' + byte + b'sent"')
     tamper(

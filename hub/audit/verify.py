@@ -141,10 +141,10 @@ class _Reader:
         return get
 
 
-# A chunk of entries in one row, their leaves joined by 0x01 0x00 (no ORDER BY inside
+# A chunk of entries in one row, joined by 0x01 (no ORDER BY inside
 # aggregates before SQLite 3.44: an ordered subquery).
 _SQLITE_CHUNK = (
-    "SELECT count(*), CAST(group_concat(leaf_input, x'0100') AS BLOB) FROM (SELECT "
+    "SELECT count(*), CAST(group_concat(leaf_input, x'01') AS BLOB) FROM (SELECT "
     'leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s '
     'ORDER BY "index")'
 )
@@ -372,10 +372,10 @@ def _pass(
     pending = ahead.submit(next, chunks, None)
     try:
         for start in range(0, head_size, step):
-            inputs, gap = pending.result()
+            leaves, gap = pending.result()
             pending = ahead.submit(next, chunks, None)
-            levels = _levels(inputs)
-            while targets[t][0] <= start + len(inputs):
+            levels = _levels(leaves)
+            while targets[t][0] <= start + len(leaves):
                 size, root, what = targets[t]
                 if _root(stack, levels, size - start) != root:
                     return None, (good, size, what)
@@ -383,7 +383,7 @@ def _pass(
                 t += 1
             if gap is not None:
                 return gap, None
-            if len(inputs) == step:  # a complete aligned subtree: onto the compact range
+            if len(leaves) == step:  # a complete aligned subtree: onto the compact range
                 h, n = levels[-1][0], start >> CHUNK_LEVEL
                 while n & 1:
                     h = sha256(b"\x01" + stack.pop() + h).digest()
@@ -398,9 +398,8 @@ def _pass(
 def _chunks(
     reader: _Reader, log_id: int, name: str, head_size: int
 ) -> Iterator[tuple[list[bytes], Problem | None]]:
-    """Entries ``0 .. head_size - 1`` in chunks of ``2**CHUNK_LEVEL`` as hash inputs
-    (``0x00 || entry``, RFC 9162's leaf prefix included). Each chunk comes with the
-    problem that cuts it short (a gap, a duplicate), if any.
+    """Entries ``0 .. head_size - 1`` in chunks of ``2**CHUNK_LEVEL``, each chunk with
+    the problem that cuts it short (a gap, a duplicate), if any.
 
     PostgreSQL streams the rows from one server-side cursor, a chunk per fetch.
     SQLite joins a chunk into one value (its C code then runs without the GIL, beside
@@ -424,30 +423,30 @@ def _chunks(
 
 
 def _run(rows: list[tuple], name: str, start: int, want: int) -> tuple[list[bytes], Problem | None]:
-    """Rows ``(index, leaf)`` expected to be ``start .. start + want - 1``: their hash
-    inputs up to the first that is not, and the problem there."""
+    """Rows ``(index, leaf)`` expected to be ``start .. start + want - 1``: their
+    entries up to the first that is not, and the problem there."""
     # Indexes are unique (a constraint): the run is whole when its ends are right.
     if len(rows) == want and rows[0][0] == start and rows[-1][0] == start + want - 1:
-        return list(map(b"\x00".__add__, map(itemgetter(1), rows))), None
+        return list(map(itemgetter(1), rows)), None
     indexes = list(map(itemgetter(0), rows))
     n = next((k for k, index in enumerate(indexes) if index != start + k), len(indexes))
-    inputs = [b"\x00" + bytes(leaf) for _, leaf in rows[:n]]
+    leaves = [bytes(leaf) for _, leaf in rows[:n]]
     if n < len(indexes) and indexes[n] < start + n:
-        return inputs, Problem(name, indexes[n], "moved", "two entries carry this index")
-    return inputs, Problem(name, start + n, "missing", "entry is missing")
+        return leaves, Problem(name, indexes[n], "moved", "two entries carry this index")
+    return leaves, Problem(name, start + n, "missing", "entry is missing")
 
 
 def _sqlite_chunk(
     reader: _Reader, log_id: int, name: str, start: int, want: int
 ) -> tuple[list[bytes], Problem | None]:
-    """One chunk from one row that joins its leaves with ``0x01 0x00``: split at
-    ``0x01`` (canonical JSON never holds a raw control byte) it gives the hash inputs
-    with no Python object per row. When the count or the split does not come out at
-    ``want`` (a gap, a damaged entry holding a control byte), the rows are read."""
+    """One chunk from one row that joins its entries with ``0x01`` (canonical JSON
+    never holds a raw control byte): split, it gives them with no Python object per
+    row. When the count or the split does not come out at ``want`` (a gap, a damaged
+    entry holding a control byte), the rows are read."""
     ((count, joined),) = reader.all(_SQLITE_CHUNK, (log_id, start, start + want))
-    inputs = (b"\x00" + joined).split(b"\x01") if joined is not None else []
-    if count == want and len(inputs) == want:
-        return inputs, None
+    leaves = joined.split(b"\x01") if joined is not None else []
+    if count == want and len(leaves) == want:
+        return leaves, None
     rows = reader.all(
         'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
         'AND "index" < %s ORDER BY "index"',
@@ -460,11 +459,11 @@ _digest = type(sha256()).digest
 _join = b"".join
 
 
-def _levels(inputs: list[bytes]) -> list[list[bytes]]:
-    """Every complete subtree of a run of leaf hash inputs, level by level
-    (``levels[L][i]`` covers leaves ``i * 2**L ..``). The hot path of verify: each
-    level is hashed by ``map`` over C functions, so no Python bytecode runs per hash."""
-    level = list(map(_digest, map(sha256, inputs)))
+def _levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every complete subtree of a run of leaves, level by level (``levels[L][i]``
+    covers leaves ``i * 2**L ..``). The hot path of verify: each level is hashed by
+    ``map`` over C functions, so no Python bytecode runs per hash."""
+    level = list(map(_digest, map(sha256, map(b"\x00".__add__, leaves))))
     levels = [level]
     while len(level) > 1:
         # Neighbours paired; an odd last one is no complete subtree yet and drops out.
