@@ -77,9 +77,9 @@ class ExchangeBatch:
     """Seal validated exchanges as they come; write them a batch at a time.
 
     Rows and log entries are written separately: `write_rows` puts the queued
-    exchanges in the database (three multi-row INSERTs) when a later row's checks
-    must read one of them (a reply); `flush` also appends their audit entries,
-    in row order.
+    exchanges in the database (one statement on PostgreSQL, three executemany
+    INSERTs on SQLite) when the batch is full or a later row's checks must read
+    one of them (a reply); `flush` also appends their audit entries, in row order.
     """
 
     def __init__(self, size: int | None = None) -> None:
