@@ -176,3 +176,44 @@ def test_the_owner_stays_among_the_organisations(actors, opened):
     assert [c.id for c in listing.list_cases(qb, listing.CaseFilters(partner="QB")).items]
     sv = actors["sv.officer"]
     assert case_id not in [c.id for c in listing.list_cases(sv).items]
+
+
+@pytest.mark.parametrize("named_up_to", [listing.CASE_IDS_MAX, 1])
+def test_exchange_search_finds_by_case_reference_however_many_cases_match(
+    actors, monkeypatch, named_up_to
+):
+    """Matching cases are named to the exchange query by id up to a bound, else by a
+    subquery: the same exchanges either way."""
+    from hub.operations import exchanges
+    from hub.operations.exchanges import NewExchange
+
+    monkeypatch.setattr(listing, "CASE_IDS_MAX", named_up_to)
+    qb, km = actors["qb.officer"], actors["km.officer"]
+    sent = []
+    for i in range(2):
+        case = cases.create_case(
+            qb, CaseInput(title=f"Vụ {i}", reference=f"QB-2025-ĐL-{i}", organisations=["KM"])
+        )
+        sent.append(
+            exchanges.send(
+                qb,
+                NewExchange(
+                    agreement="QB-KM-MOU",
+                    recipient="KM",
+                    kind="alert",
+                    subject="Không liên quan",
+                    body="x",
+                    classification="restricted",
+                    reliability="C",
+                    credibility=3,
+                    handling="H0",
+                    case=case.id,
+                ),
+            ).id
+        )
+    for actor in (qb, km):
+        page = listing.list_exchanges(actor, listing.ExchangeFilters(q="qb-2025-dl"))
+        assert sorted(e.id for e in page.items) == sorted(sent)
+    page = listing.list_exchanges(qb, listing.ExchangeFilters(q="qb-2025-dl-1"))
+    assert [e.id for e in page.items] == [sent[1]]
+    assert listing.list_exchanges(qb, listing.ExchangeFilters(q="zz-nothing")).items == []

@@ -217,14 +217,26 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
         q = checks.text(errors, "q", f.q, max_length=Q_MAX)
         if q:
             pattern = _like(q)
-            matching_cases = select(Case.id).where(Case.reference_key.like(pattern, escape="\\"))
             clauses.append(
                 or_(
                     Exchange.subject_key.like(pattern, escape="\\"),
-                    Exchange.case_id.in_(matching_cases),
+                    Exchange.case_id.in_(_cases_matching(pattern)),
                 )
             )
     return clauses, sides
+
+
+#: Up to this many cases found by reference are named to the exchange query by id.
+CASE_IDS_MAX = 500
+
+
+def _cases_matching(pattern: str) -> list[int] | Select:
+    """Ids of the cases whose reference matches, found once (a scan of the references:
+    a LIKE '%...%' has no index). Inlined as a subquery, it ran once per branch of
+    the exchange list (sent, received); when many match, the subquery it stays."""
+    found = select(Case.id).where(Case.reference_key.like(pattern, escape="\\"))
+    ids = list(db.session.scalars(found.limit(CASE_IDS_MAX + 1)))
+    return ids if len(ids) <= CASE_IDS_MAX else found
 
 
 def _exchange_query(actor: Actor, f: ExchangeFilters, errors: Errors) -> Select:
