@@ -85,11 +85,16 @@ def scan(
     columns: list = []
     shared: dict[str, int] = {}
 
+    postgresql = is_postgresql()
+
     def column(aggregate) -> int:
-        """The aggregate's position among the columns; an identical one (without
-        parameters, so surely identical) is computed once."""
-        compiled = aggregate.compile(dialect=db.engine.dialect)
-        key = str(compiled) if not compiled.params else f"#{len(columns)}"
+        """The aggregate's position among the columns.  On PostgreSQL, where the
+        conditions do not name the kinds, an identical one (without parameters, so
+        surely identical) is computed once; SQLite's always differ by their kinds."""
+        key = f"#{len(columns)}"
+        if postgresql:
+            compiled = aggregate.compile(dialect=db.engine.dialect)
+            key = key if compiled.params else str(compiled)
         if key not in shared:
             shared[key] = len(columns)
             columns.append(aggregate)
