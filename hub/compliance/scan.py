@@ -103,6 +103,8 @@ def scan(
     # Conditional aggregates as FILTER clauses: both databases skip the aggregate
     # step for the rows that fail them (cheaper than count(CASE ...)).
     n_at = column(func.count())
+    # FILTER, not count(answered_at): the aggregate step is skipped for the rows
+    # without an answer (most of them: only requests are answered).
     answered_at = column(func.count().filter(Exchange.answered_at.is_not(None)))
     direction_at = [
         column(func.count().filter(and_(Exchange.sender_id == a, Exchange.recipient_id == b)))
