@@ -351,7 +351,7 @@ def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
     if case is not None and agreement not in case.agreements:
         case.agreements.append(agreement)
     if data.kind == "response" and target is not None:
-        _answer(actor, target, exchange, logs)
+        answer_request(actor, target, exchange, logs)
     if commit:
         _commit_keeping(exchange)
     return exchange
@@ -369,7 +369,7 @@ def _commit_keeping(*rows) -> None:
         session.expire_on_commit = keep
 
 
-def _answer(actor: Actor, request: Exchange, response: Exchange, logs: list[str]) -> None:
+def answer_request(actor: Actor, request: Exchange, response: Exchange, logs: list[str]) -> None:
     """A response answers its request (the first response sets the time)."""
     first = request.answered_at is None
     if first:

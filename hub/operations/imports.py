@@ -537,11 +537,11 @@ class _ExchangeRows:
             case.agreements.append(agreement)  # as send() does
         exchange_id = self.batch.add(self.actor, data, checked, values)
         if data.kind == "response" and target is not None:
-            # The response answers its request, as in send(): the request changes
+            # The response answers its request as in send(): the request changes
             # now (later rows' checks see it), its entries follow the response's.
             response = exchanges.Exchange(**values, id=exchange_id)  # not added: read only
             with log.collecting(db.session) as collected:
-                exchanges._answer(self.actor, target, response, [agreement.code])
+                exchanges.answer_request(self.actor, target, response, [agreement.code])
             self.batch.add_entries(collected)
         self.batch.row_done()
         if ref:
