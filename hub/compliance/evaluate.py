@@ -1,9 +1,11 @@
 """Evaluate an agreement's obligations over a period: the report every face shows.
 
-`evaluate()` runs a fixed, small number of aggregate queries (per obligation,
-plus the monthly series and the audit panel); the rows it fetches are the
-aggregates themselves and the bounded evidence.  It reads plaintext metadata
-only, never a sealed payload.
+`evaluate()` runs a fixed, small number of aggregate queries: one pass over
+the period's exchanges for the monthly series and every count the rules ask
+for (hub/compliance/scan.py), then what a single pass cannot give (percentiles,
+gaps between records, the bounded evidence) and the audit panel.  The rows it
+fetches are the aggregates themselves and the bounded evidence.  It reads
+plaintext metadata only, never a sealed payload.
 """
 
 from __future__ import annotations
