@@ -252,7 +252,7 @@ def bench_verify(app, name: str, leaves: list[bytes]) -> dict:
             )
             for _ in range(2):
                 t = time.perf_counter()
-                for _chunk in verify._chunks(reader, log_id, name, size):
+                for _chunk in verify._chunks(reader, log_id, name, 0, size):
                     pass
                 fetch_seconds = min(fetch_seconds, time.perf_counter() - t)
         tracemalloc.start()

@@ -1,10 +1,11 @@
 """Recompute every log's tree from its stored entries and check it against what was signed.
 
 One streaming pass per log, in O(log n) memory: the entries are read in index
-order and folded into the compact range (the same arithmetic as
-:class:`hub.audit.merkle.StreamingRoot`, inlined because this loop is the hot
-path). The root is compared with every signed checkpoint as the pass reaches
-its size, and with the log's head at the end.
+order, 2**CHUNK_LEVEL at a time (an aligned complete subtree), hashed level by
+level, and each chunk's root joins the compact range of the ones before it. A
+thread reads the next chunk while this one is hashed. The root is compared with
+every signed checkpoint as the pass reaches its size (inside a chunk too), and
+with the log's head at the end.
 
 What it finds, and where it names it:
 
@@ -18,7 +19,12 @@ What it finds, and where it names it:
   last matching signed checkpoint is named;
 - truncation below a signed checkpoint: the checkpoint's size and the first
   missing index;
-- a checkpoint with a bad signature, from an unknown key, or of another log.
+- a checkpoint with a bad signature, from an unknown key, or of another log;
+- with ``deep``: an entry whose columns (action, actor, organisation, target,
+  time) differ from its hashed bytes. The default pass reads only the bytes the
+  tree covers; the log pages filter on those bytes too (hub.audit.fields), so a
+  column edited alone changes nothing they list. Comparing every entry's columns
+  costs about as much as hashing it, hence not in the default pass.
 
 The reads use one raw database connection in a read-only snapshot (SQLite: a
 deferred transaction, so writers are not blocked; PostgreSQL: REPEATABLE READ
@@ -29,6 +35,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import multiprocessing
+import os
+import threading
 from collections.abc import Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +54,8 @@ from hub.audit import checkpoints, merkle, note, store
 from hub.audit.entry import EntryError, decode_entry, format_time
 
 FETCH = 5_000
+#: Logs this big are folded by two processes (see _recompute).
+PARALLEL_MIN = 1 << 17
 #: Entries are read and hashed 2**CHUNK_LEVEL at a time: aligned complete subtrees.
 CHUNK_LEVEL = 12
 
@@ -91,8 +102,15 @@ class Result:
 class _Reader:
     """Raw DB-API reads in one snapshot; ``%s`` placeholders on both databases."""
 
-    def __init__(self, dbapi: Any, backend: str):
+    def __init__(self, dbapi: Any, backend: str, engine: Engine | None = None):
         self.conn, self.backend, self._n = dbapi, backend, 0
+        self.engine = engine  # for a second process to connect in the same snapshot
+
+    def export_snapshot(self) -> str | None:
+        """PostgreSQL: an id another connection can read this snapshot by."""
+        if self.backend != "postgresql":
+            return None
+        return self.all("SELECT pg_export_snapshot()")[0][0]
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.backend == "sqlite" else sql
@@ -151,7 +169,8 @@ _SQLITE_CHUNK = (
 
 
 @contextlib.contextmanager
-def snapshot(engine: Engine) -> Iterator[_Reader]:
+def snapshot(engine: Engine, exported: str | None = None) -> Iterator[_Reader]:
+    """A reader in a read-only snapshot; on PostgreSQL the ``exported`` one if given."""
     raw = engine.raw_connection()
     try:
         dbapi = raw.driver_connection
@@ -159,11 +178,13 @@ def snapshot(engine: Engine) -> Iterator[_Reader]:
             # The engine's connections run with isolation_level=None: this BEGIN is ours,
             # deferred, so it is a read snapshot that does not take the write lock.
             dbapi.execute("BEGIN")
-            reader = _Reader(dbapi, "sqlite")
+            reader = _Reader(dbapi, "sqlite", engine)
         else:
             dbapi.rollback()
             dbapi.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            reader = _Reader(dbapi, "postgresql")
+            if exported is not None:
+                dbapi.execute("SET TRANSACTION SNAPSHOT %s", (exported,))
+            reader = _Reader(dbapi, "postgresql", engine)
         yield reader
     finally:
         with contextlib.suppress(Exception):
@@ -309,11 +330,7 @@ def verify_log(
             return result
     targets = [t for t in targets if t[0] > 0]
 
-    with ThreadPoolExecutor(1) as ahead:
-        problem, mismatch = _pass(reader, ahead, log_id, name, head_size, targets)
-    # The reader is free again (the prefetch thread is done): diagnose.
-    if mismatch is not None:
-        problem = _diagnose(reader, log_id, name, *mismatch)
+    problem = _recompute(reader, log_id, name, head_size, targets)
     if problem is not None:
         result.problem = problem
         return result
@@ -350,74 +367,159 @@ def verify_log(
     return result
 
 
-def _pass(
-    reader: _Reader,
-    ahead: ThreadPoolExecutor,
-    log_id: int,
-    name: str,
-    head_size: int,
-    targets: list[tuple[int, bytes, str]],
-) -> tuple[Problem | None, tuple[int, int, str] | None]:
-    """Recompute the tree chunk by chunk and meet every target (size, root) on the way.
-    Returns the problem found, or the range ``(good, size, what)`` to diagnose when a
-    root does not match. The next chunk is read by ``ahead`` while this one is hashed:
-    the database (a server process, or SQLite's C code without the GIL) then works
-    beside the hashing rather than before it."""
-    targets = [*targets, (head_size + 1, b"", "")]  # sentinel: never reached
+def _recompute(
+    reader: _Reader, log_id: int, name: str, head_size: int, targets: list[tuple[int, bytes, str]]
+) -> Problem | None:
+    """Recompute the tree of the first ``head_size`` entries and meet every target
+    (size, root, what vouches for it) in order; name the first problem.
+
+    A big log is split at the largest power of two below its size: a forked process
+    folds the left subtree while this one folds the rest (two cores hash at once),
+    and the compact ranges are joined. Otherwise, or when the fork is not safe (more
+    threads than this one) or fails, one process folds it all."""
+    sizes = [size for size, _, _ in targets]
+    split = 1 << (head_size - 1).bit_length() - 1 if head_size > 1 else 0
+    left = None
+    if head_size >= PARALLEL_MIN and reader.engine is not None and _fork_is_safe():
+        left = _fork_fold(reader, log_id, name, split, [s for s in sizes if s <= split])
+    if left is None:
+        split = 0
+    ranges, gap = _fold_range(reader, log_id, name, split, head_size, sizes)
+    if left is not None:
+        left_ranges, left_gap = left
+        if left_gap is not None:
+            ranges, gap = left_ranges, left_gap  # nothing past a gap counts
+        else:
+            # RFC 9162: past the largest power of two, the root is H(left root, rest).
+            top = [_fold_root(left_ranges[split])]
+            ranges = {**left_ranges, **{s: top + r for s, r in ranges.items()}}
     good = 0  # largest size whose root matched what vouches for it
-    t = 0
-    stack: list[bytes] = []  # compact range of the entries before the chunk
+    for size, root, what in targets:
+        if size not in ranges:
+            break  # past the gap
+        if _fold_root(ranges[size]) != root:
+            return _diagnose(reader, log_id, name, good, size, what)
+        good = size
+    return gap
+
+
+def _fold_root(nodes: list[bytes]) -> bytes:
+    """The root over subtree roots, folded from the right (each node covering at
+    least as many entries as all those after it)."""
+    h = nodes[-1]
+    for left in reversed(nodes[:-1]):
+        h = sha256(b"\x01" + left + h).digest()
+    return h
+
+
+def _fold_range(
+    reader: _Reader, log_id: int, name: str, lo: int, hi: int, sizes: list[int]
+) -> tuple[dict[int, list[bytes]], Problem | None]:
+    """Fold entries ``lo .. hi - 1`` (``lo`` a multiple of every subtree in the
+    range: 0 or a power of two above ``hi - lo``). Returns the compact range of
+    ``lo .. size - 1`` at each of ``sizes`` inside the range and at ``hi``, and the
+    problem that cut the run short (a gap), if any. A thread reads the next chunk
+    while this one is hashed: the database (a server process, or SQLite's C code
+    without the GIL) then works beside the hashing rather than before it."""
+    want = sorted({s for s in sizes if lo < s <= hi} | {hi})
+    ranges: dict[int, list[bytes]] = {}
+    stack: list[bytes] = []  # compact range of lo .. start - 1
     step = 1 << CHUNK_LEVEL
-    chunks = _chunks(reader, log_id, name, head_size)
-    pending = ahead.submit(next, chunks, None)
+    w = 0
+    with ThreadPoolExecutor(1) as ahead:
+        chunks = _chunks(reader, log_id, name, lo, hi)
+        pending = ahead.submit(next, chunks, None)
+        try:
+            for start in range(lo, hi, step):
+                leaves, gap = pending.result()
+                pending = ahead.submit(next, chunks, None)
+                levels = _levels(leaves)
+                while w < len(want) and want[w] <= start + len(leaves):
+                    inside = store.compact_range(want[w] - start)
+                    ranges[want[w]] = stack + [levels[lv][i] for lv, i in inside]
+                    w += 1
+                if gap is not None:
+                    return ranges, gap
+                if len(leaves) == step:  # a complete aligned subtree: onto the compact range
+                    h, n = levels[-1][0], (start - lo) >> CHUNK_LEVEL
+                    while n & 1:
+                        h = sha256(b"\x01" + stack.pop() + h).digest()
+                        n >>= 1
+                    stack.append(h)
+            return ranges, None
+        finally:  # the reader is free again once the chunk being read has come in
+            futures.wait([pending])
+            chunks.close()
+
+
+def _fork_is_safe() -> bool:
+    """Forking copies only the calling thread: safe while it is the only one."""
+    return threading.active_count() == 1 and hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+
+
+def _fork_fold(
+    reader: _Reader, log_id: int, name: str, split: int, sizes: list[int]
+) -> tuple[dict[int, list[bytes]], Problem | None] | None:
+    """``_fold_range(0, split)`` in a forked process, on its own connection in the
+    same snapshot (PostgreSQL: an exported snapshot; SQLite: its entries below the
+    head never change). None when that does not work out: fold here instead."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    snapshot_id = reader.export_snapshot()
+    child = ctx.Process(
+        target=_child_fold,
+        args=(send, reader.engine, snapshot_id, log_id, name, split, sizes),
+        daemon=True,
+    )
     try:
-        for start in range(0, head_size, step):
-            leaves, gap = pending.result()
-            pending = ahead.submit(next, chunks, None)
-            levels = _levels(leaves)
-            while targets[t][0] <= start + len(leaves):
-                size, root, what = targets[t]
-                if _root(stack, levels, size - start) != root:
-                    return None, (good, size, what)
-                good = size
-                t += 1
-            if gap is not None:
-                return gap, None
-            if len(leaves) == step:  # a complete aligned subtree: onto the compact range
-                h, n = levels[-1][0], start >> CHUNK_LEVEL
-                while n & 1:
-                    h = sha256(b"\x01" + stack.pop() + h).digest()
-                    n >>= 1
-                stack.append(h)
-        return None, None
-    finally:  # the reader is free again once the chunk being read has come in
-        futures.wait([pending])
-        chunks.close()
+        child.start()
+    except OSError:
+        return None
+    send.close()
+    try:
+        outcome = receive.recv()
+    except EOFError:
+        outcome = None
+    finally:
+        receive.close()
+        child.join()
+    return outcome
+
+
+def _child_fold(send, engine: Engine, snapshot_id, log_id, name, split, sizes) -> None:
+    outcome = None
+    try:
+        engine.dispose(close=False)  # the parent's connections stay the parent's
+        with snapshot(engine, snapshot_id) as reader:
+            outcome = _fold_range(reader, log_id, name, 0, split, sizes)
+    finally:
+        send.send(outcome)
+        send.close()
 
 
 def _chunks(
-    reader: _Reader, log_id: int, name: str, head_size: int
+    reader: _Reader, log_id: int, name: str, lo: int, hi: int
 ) -> Iterator[tuple[list[bytes], Problem | None]]:
-    """Entries ``0 .. head_size - 1`` in chunks of ``2**CHUNK_LEVEL``, each chunk with
-    the problem that cuts it short (a gap, a duplicate), if any.
+    """Entries ``lo .. hi - 1`` in chunks of ``2**CHUNK_LEVEL``, each chunk with the
+    problem that cuts it short (a gap, a duplicate), if any.
 
     PostgreSQL streams the rows from one server-side cursor, a chunk per fetch.
     SQLite joins a chunk into one value (its C code then runs without the GIL, beside
     the hashing): see :func:`_sqlite_chunk`."""
     step = 1 << CHUNK_LEVEL
     if reader.backend == "sqlite":
-        for start in range(0, head_size, step):
-            yield _sqlite_chunk(reader, log_id, name, start, min(step, head_size - start))
+        for start in range(lo, hi, step):
+            yield _sqlite_chunk(reader, log_id, name, start, min(step, hi - start))
         return
     rows = reader.batches(
-        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= 0 '
+        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
         'AND "index" < %s ORDER BY "index"',
-        (log_id, head_size),
+        (log_id, lo, hi),
         size=step,
     )
     try:
-        for start in range(0, head_size, step):
-            yield _run(next(rows, []), name, start, min(step, head_size - start))
+        for start in range(lo, hi, step):
+            yield _run(next(rows, []), name, start, min(step, hi - start))
     finally:
         rows.close()
 
@@ -472,16 +574,6 @@ def _levels(leaves: list[bytes]) -> list[list[bytes]]:
         level = list(map(_digest, map(sha256, joined)))
         levels.append(level)
     return levels
-
-
-def _root(stack: list[bytes], levels: list[list[bytes]], size: int) -> bytes:
-    """Root of the tree whose first entries the compact range ``stack`` covers, followed
-    by the first ``size`` leaves of the chunk ``levels``."""
-    nodes = stack + [levels[level][index] for level, index in store.compact_range(size)]
-    h = nodes[-1]
-    for left in reversed(nodes[:-1]):
-        h = sha256(b"\x01" + left + h).digest()
-    return h
 
 
 def _stray(reader: _Reader, log_id: int, head_size: int) -> int | None:
