@@ -79,6 +79,10 @@ def test_the_file_button_is_in_vietnamese_and_names_the_chosen_file(hub_page, de
     assert page.evaluate("document.activeElement.id") == "attachments"
     outline = button.evaluate("el => getComputedStyle(el).outlineStyle")
     assert outline == "solid"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")  # and opens the dialog from the keyboard
+    chooser.value.set_files([PDF])
+    assert page.inner_text("#attachments-chosen") == "bien-ban.pdf"
     visit.check("exchange-new-chosen", "vi")
 
 
