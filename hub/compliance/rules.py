@@ -525,7 +525,10 @@ class _IntervalRule(Rule):
                 Exchange.sender_id.label("sender_id"),
                 Exchange.sent_at.label("sent_at"),
                 seconds_between(previous, Exchange.sent_at).label("gap"),
-            ).where(*ctx.scope(self.record_kind, within=False))
+            ).where(
+                *ctx.scope(self.record_kind, within=False),
+                Exchange.sent_at >= self._window_start(ctx),
+            )
         ).subquery()
         gap = ranked.c.gap
         in_period = ranked.c.sent_at >= ctx.start
@@ -634,6 +637,25 @@ class _IntervalRule(Rule):
             evidence=evidence,
             evidence_total=gaps_over + len(silences),
         )
+
+    def _window_start(self, ctx: Context):
+        """The earliest record the gaps in the period need: the last one before the
+        period (per sender: the earliest of the senders' last ones), else the
+        period's start.  The window then reads the period's records and a few
+        before it, not every record since the agreement began."""
+        before = [*ctx.scope(self.record_kind, within=False), Exchange.sent_at < ctx.start]
+        if self.per_sender:
+            lasts = on_compliance_index(
+                select(func.max(Exchange.sent_at).label("last"))
+                .where(*before)
+                .group_by(Exchange.sender_id)
+            ).subquery()
+            last_before = select(func.min(lasts.c.last)).scalar_subquery()
+        else:
+            last_before = on_compliance_index(
+                select(func.max(Exchange.sent_at)).where(*before)
+            ).scalar_subquery()
+        return func.coalesce(last_before, _bind_time(ctx.start))
 
 
 @register
