@@ -227,6 +227,27 @@ def test_periodic_reports_are_judged_per_party(app):
     assert reports.evidence[0].party == "KM"
 
 
+def test_periodic_report_gap_across_the_period_start_is_per_party(app):
+    # KM's last report before the quarter is older than QB's: KM's first report
+    # in the quarter is judged against it (56 days > 30), QB's are all in time.
+    km = [datetime(2023, 11, 20, tzinfo=UTC)]
+    km += [datetime(2024, m, d, tzinfo=UTC) for m, d in ((1, 15), (2, 10), (3, 5))]
+    qb = [datetime(2023, 12, 28, tzinfo=UTC)]
+    qb += [datetime(2024, m, d, tzinfo=UTC) for m, d in ((1, 20), (2, 15), (3, 10))]
+    rows = {when: add("periodic_report", when, sender="KM", recipient="QB") for when in km}
+    for when in qb:
+        add("periodic_report", when, sender="QB", recipient="KM")
+    reports = outcome(
+        evaluate(_agreement(), q1_2024(), now=datetime(2024, 3, 31, tzinfo=UTC)),
+        "periodic_report",
+    )
+    assert reports.figures["records"] == 6
+    assert reports.figures["gaps_over"] == 1
+    assert reports.figures["longest_gap_days"] == pytest.approx(56.0)
+    assert reports.state == "breached"
+    assert [(e.exchange_id, e.party) for e in reports.evidence] == [(rows[km[1]].id, "KM")]
+
+
 def test_acknowledgement_hours(app):
     got = add("alert", T0, acknowledged_at=T0 + timedelta(hours=50), status="acknowledged")
     add("alert", T0, sender="KM", recipient="QB", acknowledged_at=T0 + timedelta(hours=3))
