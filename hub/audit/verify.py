@@ -38,7 +38,7 @@ import itertools
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -381,14 +381,15 @@ def _recompute(
     threads than this one) or fails, one process folds it all."""
     sizes = [size for size, _, _ in targets]
     split = 1 << (head_size - 1).bit_length() - 1 if head_size > 1 else 0
-    left = None
+    collect = None
     if head_size >= PARALLEL_MIN and reader.engine is not None and _fork_is_safe():
-        left = _fork_fold(reader, log_id, name, split, [s for s in sizes if s <= split])
-    if left is None:
+        collect = _fork_fold(reader, log_id, name, split, [s for s in sizes if s <= split])
+    if collect is None:
         split = 0
     ranges, gap = _fold_range(reader, log_id, name, split, head_size, sizes)
-    if left is not None:
-        left_ranges, left_gap = left
+    if collect is not None:
+        # The child's half; folded here after all if the child could not.
+        left_ranges, left_gap = collect() or _fold_range(reader, log_id, name, 0, split, sizes)
         if left_gap is not None:
             ranges, gap = left_ranges, left_gap  # nothing past a gap counts
         else:
@@ -478,10 +479,11 @@ def _fork_is_safe() -> bool:
 
 def _fork_fold(
     reader: _Reader, log_id: int, name: str, split: int, sizes: list[int]
-) -> tuple[dict[int, list[bytes]], Problem | None] | None:
-    """``_fold_range(0, split)`` in a forked process, on its own connection in the
-    same snapshot (PostgreSQL: an exported snapshot; SQLite: its entries below the
-    head never change). None when that does not work out: fold here instead."""
+) -> Callable[[], tuple[dict[int, list[bytes]], Problem | None] | None] | None:
+    """Start ``_fold_range(0, split)`` in a forked process, on its own connection in
+    the same snapshot (PostgreSQL: an exported snapshot; SQLite: its entries below
+    the head never change). Returns what waits for its outcome (None if the child
+    failed), or None if no child started."""
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     snapshot_id = reader.export_snapshot()
@@ -494,15 +496,19 @@ def _fork_fold(
         child.start()
     except OSError:
         return None
-    send.close()
-    try:
-        outcome = receive.recv()
-    except EOFError:
-        outcome = None
     finally:
-        receive.close()
-        child.join()
-    return outcome
+        send.close()
+
+    def collect() -> tuple[dict[int, list[bytes]], Problem | None] | None:
+        try:
+            return receive.recv()
+        except EOFError:
+            return None
+        finally:
+            receive.close()
+            child.join()
+
+    return collect
 
 
 def _child_fold(send, engine: Engine, snapshot_id, log_id, name, split, sizes) -> None:
