@@ -55,7 +55,7 @@ from hub.audit.entry import EntryError, decode_entry, format_time
 
 FETCH = 5_000
 #: Logs this big are folded by two processes (see _recompute).
-PARALLEL_MIN = 1 << 17
+PARALLEL_MIN = 1 << 16
 #: Entries are read and hashed 2**CHUNK_LEVEL at a time: aligned complete subtrees.
 CHUNK_LEVEL = 12
 
