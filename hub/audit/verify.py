@@ -421,15 +421,15 @@ def _fold_range(
     """Fold entries ``lo .. hi - 1`` (``lo`` a multiple of every subtree in the
     range: 0 or a power of two above ``hi - lo``). Returns the compact range of
     ``lo .. size - 1`` at each of ``sizes`` inside the range and at ``hi``, and the
-    problem that cut the run short (a gap), if any. On SQLite a thread reads the
-    next chunk while this one is hashed: SQLite's C code then works beside the
-    hashing, without the GIL."""
+    problem that cut the run short (a gap), if any. A thread reads the next chunk
+    while this one is hashed: the database (SQLite's C code without the GIL, or
+    the PostgreSQL server) then works beside the hashing rather than before it."""
     want = sorted({s for s in sizes if lo < s <= hi} | {hi})
     ranges: dict[int, list[bytes]] = {}
     stack: list[bytes] = []  # compact range of lo .. start - 1
     step = 1 << CHUNK_LEVEL
     w = 0
-    with ThreadPoolExecutor(1) if reader.backend == "sqlite" else _Inline() as ahead:
+    with ThreadPoolExecutor(1) as ahead:
         chunks = _chunks(reader, log_id, name, lo, hi)
         pending = ahead.submit(next, chunks, None)
         try:
@@ -453,23 +453,6 @@ def _fold_range(
         finally:  # the reader is free again once the chunk being read has come in
             futures.wait([pending])
             chunks.close()
-
-
-class _Inline(contextlib.AbstractContextManager):
-    """Runs what is submitted at once. PostgreSQL rows are read in this thread: psycopg
-    takes the GIL back at every network read, and a read-ahead thread then waits on
-    the hashing thread each time (it measured slower than reading in turn)."""
-
-    def submit(self, fn, *args) -> futures.Future:
-        done: futures.Future = futures.Future()
-        try:
-            done.set_result(fn(*args))
-        except Exception as exc:  # handed over, as a thread would
-            done.set_exception(exc)
-        return done
-
-    def __exit__(self, *exc) -> None:
-        return None
 
 
 def _fork_is_safe() -> bool:
