@@ -484,3 +484,47 @@ def test_filters_match_the_top_level_fields_only(app, history):
     db.session.commit()
     assert _listed(organisation=odd) == [last + 1]
     assert _listed(organisation=odd[:-1]) == []
+
+
+_FORKED_VERIFY = """
+import pickle, sys
+from hub import create_app
+from hub.audit import verify
+from hub.extensions import db
+verify.PARALLEL_MIN, verify.CHUNK_LEVEL = 8, 2
+app = create_app(pickle.loads(sys.stdin.buffer.read()))
+with app.app_context():
+    [result] = verify.verify(db.engine, log_name=sys.argv[1])
+    assert verify._fork_is_safe()
+    print(result.line())
+"""
+
+
+def test_a_verify_forked_from_a_single_threaded_process_names_the_change(app, history):
+    """The forked half, on every database (a process of its own: the PostgreSQL test
+    fixtures run a thread here, and verify forks only without one): its own
+    connection reads the parent's snapshot, and a change in its half is named."""
+    import pickle
+    import subprocess
+    import sys
+
+    def forked_verify() -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", _FORKED_VERIFY, LOG],
+            input=pickle.dumps(app.config["HUB"]),
+            capture_output=True,
+            check=True,
+        )
+        return run.stdout.decode().strip().splitlines()[-1]
+
+    assert forked_verify().startswith(f"audit log {LOG}: {_size()} entries verified")
+    leaf = _leaf(2).replace(b'"exchange_sent"', b'"exchange_gone"')
+    tamper(
+        app,
+        'UPDATE audit_entries SET leaf_input = :v WHERE log_id = :l AND "index" = 2',
+        v=leaf,
+        l=history,
+    )
+    assert forked_verify() == (
+        f"audit log {LOG}: entry was changed after it was appended at index 2"
+    )
