@@ -361,3 +361,12 @@ def test_a_released_savepoint_does_not_sign_until_the_outer_commit(app):
     assert checkpoints.newest(db.session, log_id) is None  # outer transaction still open
     db.session.commit()
     assert checkpoints.newest(db.session, log_id).size == _head().size
+
+
+def test_verify_forks_only_where_another_process_sees_the_database():
+    from sqlalchemy import create_engine
+
+    assert not verify._shared_database(create_engine("sqlite://"))
+    assert not verify._shared_database(create_engine("sqlite:///:memory:"))
+    assert verify._shared_database(create_engine("sqlite:////tmp/hub-audit.sqlite3"))
+    assert verify._shared_database(create_engine("postgresql+psycopg://u@localhost/hub"))

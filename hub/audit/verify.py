@@ -382,7 +382,7 @@ def _recompute(
     sizes = [size for size, _, _ in targets]
     split = 1 << (head_size - 1).bit_length() - 1 if head_size > 1 else 0
     collect = None
-    if head_size >= PARALLEL_MIN and reader.engine is not None and _fork_is_safe():
+    if head_size >= PARALLEL_MIN and _shared_database(reader.engine) and _fork_is_safe():
         collect = _fork_fold(reader, log_id, name, split, [s for s in sizes if s <= split])
     if collect is None:
         split = 0
@@ -453,6 +453,17 @@ def _fold_range(
         finally:  # the reader is free again once the chunk being read has come in
             futures.wait([pending])
             chunks.close()
+
+
+def _shared_database(engine: Engine | None) -> bool:
+    """Whether another process's connection sees the same database (not so for an
+    in-memory SQLite one)."""
+    if engine is None:
+        return False
+    url = engine.url
+    return url.get_backend_name() != "sqlite" or (
+        url.database not in (None, "", ":memory:") and "mode=memory" not in str(url)
+    )
 
 
 def _fork_is_safe() -> bool:
