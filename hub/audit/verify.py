@@ -386,7 +386,12 @@ def _recompute(
         collect = _fork_fold(reader, log_id, name, split, [s for s in sizes if s <= split])
     if collect is None:
         split = 0
-    ranges, gap = _fold_range(reader, log_id, name, split, head_size, sizes)
+    try:
+        ranges, gap = _fold_range(reader, log_id, name, split, head_size, sizes)
+    except BaseException:
+        if collect is not None:
+            collect()  # the child is waited for, whatever happens here
+        raise
     if collect is not None:
         # The child's half; folded here after all if the child could not.
         left_ranges, left_gap = collect() or _fold_range(reader, log_id, name, 0, split, sizes)
