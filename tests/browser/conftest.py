@@ -94,9 +94,14 @@ def _pieces(texts: list[str]) -> set[str]:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        if HERE in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.browser)
+    """Mark the journeys, and run them last: Playwright leaves threads behind for the
+    rest of the session, and tests that fork (audit verify's forked half) need a
+    process with one thread."""
+    browser = [item for item in items if HERE in Path(str(item.fspath)).parents]
+    for item in browser:
+        item.add_marker(pytest.mark.browser)
+    chosen = set(browser)
+    items[:] = [item for item in items if item not in chosen] + browser
 
 
 def _unavailable(reason: str):
