@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Final
+from datetime import datetime
+from typing import Any, Final
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
@@ -140,15 +141,16 @@ _INSERT_PAYLOAD: Final = insert(SealedPayload.__table__)
 _INSERT_WRAP: Final = insert(PayloadWrap.__table__)
 
 
-def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False):
-    """Add the rows for an envelope (no commit) and return the payload row.
-
-    Written with two plain INSERTs (the payload, then its wraps in one batch)
-    rather than through the unit of work, which cost more than the sealing
-    itself; the returned row is then attached to the session as if loaded, so
-    callers use it as any other (its ``wraps`` load when first read).
-    """
-    values = {
+def payload_row(
+    sealed: Sealed,
+    *,
+    record_type: str,
+    record_id: int | str,
+    imported: bool = False,
+    created_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The payload table's columns for an envelope (the importer writes them in bulk)."""
+    return {
         "record_type": record_type,
         "record_id": str(record_id),
         "binding_json": canonical_json(dict(sealed.binding)).decode("utf-8"),
@@ -163,8 +165,19 @@ def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: b
         "signer_fingerprint": sealed.signer_fingerprint,
         "signature": sealed.signature,
         "imported": imported,
-        "created_at": utcnow(),
+        "created_at": created_at or utcnow(),
     }
+
+
+def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False):
+    """Add the rows for an envelope (no commit) and return the payload row.
+
+    Written with two plain INSERTs (the payload, then its wraps in one batch)
+    rather than through the unit of work, which cost more than the sealing
+    itself; the returned row is then attached to the session as if loaded, so
+    callers use it as any other (its ``wraps`` load when first read).
+    """
+    values = payload_row(sealed, record_type=record_type, record_id=record_id, imported=imported)
     session = db.session
     session.flush()  # rows pending before this one keep their order
     payload_id = session.execute(_INSERT_PAYLOAD, values).inserted_primary_key[0]

@@ -26,7 +26,7 @@ from sqlalchemy import Table, func, select, text
 
 from hub.audit import log
 from hub.crypto import payloads, service
-from hub.crypto.sealing import Sealed, canonical_json
+from hub.crypto.sealing import Sealed
 from hub.crypto.sealing import seal as seal_envelope
 from hub.extensions import db
 from hub.models import Exchange, PayloadWrap, SealedPayload
@@ -221,21 +221,5 @@ def _insert_postgres(connection, tables: tuple[tuple[Table, list[dict]], ...]) -
 
 def _payload_row(sealed: Sealed, payload_id: int, record_id: int, now) -> dict[str, Any]:
     """The columns `hub.crypto.payloads.store` writes for an envelope."""
-    return {
-        "id": payload_id,
-        "record_type": "exchange",
-        "record_id": str(record_id),
-        "binding_json": canonical_json(dict(sealed.binding)).decode("utf-8"),
-        "envelope_version": sealed.version,
-        "suite": sealed.cipher,
-        "nonce": sealed.nonce,
-        "key_commitment": sealed.key_commitment,
-        "ciphertext": sealed.ciphertext,
-        "ciphertext_sha256": sealed.ciphertext_sha256,
-        "signer_org": sealed.signer_org,
-        "signer_key_version": sealed.signer_version,
-        "signer_fingerprint": sealed.signer_fingerprint,
-        "signature": sealed.signature,
-        "imported": False,
-        "created_at": now,
-    }
+    row = payloads.payload_row(sealed, record_type="exchange", record_id=record_id, created_at=now)
+    return {"id": payload_id, **row}
