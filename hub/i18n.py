@@ -9,7 +9,8 @@ shell's locale decides (LANGUAGE, LC_ALL, LC_MESSAGES, LANG), else English.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, time
 from pathlib import Path
 
 from babel.core import Locale, default_locale
@@ -146,6 +147,56 @@ def show_date(value: date | str | None) -> str:
     return format_date(value, DATE_PATTERNS.get(current_language(), "medium"))
 
 
+# Dates typed into forms: day first, as officers on both sides write them (LANGUAGES.md),
+# with a four-digit year; ISO is accepted too, so links and scripts keep working. The
+# browser's own date inputs are not used: their format follows the browser's language.
+INPUT_DATE_PATTERN = "dd/MM/yyyy"
+INPUT_DATETIME_PATTERN = "dd/MM/yyyy HH:mm"
+_DAY_FIRST = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::\d{2})?")
+
+
+def parse_input_date(text: str) -> date:
+    """A typed day (``21/3/2025`` or ISO ``2025-03-21``); ValueError otherwise."""
+    text = text.strip()
+    if _ISO_DAY.fullmatch(text):
+        return date.fromisoformat(text)
+    found = _DAY_FIRST.fullmatch(text)
+    if found is None:
+        raise ValueError(text)
+    day, month, year = (int(part) for part in found.groups())
+    return date(year, month, day)
+
+
+def parse_input_datetime(text: str) -> datetime:
+    """A typed local time (``21/3/2025 14:05`` or ISO ``2025-03-21T14:05``), naive."""
+    text = text.strip()
+    day, _, clock = text.replace("T", " ", 1).partition(" ")
+    found = _CLOCK.fullmatch(clock.strip())
+    if found is None:
+        raise ValueError(text)
+    hour, minute = (int(part) for part in found.groups())
+    return datetime.combine(parse_input_date(day), time(hour, minute))
+
+
+def input_date(value: date | str | None) -> str:
+    """A day as a form shows it for typing (an unparsable text is given back as it is)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = parse_input_date(value)
+        except ValueError:
+            return value
+    return format_date(value, INPUT_DATE_PATTERN)
+
+
+def input_datetime(value: datetime) -> str:
+    """A naive local time as a form shows it for typing."""
+    return f"{format_date(value.date(), INPUT_DATE_PATTERN)} {value:%H:%M}"
+
+
 def show_country(code: str | None) -> str:
     """A country code (ISO 3166 alpha-2, as stored) as the reader's language names it
     (CLDR's territory names); "other" and free text entered through the API are shown
@@ -216,6 +267,7 @@ def init_app(app: Flask, babel: Babel) -> None:
     app.before_request(_start_request)
     app.jinja_env.filters["dt"] = show_datetime
     app.jinja_env.filters["d"] = show_date
+    app.jinja_env.filters["input_date"] = input_date
     app.jinja_env.filters["country"] = show_country
     app.jinja_env.filters["filesizeformat"] = show_filesize
     app.jinja_env.globals["current_language"] = current_language

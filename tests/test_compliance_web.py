@@ -76,6 +76,31 @@ def test_dashboard_for_a_party_supervisor(browser, demo_users, fixture_q1):
     assert 'style="' not in html  # the CSP forbids inline styles: charts use attributes
 
 
+def test_the_period_is_typed_day_first_as_the_page_shows_it(browser, demo_users, fixture_q1):
+    browser.login("km.supervisor")
+    typed = {"period": "custom", "from": "1/1/2024", "to": "31/03/2024"}
+    as_iso = {"period": "custom", "from": "2024-01-01", "to": "2024-03-31"}
+    page = browser.client.get("/agreements/QB-KM-MOU/compliance", query_string=typed)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.search(r'<input type="text"[^>]*placeholder="ວວ/ດດ/ປປປປ"[^>]*name="from"', html)
+    assert 'value="01/01/2024"' in html
+    typed_csv = browser.client.get("/agreements/QB-KM-MOU/compliance.csv", query_string=typed)
+    iso_csv = browser.client.get("/agreements/QB-KM-MOU/compliance.csv", query_string=as_iso)
+    assert typed_csv.status_code == iso_csv.status_code == 200
+    # The same report; only the audit panel differs (the first export is in the log).
+    typed_lines = typed_csv.data.decode("utf-8-sig").splitlines()
+    iso_lines = iso_csv.data.decode("utf-8-sig").splitlines()
+    differing = [a for a, b in zip(typed_lines, iso_lines, strict=True) if a != b]
+    assert len(typed_lines) > 10
+    assert len(differing) <= 1, differing
+    bad = browser.client.get(
+        "/agreements/QB-KM-MOU/compliance", query_string={**typed, "from": "2024/13/01"}
+    )
+    assert bad.status_code == 422
+    assert 'id="from-error"' in bad.get_data(as_text=True)
+
+
 def test_non_party_gets_404_and_bad_input_is_named(browser, demo_users, fixture_q1):
     browser.login("sv.supervisor")
     assert browser.client.get("/agreements/QB-KM-MOU/compliance").status_code == 404

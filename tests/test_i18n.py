@@ -458,3 +458,28 @@ def test_outside_a_request_the_shell_locale_decides(app, monkeypatch, env, expec
         monkeypatch.setenv(name, value)
     with app.app_context():  # a fresh context: nothing cached from earlier requests
         assert str(lazy_gettext("Not found.")) == expected
+
+
+# --- dates typed into forms ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [("21/3/2025", "2025-03-21"), ("01.12.2024", "2024-12-01"), (" 2025-03-21 ", "2025-03-21")],
+)
+def test_a_typed_day_is_read_day_first_or_iso(typed, day):
+    assert i18n.parse_input_date(typed).isoformat() == day
+
+
+@pytest.mark.parametrize("typed", ["3/21/2025", "31/02/2024", "21/3/25", "2025/03/21", "2.5", ""])
+def test_a_typed_day_that_is_not_one_is_refused(typed):
+    with pytest.raises(ValueError):  # noqa: PT011 - the forms turn it into their message
+        i18n.parse_input_date(typed)
+
+
+def test_a_typed_time_needs_its_clock():
+    assert i18n.parse_input_datetime("3/11/2025 8:15").isoformat() == "2025-11-03T08:15:00"
+    assert i18n.parse_input_datetime("2025-11-03T08:15").isoformat() == "2025-11-03T08:15:00"
+    for typed in ("3/11/2025", "3/11/2025 24:00", "3/11/2025 8h15"):
+        with pytest.raises(ValueError):  # noqa: PT011
+            i18n.parse_input_datetime(typed)

@@ -134,6 +134,29 @@ def test_an_english_reader_types_a_dot(browser, demo_users, make_user):
     assert db.session.scalar(select(Seizure.quantity)) == Decimal("2.5")
 
 
+def test_dates_are_typed_day_first_in_the_pages_language(qb):
+    """A text field with a Vietnamese hint, not the browser's date control (whose format
+    follows the browser's language); a day typed as officers write it is stored."""
+    page = qb.client.get("/cases/new").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="opened_on"[^>]*>', page).group(0)
+    assert 'type="text"' in field
+    assert 'placeholder="nn/tt/nnnn"' in field
+    case_id = _open_case(qb, opened_on="21/3/2024")
+    assert db.session.get(Case, case_id).opened_on.isoformat() == "2024-03-21"
+    edit = qb.client.get(f"/cases/{case_id}/edit").get_data(as_text=True)
+    assert re.search(r'name="opened_on"[^>]*value="21/03/2024"', edit)
+
+
+def test_a_date_that_is_not_one_is_reshown_and_nothing_stored(qb):
+    for typed in ("2024/21/03", "31/02/2024", "7/3/24"):
+        response = qb.client.post("/cases/new", data=case_form(qb, opened_on=typed))
+        assert response.status_code == 422, typed
+        page = response.get_data(as_text=True)
+        assert "Ngày không hợp lệ." in page
+        assert re.search(rf'name="opened_on"[^>]*value="{re.escape(typed)}"', page)
+    assert count(Case) == 0
+
+
 def _open_case(browser, **fields) -> int:
     data = case_form(browser, **fields)
     response = browser.client.post("/cases/new", data=data)

@@ -174,6 +174,25 @@ def test_bad_input_is_reshown_with_messages_and_nothing_stored(qb):
     assert count(Attachment) == 0
 
 
+def test_sent_at_is_typed_day_first_in_local_time_and_stored_in_utc(qb):
+    page = qb.client.get("/exchanges/new").get_data(as_text=True)
+    field = re.search(r'<input[^>]*name="sent_at"[^>]*>', page).group(0)
+    assert 'type="text"' in field
+    assert 'placeholder="nn/tt/nnnn gg:pp"' in field
+    exchange_id = _send(qb, subject="Trao đổi qua điện thoại", sent_at="3/11/2025 08:15")
+    sent_at = db.session.get(Exchange, exchange_id).sent_at
+    assert sent_at.replace(tzinfo=None) == datetime(2025, 11, 3, 1, 15)  # UTC+7 typed
+
+    response = qb.client.post(
+        "/exchanges/new",
+        data=exchange_form(qb, sent_at="3/11/2025 8h15"),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "Ngày giờ không hợp lệ." in response.get_data(as_text=True)
+    assert count(Exchange) == 1
+
+
 def test_missing_csrf_is_refused(qb):
     data = exchange_form(qb)
     data.pop("csrf_token")

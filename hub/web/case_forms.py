@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     FieldList,
     Form,
     FormField,
@@ -17,6 +16,7 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from hub.web import labels
+from hub.web.date_fields import LocaleDateField
 
 #: Seizure rows offered on the case form; empty rows are ignored.
 SEIZURE_ROWS = 3
@@ -28,7 +28,7 @@ class SeizureRow(Form):
     drug_type = SelectField(_l("Drug"), choices=[], validate_choice=False)
     quantity = StringField(_l("Quantity"))
     unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
-    seized_on = DateField(_l("Seized on"), validators=[Optional()])
+    seized_on = LocaleDateField(_l("Seized on"), validators=[Optional()])
 
     def is_blank(self) -> bool:
         return not (self.quantity.data or "").strip()
@@ -37,7 +37,7 @@ class SeizureRow(Form):
 class CaseForm(FlaskForm):
     reference = StringField(_l("Reference"))
     title = StringField(_l("Title"))
-    opened_on = DateField(_l("Opened on"), validators=[Optional()])
+    opened_on = LocaleDateField(_l("Opened on"), validators=[Optional()])
     province = SelectField(_l("Province"), choices=[], validate_choice=False)
     district = SelectField(_l("District"), choices=[], validate_choice=False)
     # Translators: a village in Laos or a commune in Viet Nam.
@@ -69,13 +69,13 @@ class SeizureForm(FlaskForm):
     drug_type = SelectField(_l("Drug"), choices=labels.choices(labels.DRUG_TYPE))
     quantity = StringField(_l("Quantity"))
     unit = SelectField(_l("Unit"), choices=labels.choices(labels.UNIT))
-    seized_on = DateField(_l("Seized on"), validators=[Optional()])
+    seized_on = LocaleDateField(_l("Seized on"), validators=[Optional()])
     confirmed = HiddenField()
 
 
 class SuspectForm(FlaskForm):
     name = StringField(_l("Name"))
-    date_of_birth = DateField(_l("Date of birth"), validators=[Optional()])
+    date_of_birth = LocaleDateField(_l("Date of birth"), validators=[Optional()])
     nationality = SelectField(
         _l("Nationality"),
         choices=labels.options(
@@ -101,5 +101,5 @@ class CaseFilterForm(FlaskForm):
         choices=labels.choices(labels.CASE_STATUS, blank=_l("Any")),
         validate_choice=False,
     )
-    opened_from = DateField(_l("Opened from"), validators=[Optional()])
-    opened_to = DateField(_l("Opened until"), validators=[Optional()])
+    opened_from = LocaleDateField(_l("Opened from"), validators=[Optional()])
+    opened_to = LocaleDateField(_l("Opened until"), validators=[Optional()])

@@ -21,6 +21,7 @@ from werkzeug.routing import BuildError
 from hub.compliance import report as reports
 from hub.compliance.rules import REGISTRY
 from hub.extensions import db
+from hub.i18n import parse_input_date
 from hub.models import Agreement, agreement_parties
 from hub.operations import compliance, obligations
 from hub.operations.errors import NotFound, ValidationFailed
@@ -41,15 +42,26 @@ def _period_labels() -> dict[str, str]:
 
 
 def _query() -> dict:
-    """The period and partner asked for, as given (parsed by the operation)."""
+    """The period and partner asked for (checked by the operation). Days are typed as the
+    page shows them (day first) and handed on in ISO; what does not parse is handed on
+    as typed, for the operation to refuse with the field named."""
     args = request.args
     return {
         "kind": args.get("period") or None,
-        "anchor": args.get("on") or None,
-        "start": args.get("from") or None,
-        "end": args.get("to") or None,
+        "anchor": _typed_day(args.get("on")),
+        "start": _typed_day(args.get("from")),
+        "end": _typed_day(args.get("to")),
         "partner": args.get("partner") or None,
     }
+
+
+def _typed_day(text: str | None) -> str | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return parse_input_date(text).isoformat()
+    except ValueError:
+        return text
 
 
 def exchange_link(exchange_id: int) -> str | None:

@@ -6,8 +6,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DateTimeLocalField,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -18,6 +16,7 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from hub.web import labels
+from hub.web.date_fields import LocaleDateField, LocaleDateTimeField
 
 
 class ExchangeForm(FlaskForm):
@@ -46,10 +45,8 @@ class ExchangeForm(FlaskForm):
     )
     handling_note = StringField(_l("Conditions in words (for H3)"))
     # Typed in the local time of the border provinces (UTC+7); empty means now.
-    sent_at = DateTimeLocalField(
-        _l("Sent at (if it happened earlier, e.g. by phone)"),
-        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-        validators=[Optional()],
+    sent_at = LocaleDateTimeField(
+        _l("Sent at (if it happened earlier, e.g. by phone)"), validators=[Optional()]
     )
     case = SelectField(_l("Linked case"), choices=[], validate_choice=False)
     in_reply_to = HiddenField()
@@ -94,6 +91,6 @@ class ExchangeFilterForm(FlaskForm):
         validate_choice=False,
     )
     case = IntegerField(_l("Case number"), validators=[Optional()])
-    sent_from = DateField(_l("Sent from"), validators=[Optional()])
-    sent_to = DateField(_l("Sent until"), validators=[Optional()])
+    sent_from = LocaleDateField(_l("Sent from"), validators=[Optional()])
+    sent_to = LocaleDateField(_l("Sent until"), validators=[Optional()])
     overdue = BooleanField(_l("Overdue only"))
