@@ -20,8 +20,14 @@ DATETIME_HINT = _l("dd/mm/yyyy hh:mm")
 
 
 class _Typed:
+    """What both fields share; each names its hint, its parser, its display and the
+    message WTForms gives for a value that is not one (translated with WTForms')."""
+
     widget = TextInput()
     hint = DATE_HINT
+    parse = staticmethod(parse_input_date)
+    show = staticmethod(input_date)
+    message = "Not a valid date value."
 
     def __call__(self, **kwargs):
         kwargs.setdefault("placeholder", str(self.hint))
@@ -29,14 +35,10 @@ class _Typed:
         kwargs.setdefault("autocomplete", "off")
         return super().__call__(**kwargs)
 
-
-class LocaleDateField(_Typed, DateField):
-    """A day typed as ``21/03/2025`` (or ``2025-03-21``)."""
-
     def _value(self) -> str:
         if self.raw_data:
             return " ".join(self.raw_data)
-        return input_date(self.data) if self.data else ""
+        return self.show(self.data) if self.data else ""
 
     def process_formdata(self, valuelist: list[str]) -> None:
         text = valuelist[0].strip() if valuelist else ""
@@ -44,29 +46,20 @@ class LocaleDateField(_Typed, DateField):
             self.data = None
             return
         try:
-            self.data = parse_input_date(text)
+            self.data = self.parse(text)
         except ValueError:
             self.data = None
-            raise ValueError(self.gettext("Not a valid date value.")) from None
+            raise ValueError(self.gettext(self.message)) from None
+
+
+class LocaleDateField(_Typed, DateField):
+    """A day typed as ``21/03/2025`` (or ``2025-03-21``)."""
 
 
 class LocaleDateTimeField(_Typed, DateTimeField):
     """A local time typed as ``21/03/2025 14:05`` (or ``2025-03-21T14:05``), naive."""
 
     hint = DATETIME_HINT
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        return input_datetime(self.data) if self.data else ""
-
-    def process_formdata(self, valuelist: list[str]) -> None:
-        text = valuelist[0].strip() if valuelist else ""
-        if not text:
-            self.data = None
-            return
-        try:
-            self.data = parse_input_datetime(text)
-        except ValueError:
-            self.data = None
-            raise ValueError(self.gettext("Not a valid datetime value.")) from None
+    parse = staticmethod(parse_input_datetime)
+    show = staticmethod(input_datetime)
+    message = "Not a valid datetime value."
