@@ -4,7 +4,6 @@ user's own account page (second factor, logging out everywhere)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -33,6 +32,7 @@ from hub.operations.actor import Actor
 from hub.operations.errors import ValidationFailed
 from hub.web.access import login_required
 from hub.web.forms import EmptyForm, LanguageForm, LoginForm
+from hub.web.redirects import local_target, next_or_home
 
 bp = Blueprint("auth", __name__)
 
@@ -81,15 +81,6 @@ class EnrolForm(FlaskForm):
     candidate = HiddenField(validators=[DataRequired(), Length(max=512)])
 
 
-def _safe_next(target: str | None) -> str:
-    """Only local paths: an open redirect after login is a phishing tool."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.netloc and not parts.scheme:
-            return target
-    return url_for("home.index")
-
-
 def _set_session_cookie(response, token: str) -> None:
     settings = current_app.config["HUB"]
     response.set_cookie(
@@ -125,15 +116,17 @@ def _enrolment_gate():
 
 
 def _after_password(user, next_target: str | None):
+    # The target is checked (and the response built) before the session starts.
+    next_target = local_target(next_target)
     due = accounts.second_factor_due(user)
-    token = accounts.log_in(user, pending_totp=due is not None, replacing=g.get("session_row"))
     if due == "verify":
-        target = url_for("auth.login_code", next=next_target or None)
+        target = url_for("auth.login_code", next=next_target)
     elif due == "enrol":
         target = url_for("auth.totp_enrol")
     else:
-        target = _safe_next(next_target)
+        target = next_target or url_for("home.index")
     response = make_response(redirect(target))
+    token = accounts.log_in(user, pending_totp=due is not None, replacing=g.get("session_row"))
     _set_session_cookie(response, token)
     return response
 
@@ -148,7 +141,7 @@ def login():
         return redirect(url_for("auth.totp_enrol"))
     form = LoginForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
+        form.next.data = local_target(request.args.get("next")) or ""
     if form.validate_on_submit():
         settings = current_app.config["HUB"]
         try:
@@ -173,7 +166,7 @@ def login_code():
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if request.method == "GET":
-        form.next.data = request.args.get("next", "")
+        form.next.data = local_target(request.args.get("next")) or ""
     if form.validate_on_submit():
         settings = current_app.config["HUB"]
         try:
@@ -191,7 +184,7 @@ def login_code():
             response = make_response(redirect(url_for("auth.login")))
             response.delete_cookie(COOKIE)
             return response
-        response = make_response(redirect(_safe_next(form.next.data)))
+        response = make_response(redirect(next_or_home(form.next.data)))
         _set_session_cookie(response, token)
         return response
     status = 400 if form.is_submitted() else 200
@@ -224,7 +217,7 @@ def logout():
 @bp.route("/language", methods=["POST"])
 def language():
     form = LanguageForm()
-    response = make_response(redirect(_safe_next(form.next.data)))
+    response = make_response(redirect(next_or_home(form.next.data)))
     chosen = form.language.data if form.validate_on_submit() else None
     if chosen in LOCALES:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
