@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
-from flask import g, jsonify, request, send_file
+from flask import g, jsonify, request
 from flask_babel import lazy_gettext as _l
 
 from hub.api import api
 from hub.api import schemas as s
 from hub.api.errors import token_required
 from hub.api.input import load_json, load_query
+from hub.downloads import download
 from hub.i18n import current_language
 from hub.models import Exchange
 from hub.models.base import utcnow
@@ -216,9 +216,4 @@ def add_attachment(exchange_id: int):
 @token_required
 def get_attachment(exchange_id: int, attachment_id: int):
     opened = attachments.open_attachment(g.actor, exchange_id, attachment_id)
-    return send_file(
-        io.BytesIO(opened.data),
-        mimetype=opened.media_type,
-        as_attachment=True,
-        download_name=opened.filename,
-    )
+    return download(opened.data, opened.media_type, opened.filename)

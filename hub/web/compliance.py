@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     g,
@@ -20,6 +19,7 @@ from werkzeug.routing import BuildError
 
 from hub.compliance import report as reports
 from hub.compliance.rules import REGISTRY
+from hub.downloads import download
 from hub.extensions import db
 from hub.i18n import parse_input_date
 from hub.models import Agreement, agreement_parties
@@ -132,19 +132,13 @@ def dashboard(code: str):
     return page
 
 
-def _download(body: bytes, mimetype: str, name: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
 @bp.get("/agreements/<code>/compliance.csv")
 @login_required
 def export_csv(code: str):
     report = compliance.review(g.actor, code, **_query())
     body = reports.to_csv(report)
     compliance.record_export(g.actor, report, "csv", body)
-    return _download(body, "text/csv; charset=utf-8", reports.filename(report, "csv"))
+    return download(body, "text/csv; charset=utf-8", reports.filename(report, "csv"))
 
 
 @bp.get("/agreements/<code>/compliance.pdf")
@@ -155,7 +149,7 @@ def export_pdf(code: str):
         return html
     body, _pages = reports.to_pdf(html, request.host_url)
     compliance.record_export(g.actor, report, "pdf", body)
-    return _download(body, "application/pdf", reports.filename(report, "pdf"))
+    return download(body, "application/pdf", reports.filename(report, "pdf"))
 
 
 def _agreement_or_404(code: str) -> Agreement:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta, timezone
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from hub.downloads import download
 from hub.extensions import db
 from hub.i18n import current_language
 from hub.operations import attachments, exchanges, listing
@@ -143,11 +144,7 @@ def translate(exchange_id: int):
 def attachment(exchange_id: int, attachment_id: int):
     opened = attachments.open_attachment(g.actor, _id(exchange_id), _id(attachment_id))
     db.session.commit()  # the audited opening
-    response = Response(opened.data, mimetype=opened.media_type)
-    response.headers.set("Content-Disposition", "attachment", filename=opened.filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download(opened.data, opened.media_type, opened.filename)
 
 
 # --- record / respond ------------------------------------------------------------------

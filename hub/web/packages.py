@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
+from hub.downloads import download
 from hub.extensions import db
 from hub.models import Exchange, ImportedPackage
 from hub.operations import packages
@@ -42,11 +43,7 @@ def _id(value: int) -> int:
 
 
 def _download(text: str, filename: str) -> Response:
-    response = Response(text, mimetype="application/json")
-    response.headers.set("Content-Disposition", "attachment", filename=filename)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return download(text, "application/json", filename)
 
 
 def _other_party(exchange: Exchange) -> str:
