@@ -15,7 +15,15 @@ from hub.downloads import download
 from hub.i18n import current_language
 from hub.models import Exchange
 from hub.models.base import utcnow
-from hub.operations import attachments, checks, exchanges, handling, listing, permissions
+from hub.operations import (
+    attachments,
+    checks,
+    exchanges,
+    handling,
+    listing,
+    permissions,
+    scope,
+)
 from hub.operations.errors import ValidationFailed
 
 
@@ -36,6 +44,7 @@ def exchange_json(
     exchange has none, and lists do not show them (one query per row otherwise).
     """
     now = now or utcnow()
+    viewer = g.actor  # linked records only as far as the viewer sees them (scope)
     data = {
         "id": row.id,
         "agreement": row.agreement.code,
@@ -56,8 +65,8 @@ def exchange_json(
         "answered_at": _iso(row.answered_at),
         "closed_at": _iso(row.closed_at),
         "overdue": row.overdue(now),
-        "case": row.case_id,
-        "in_reply_to": row.in_reply_to_id,
+        "case": scope.linked_case_id(viewer, row),
+        "in_reply_to": row.in_reply_to_id if scope.replied_to(viewer, row) else None,
         "forwarded_from": row.forwarded_from_id,
         "onward_sharing_permitted": row.onward_sharing_permitted,
         "court_use_permitted": row.court_use_permitted,
@@ -66,7 +75,7 @@ def exchange_json(
         "attachments": []
         if fresh
         else [{"id": a.id, "media_type": a.media_type, "size": a.size} for a in row.attachments],
-        "replies": [] if fresh else [r.id for r in row.replies],
+        "replies": [] if fresh else [r.id for r in scope.replies(viewer, row)],
     }
     if content is not None:
         data["body"] = content.body

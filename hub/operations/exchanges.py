@@ -84,6 +84,11 @@ def due_at(agreement: Agreement, kind: str, sent_at: datetime) -> datetime | Non
     return sent_at + timedelta(days=days)
 
 
+def stays_between(answered: Exchange, sender_id: int, recipient_id: int) -> bool:
+    """A reply's sender and recipient are the two parties of the exchange it answers."""
+    return {sender_id, recipient_id} == {answered.sender_id, answered.recipient_id}
+
+
 def _check_reply(
     errors: Errors,
     actor: Actor,
@@ -107,6 +112,20 @@ def _check_reply(
         return None
     if agreement is not None and target.agreement_id != agreement.id:
         errors.add("in_reply_to", _l("A reply stays under the agreement of what it answers."))
+    if (
+        recipient is not None
+        and recipient.id != actor.organisation_id
+        and not stays_between(target, actor.organisation_id, recipient.id)
+    ):
+        # A third party would see the subject of what it cannot open, and the asker a
+        # reply it cannot open listed under its own exchange.
+        errors.add(
+            "recipient",
+            {
+                "response": _l("A response goes to the organisation that asked."),
+                "permission_request": _l("Ask the organisation that provided the information."),
+            }.get(kind, _l("A reply goes to the other organisation of the exchange it answers.")),
+        )
     if kind == "response":
         if target.kind not in REQUEST_KINDS:
             errors.add("in_reply_to", _l("A response must reply to a request."))
@@ -117,8 +136,6 @@ def _check_reply(
             )
         elif target.status == "closed":
             errors.add("in_reply_to", _l("This request is closed."))
-        elif recipient is not None and recipient.id != target.sender_id:
-            errors.add("recipient", _l("A response goes to the organisation that asked."))
         elif sent_at < target.sent_at:
             errors.add("sent_at", _l("A response cannot be sent before the request."))
         if target.kind == "permission_request" and data.permission_granted is None:
@@ -134,8 +151,6 @@ def _check_reply(
             target.handling == "H2" and target.onward_sharing_permitted
         ):
             errors.add("in_reply_to", _l("Permission is already recorded."))
-        elif recipient is not None and recipient.id != target.sender_id:
-            errors.add("recipient", _l("Ask the organisation that provided the information."))
     return target
 
 

@@ -356,7 +356,9 @@ def list_exchanges(
                     selectinload(Exchange.agreement),
                     selectinload(Exchange.sender).selectinload(Organisation.names),
                     selectinload(Exchange.recipient).selectinload(Organisation.names),
-                    selectinload(Exchange.case),
+                    # What scope.linked_case and scope.replied_to read, for the page at once.
+                    selectinload(Exchange.case).selectinload(Case.organisations),
+                    selectinload(Exchange.in_reply_to),
                 )
             )
         )

@@ -62,6 +62,7 @@ from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, HANDLING_CODES,
 from hub.operations import checks
 from hub.operations.actor import Actor
 from hub.operations.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
+from hub.operations.exchanges import stays_between
 from hub.operations.scope import get_exchange
 from hub.text import fold
 
@@ -437,6 +438,11 @@ def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
             db.session.rollback()
             raise _refuse(_l("The package's index does not match its items.")) from exc
         parent = local.get(entry.get("in_reply_to") or "")
+        if parent is not None and not stays_between(parent, sender.id, recipient.id):
+            db.session.rollback()
+            raise _refuse(
+                _l("In the package, a reply goes between other organisations than what it answers.")
+            )
         row = Exchange(
             agreement_id=agreement.id,
             sender_id=sender.id,

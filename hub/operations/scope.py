@@ -86,3 +86,52 @@ def get_case(actor: Actor, case_id: int) -> Case:
     if row is None:
         raise NotFound()
     return row
+
+
+# --- linked records --------------------------------------------------------------------
+#
+# A record shown beside another (an exchange's case, the exchange it replies to, its
+# replies) is shown only to whoever sees it on its own: the one rule every page, API
+# answer, export and list applies to what it links, so seeing an exchange never shows
+# a case or an exchange of someone else. (Older data may hold such links; new ones are
+# refused when they are made: hub.operations.exchanges.)
+
+
+def sees_exchange(actor: Actor, exchange: Exchange) -> bool:
+    """`exchanges_visible_to` for one row in hand."""
+    if actor.organisation_id is None or actor.is_admin:
+        return False
+    return actor.organisation_id in (exchange.sender_id, exchange.recipient_id)
+
+
+def sees_case(actor: Actor, case: Case) -> bool:
+    """`cases_visible_to` for one row in hand (reads its organisations)."""
+    if _sees_no_cases(actor):
+        return False
+    if case.owner_organisation_id == actor.organisation_id:
+        return True
+    return any(o.id == actor.organisation_id for o in case.organisations)
+
+
+def linked_case(actor: Actor, exchange: Exchange) -> Case | None:
+    """The exchange's case, if the actor sees that case."""
+    case = exchange.case if exchange.case_id is not None else None
+    return case if case is not None and sees_case(actor, case) else None
+
+
+def linked_case_id(actor: Actor, exchange: Exchange) -> int | None:
+    case = linked_case(actor, exchange)
+    return case.id if case is not None else None
+
+
+def replied_to(actor: Actor, exchange: Exchange) -> Exchange | None:
+    """The exchange this one answers, if the actor sees it."""
+    if exchange.in_reply_to_id is None:
+        return None
+    target = exchange.in_reply_to
+    return target if target is not None and sees_exchange(actor, target) else None
+
+
+def replies(actor: Actor, exchange: Exchange) -> list[Exchange]:
+    """The replies to the exchange that the actor sees."""
+    return [r for r in exchange.replies if sees_exchange(actor, r)]

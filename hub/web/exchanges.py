@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from hub.downloads import download
 from hub.extensions import db
 from hub.i18n import current_language
-from hub.operations import attachments, exchanges, listing
+from hub.operations import attachments, exchanges, listing, scope
 from hub.operations.errors import NotFound, OperationError, ValidationFailed
 from hub.web import pickers
 from hub.web.access import login_required, role_required
@@ -32,6 +32,25 @@ LOCAL = timezone(timedelta(hours=7))
 def _id(value: int) -> int:
     # Route converters accept any digits; beyond a database id nothing exists.
     return value if value <= 2**31 - 1 else abort(404)
+
+
+# What an exchange links to (its case, the exchange it answers, its replies), in every
+# template, only as far as the viewer sees it: hub.operations.scope decides.
+
+
+@bp.app_template_global("linked_case")
+def _linked_case(exchange):
+    return scope.linked_case(g.actor, exchange)
+
+
+@bp.app_template_global("replied_to")
+def _replied_to(exchange):
+    return scope.replied_to(g.actor, exchange)
+
+
+@bp.app_template_global("replies_to")
+def _replies_to(exchange):
+    return scope.replies(g.actor, exchange)
 
 
 # --- list ----------------------------------------------------------------------------
@@ -221,7 +240,7 @@ def _defaults(reply_to) -> dict:
             agreement=reply_to.agreement.code,
             recipient=partner.code,
             in_reply_to=str(reply_to.id),
-            case=str(reply_to.case_id or ""),
+            case=str(scope.linked_case_id(g.actor, reply_to) or ""),
             classification=reply_to.classification,
             handling=reply_to.handling,
             handling_note=reply_to.handling_note,
