@@ -16,9 +16,9 @@ def register(app: Flask) -> None:
 
     for command in (*setup.COMMANDS, *users.COMMANDS, *backup.COMMANDS, *imports.COMMANDS):
         app.cli.add_command(command)
-    from hub.cli import keys, packages
+    from hub.cli import keys, packages, peers
 
-    for command in (*keys.COMMANDS, *packages.COMMANDS):
+    for command in (*keys.COMMANDS, *packages.COMMANDS, *peers.COMMANDS):
         app.cli.add_command(command)
     from hub.cli import audit
 

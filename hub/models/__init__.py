@@ -5,6 +5,7 @@ from hub.models.audit import AuditEntry, AuditLog, AuditNode, Checkpoint
 from hub.models.case import Case, Seizure, Suspect, case_agreements, case_organisations
 from hub.models.exchange import Attachment, Exchange, ExchangeTranslation
 from hub.models.organisation import Organisation, OrganisationName, Place
+from hub.models.peer import OutboxItem, Peer, PeerKey, PeerNonce, PeerOrganisation
 from hub.models.sealed import (
     ExportedPackage,
     ImportedPackage,
@@ -31,8 +32,13 @@ __all__ = [
     "Obligation",
     "Organisation",
     "OrganisationName",
+    "OutboxItem",
     "PackageReceipt",
     "PayloadWrap",
+    "Peer",
+    "PeerKey",
+    "PeerNonce",
+    "PeerOrganisation",
     "Place",
     "SealedPayload",
     "Seizure",

@@ -54,6 +54,8 @@ ACTIONS = {
     "keys_rotated": _l("Keys rotated"),
     "keys_rewrapped": _l("Stored keys re-wrapped"),
     "keys_imported": _l("Partner keys imported"),
+    "peer_added": _l("Partner hub registered"),
+    "peer_removed": _l("Partner hub removed"),
     "reference_data_loaded": _l("Reference data loaded"),
     "user_added": _l("User added"),
     "user_changed": _l("User changed"),

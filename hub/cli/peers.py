@@ -1,0 +1,108 @@
+"""`hub peer add|list|remove|status`: partner hubs and the delivery queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from hub.cli.errors import one_line_errors
+from hub.operations import peers
+from hub.operations.actor import SYSTEM
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "never"
+
+
+@click.group("peer")
+def peer_group() -> None:
+    """Partner hubs: register them, see their queues, deliver."""
+
+
+@peer_group.command("add")
+@click.argument("name")
+@click.option("--url", required=True, help="The peer's base URL, e.g. https://hub.km.example.la")
+@click.option("--org", "orgs", multiple=True, required=True, help="An organisation on it (repeat).")
+@click.option(
+    "--fingerprint",
+    "fingerprints",
+    multiple=True,
+    help="A signing key fingerprint its administrator read out (repeat). "
+    "Default: show the imported keys of --org and ask.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask: the fingerprints were confirmed already.")
+@one_line_errors
+def peer_add(
+    name: str, url: str, orgs: tuple[str, ...], fingerprints: tuple[str, ...], yes: bool
+) -> None:
+    """Register the partner hub NAME, where --org lives."""
+    chosen = list(fingerprints)
+    if not chosen:
+        for org in orgs:
+            keys = peers.partner_signing_keys(org.upper())
+            if not keys:
+                raise click.ClickException(
+                    f"no public keys of {org} here: run hub keys import-public first"
+                )
+            click.echo(f"Signing keys of {org.upper()} imported here:")
+            for version, fp in keys:
+                click.echo(f"  v{version:<3} {fp}")
+                chosen.append(fp)
+        click.echo("Confirm these fingerprints with the partner by telephone or in person.")
+        if not yes and not click.confirm("Do they match what the partner read out?"):
+            raise click.ClickException("not registered")
+    peer = peers.add(
+        SYSTEM, peers.NewPeer(name=name, url=url, organisations=list(orgs), fingerprints=chosen)
+    )
+    click.echo(
+        f"Registered peer {peer.name} at {peer.base_url} for {', '.join(peer.org_codes)} "
+        f"({len(peer.keys)} confirmed keys)."
+    )
+
+
+@peer_group.command("list")
+@one_line_errors
+def peer_list() -> None:
+    """Every peer: organisations, address, queue, last contact, last error."""
+    rows = peers.list_peers(SYSTEM)
+    if not rows:
+        click.echo("No peers: this hub delivers nothing online (hub peer add).")
+    for s in rows:
+        state = "active" if s.peer.active else f"removed {_when(s.peer.removed_at)}"
+        click.echo(
+            f"{s.peer.name:16} {','.join(s.peer.org_codes):10} {s.peer.base_url}  {state}  "
+            f"queued {s.queued}  delivered {s.delivered}  last contact {_when(s.last_contact)}"
+        )
+        if s.last_error:
+            click.echo(f"{'':16} last error {_when(s.last_error_at)}: {s.last_error}")
+
+
+@peer_group.command("remove")
+@click.argument("name")
+@one_line_errors
+def peer_remove(name: str) -> None:
+    """Stop delivering to NAME and refuse its requests (its queue stays, for export)."""
+    peer = peers.remove(SYSTEM, name)
+    click.echo(f"Removed peer {peer.name}; its requests are refused from now on.")
+
+
+@peer_group.command("status")
+@click.argument("name")
+@one_line_errors
+def peer_status(name: str) -> None:
+    """One peer: its keys, queue length, oldest queued, next attempt, last contact and error."""
+    s = peers.status(SYSTEM, name)
+    click.echo(f"peer          {s.peer.name} ({'active' if s.peer.active else 'removed'})")
+    click.echo(f"address       {s.peer.base_url}")
+    click.echo(f"organisations {', '.join(s.peer.org_codes)}")
+    for key in s.peer.keys:
+        click.echo(f"key           {key.org_code} v{key.key_version} {key.fingerprint}")
+    click.echo(f"queued        {s.queued} (oldest {_when(s.oldest_queued)})")
+    click.echo(f"delivered     {s.delivered}")
+    click.echo(f"next attempt  {_when(s.next_attempt) if s.queued else '-'}")
+    click.echo(f"last contact  {_when(s.last_contact)}")
+    click.echo(f"last error    {s.last_error or '-'} ({_when(s.last_error_at)})")
+
+
+COMMANDS = (peer_group,)
