@@ -152,13 +152,19 @@ def _check_production_secret(secret: str | None) -> None:
         )
 
 
+def read_passphrase_file(path: Path) -> str:
+    """The passphrase a HUB_KEY_PASSPHRASE_FILE holds: its first line, stripped ("" when
+    empty). The one reader of that file (start-up checks and the keyring both use it);
+    OSError or UnicodeDecodeError when it cannot be read."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return lines[0].strip() if lines else ""
+
+
 def _check_production_passphrase(passphrase: str | None, path: str | None) -> None:
     """The keyring passphrase guards every sealed payload: no demo value in production."""
     if not passphrase and path:
         try:
-            # The first line, as hub.crypto.service reads it.
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-            passphrase = lines[0].strip() if lines else ""
+            passphrase = read_passphrase_file(Path(path))
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"HUB_KEY_PASSPHRASE_FILE cannot be read: {exc}") from None
         if not passphrase:

@@ -248,11 +248,6 @@ def _request_done(response: Response) -> Response:
     return response
 
 
-def log_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
-    """Log one hub event with allow-listed fields (others are dropped by the formatter)."""
-    logging.getLogger("hub.events").log(level, event, extra=fields)
-
-
 def install(level: str | int = "INFO", stream: IO[str] | None = None) -> JsonLogHandler:
     """Route every logger through one JSON handler on the root logger (idempotent)."""
     root = logging.getLogger()
@@ -284,7 +279,7 @@ def install(level: str | int = "INFO", stream: IO[str] | None = None) -> JsonLog
 def init_app(app: Flask) -> None:
     install(app.config["HUB"].log_level)
     # Migrations call logging.fileConfig, which may have disabled loggers made earlier.
-    for name in ("hub", "hub.request", "hub.events", "waitress"):
+    for name in ("hub", "hub.request", "waitress"):
         logging.getLogger(name).disabled = False
     app.before_request_funcs.setdefault(None, []).insert(0, _request_start)
     app.after_request(_request_done)

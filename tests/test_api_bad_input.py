@@ -254,6 +254,7 @@ def test_oversized_attachment_is_refused(app, client, qb):
     response = _upload(client, qb, sent["id"], b"a" * (limit + 2 * 1024 * 1024), "huge.txt")
     assert response.status_code == 413
     assert response.json["errors"]
+    assert response.json["code"] == "too_large"  # the one code table (hub.web.errors.CODES)
     assert counts() == before
 
 

@@ -61,7 +61,7 @@ def failing_app(app):
 
 
 def _expected(status: int, language: str) -> str:
-    from hub.web.errors import _messages
+    from hub.web.errors import messages as _messages
 
     with force_locale(language):
         return _messages()[status]
@@ -162,7 +162,7 @@ def test_error_page_survives_a_broken_template_context(failing_app, monkeypatch)
 def test_messages_are_translated_in_the_catalogs(app):
     """The generic messages exist in vi and lo, so a user never sees English; an
     untranslated one is reported by name."""
-    from hub.web.errors import _messages
+    from hub.web.errors import messages as _messages
 
     with force_locale("en"):
         english = _messages()
@@ -174,3 +174,24 @@ def test_messages_are_translated_in_the_catalogs(app):
                 missing.append((language, "Request id"))
         missing += [(language, english[s]) for s in english if translated[s] == english[s]]
     assert not missing, f"untranslated error-page messages: {missing}"
+
+
+def test_one_envelope_and_one_code_table_for_every_api_error(client, api_token, make_user):
+    """The API's own handlers and the pages' handlers (an /api/ path no route matched)
+    answer with the same keys and the code of `CODES` for the status."""
+    from hub.web.errors import CODES
+
+    make_user("api.user", org="QB", role="officer")
+    token = api_token("api.user")
+    answers = {
+        404: client.get("/api/v1/no-such-thing", headers=token),  # no route: the pages' handler
+        405: client.delete("/api/v1/exchanges", headers=token),  # the API blueprint's
+        401: client.get("/api/v1/exchanges"),  # no token
+    }
+    for status, answer in answers.items():
+        assert answer.status_code == status
+        envelope = answer.get_json()
+        assert set(envelope) == {"errors", "code", "request_id"}, status
+        assert envelope["code"] == CODES[status]
+        assert envelope["request_id"] == answer.headers["X-Request-Id"]
+    assert CODES[413] == "too_large"

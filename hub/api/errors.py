@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 
-from flask import g, jsonify
+from flask import g
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from hub.api import api
 from hub.operations.errors import OperationError, ValidationFailed
+from hub.web.errors import envelope, messages
 
 
-def error_response(status: int, errors: dict, code: str):
-    return jsonify({"errors": errors, "code": code, "request_id": g.get("request_id", "")}), status
+def error_response(status: int, errors: dict, code: str | None = None):
+    """The envelope (built in hub.web.errors, with its one table of codes)."""
+    return envelope(status, errors, code)
 
 
 def _stringify(errors) -> dict:
@@ -43,11 +45,9 @@ def _operation(exc: OperationError):
 
 @api.errorhandler(HTTPException)
 def _http(exc: HTTPException):
-    from hub.web.errors import _messages
-
     status = exc.code or 500
-    message = _messages().get(status) or _("The request was not understood.")
-    return error_response(status, {"_request": [message]}, exc.name.lower().replace(" ", "_"))
+    message = messages().get(status) or _("The request was not understood.")
+    return error_response(status, {"_request": [message]})
 
 
 def token_required(view):
@@ -56,7 +56,7 @@ def token_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if g.get("actor") is None:
-            return error_response(401, {"_request": [_("Please sign in.")]}, "unauthorised")
+            return error_response(401, {"_request": [_("Please sign in.")]})
         return view(*args, **kwargs)
 
     return wrapper

@@ -94,7 +94,7 @@ def exchange_json(
 
 
 def _detail(exchange_id: int, status: int = 200):
-    row = exchanges.load_for_view(exchange_id, g.actor)
+    row = exchanges.load_for_view(g.actor, exchange_id)
     content = None
     if exchanges.is_reader(g.actor, row):
         content = exchanges.read(g.actor, row, language=current_language())
@@ -154,7 +154,7 @@ def get_exchange(exchange_id: int):
 @token_required
 def acknowledge_exchange(exchange_id: int):
     exchanges.acknowledge(g.actor, exchange_id)
-    row = exchanges.load_for_view(exchange_id, g.actor)
+    row = exchanges.load_for_view(g.actor, exchange_id)
     return jsonify(exchange_json(row))
 
 
@@ -162,7 +162,7 @@ def acknowledge_exchange(exchange_id: int):
 @token_required
 def close_exchange(exchange_id: int):
     exchanges.close(g.actor, exchange_id)
-    row = exchanges.load_for_view(exchange_id, g.actor)
+    row = exchanges.load_for_view(g.actor, exchange_id)
     return jsonify(exchange_json(row))
 
 
@@ -172,7 +172,7 @@ def link_exchange_case(exchange_id: int):
     permissions.exchange_for(g.actor, exchange_id, "link_case")
     data = load_json(s.CaseLink())
     exchanges.link_case(g.actor, exchange_id, data["case"])
-    row = exchanges.load_for_view(exchange_id, g.actor)
+    row = exchanges.load_for_view(g.actor, exchange_id)
     return jsonify(exchange_json(row))
 
 
@@ -191,7 +191,7 @@ def forward_exchange(exchange_id: int):
     permissions.exchange_for(g.actor, exchange_id, "forward")
     data = load_json(s.ForwardCreate())
     copy = handling.forward(g.actor, exchange_id, **data)
-    row = exchanges.load_for_view(copy.id, g.actor)
+    row = exchanges.load_for_view(g.actor, copy.id)
     return jsonify(exchange_json(row)), 201
 
 
@@ -199,7 +199,7 @@ def forward_exchange(exchange_id: int):
 @token_required
 def mark_for_court(exchange_id: int):
     handling.mark_for_court(g.actor, exchange_id)
-    row = exchanges.load_for_view(exchange_id, g.actor)
+    row = exchanges.load_for_view(g.actor, exchange_id)
     return jsonify(exchange_json(row))
 
 

@@ -25,6 +25,7 @@ from hub.models.exchange import (
 )
 from hub.operations.checks import MAX_ID
 from hub.operations.listing import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
+from hub.web.errors import CODES
 
 LANGUAGES = ("vi", "lo", "en")
 FIELDS_MAX_BYTES = 64 * 1024
@@ -416,9 +417,15 @@ class ErrorOut(Schema):
         required=True,
         metadata={"description": "field -> messages (nested objects for list items)"},
     )
-    code = fields.String(required=True)
-    status = fields.Integer(
-        metadata={"description": "The HTTP status, on errors raised outside a route"}
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": (
+                "by status: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(CODES.items()))
+                + "; a refused operation may name its own (e.g. payload_unreadable)"
+            )
+        },
     )
     request_id = fields.String(required=True)
 

@@ -23,7 +23,6 @@ checkpoint is asked for and the newest one does not cover the tree
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 
 ORIGIN_PREFIX = "blo-hub/audit/"
 KEY_NAME_PREFIX = "blo-hub-audit-v"
-_KEY_NAME = re.compile(r"^blo-hub-audit-v([1-9][0-9]{0,8})$")
 TIME_EXTENSION = "time "
 #: After a failure to load the key (missing, wrong passphrase), wait this long
 #: before trying again: a wrong passphrase costs a deliberate Argon2 run.
@@ -67,11 +65,6 @@ def log_name_of(origin: str) -> str | None:
 
 def key_name(version: int) -> str:
     return f"{KEY_NAME_PREFIX}{version}"
-
-
-def key_version_of(name: str) -> int | None:
-    match = _KEY_NAME.match(name)
-    return int(match.group(1)) if match else None
 
 
 def signed_time(checkpoint: note.Checkpoint) -> str | None:

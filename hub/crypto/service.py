@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 
-from hub.config import Settings
+from hub.config import Settings, read_passphrase_file
 from hub.crypto.keyring import (
     ENC,
     HUB,
@@ -94,8 +94,8 @@ def read_passphrase(settings: Settings, *, create: bool = False) -> tuple[str, P
     path = settings.key_passphrase_file
     if path is not None:
         try:
-            value = path.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError, UnicodeDecodeError) as exc:
+            value = read_passphrase_file(path)
+        except (OSError, UnicodeDecodeError) as exc:
             raise KeysUnavailable(
                 f"HUB_KEY_PASSPHRASE_FILE {path} cannot be read or is empty ({exc})"
             ) from None

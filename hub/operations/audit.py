@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
-from hub.audit import checkpoints, fields, merkle, store, verify
+from hub.audit import checkpoints, fields, store, verify
 from hub.extensions import db
 from hub.models import Agreement, AuditEntry, AuditLog, Checkpoint, agreement_parties
 from hub.models.audit import HUB_LOG
@@ -238,7 +238,3 @@ def record_verification(log_id: int, result: verify.Result) -> None:
     log.last_verified_ok = result.ok
     log.last_verified_message = result.line()[:500]
     db.session.commit()
-
-
-def root_hash_of(log: AuditLog) -> bytes:
-    return log.root or merkle.EMPTY_ROOT

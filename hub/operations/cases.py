@@ -440,23 +440,6 @@ def add_seizure(actor: Actor, case_id: int, data: SeizureInput) -> Seizure:
     return row
 
 
-def remove_seizure(actor: Actor, case_id: int, seizure_id: int) -> None:
-    case = case_for(actor, case_id, "seizure")
-    row = db.session.get(Seizure, seizure_id) if checks.valid_id(seizure_id) else None
-    if row is None or row.case_id != case.id:
-        raise NotFound()
-    db.session.delete(row)
-    audit.record(
-        "seizure_removed",
-        actor=actor,
-        target_type="case",
-        target_id=case.id,
-        logs=logs_for(case),
-        details={"seizure": seizure_id},
-    )
-    db.session.commit()
-
-
 def normalise_name(value: str) -> str:
     """What a name's blind index is computed over: folded, single spaces."""
     return " ".join(fold(value).split())

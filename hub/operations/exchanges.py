@@ -592,7 +592,7 @@ def read(actor: Actor, exchange: Exchange, *, language: str | None = None) -> Co
     return Content(fields=value.get("fields") or {}, texts=texts)
 
 
-def load_for_view(exchange_id: int, actor: Actor) -> Exchange:
+def load_for_view(actor: Actor, exchange_id: int) -> Exchange:
     """The exchange with what a detail view shows, loaded in a few queries."""
     if not checks.valid_id(exchange_id):
         raise NotFound()

@@ -239,20 +239,6 @@ def _cases_matching(pattern: str) -> list[int] | Select:
     return ids if len(ids) <= CASE_IDS_MAX else found
 
 
-def _exchange_query(actor: Actor, f: ExchangeFilters, errors: Errors) -> Select:
-    """One query over everything the actor sees (for counts and exports)."""
-    clauses, sides = _exchange_clauses(actor, f, errors)
-    org = actor.organisation_id
-    per_side = [
-        and_(
-            (Exchange.sender_id if side == "out" else Exchange.recipient_id) == org,
-            *extra,
-        )
-        for side, extra in sides.items()
-    ]
-    return exchanges_visible_to(actor).where(*clauses, or_(*per_side))
-
-
 def _date_clauses(errors: Errors, column, start, end, *, instant: bool) -> list:
     for name, value in (("date_from", start), ("date_to", end)):
         if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):

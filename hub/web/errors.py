@@ -20,7 +20,9 @@ from hub.operations.errors import OperationError
 
 log = logging.getLogger("hub.errors")
 
-#: Machine codes of the API envelope for the statuses the hub itself produces.
+#: The API envelope's ``code`` for each status the hub answers with (README, JSON API);
+#: a refused operation carries its own (``OperationError.code``). The one table: the
+#: API's handlers (hub.api.errors) and the pages' handlers for /api/ paths both use it.
 CODES = {
     400: "bad_request",
     401: "unauthorised",
@@ -69,7 +71,8 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _messages() -> dict[int, str]:
+def messages() -> dict[int, str]:
+    """The generic translated message for each status (pages and API alike)."""
     return {
         400: _("The request was not understood."),
         401: _("Please sign in."),
@@ -83,6 +86,13 @@ def _messages() -> dict[int, str]:
         500: _("Something went wrong on our side. The error has been logged."),
         503: _("The service is unavailable for a moment. Try again shortly."),
     }
+
+
+def envelope(status: int, errors: dict, code: str | None = None):
+    """The API's one error envelope, ``{"errors": {field: [messages]}, "code",
+    "request_id"}``, as a response; ``code`` defaults to the status's in `CODES`."""
+    body = {"errors": errors, "code": code or CODES.get(status, "error")}
+    return jsonify({**body, "request_id": g.get("request_id", "")}), status
 
 
 def _fallback_page(status: int, message: str, request_id: str) -> str:
@@ -99,17 +109,10 @@ def _fallback_page(status: int, message: str, request_id: str) -> str:
 
 
 def render_error(status: int, message: str | None = None):
-    message = message or _messages().get(status) or _messages()[500]
+    message = message or messages().get(status) or messages()[500]
     request_id = g.get("request_id", "")
     if _wants_json():
-        return jsonify(
-            {
-                "errors": {"_request": [message]},
-                "code": CODES.get(status, "error"),
-                "status": status,
-                "request_id": request_id,
-            }
-        ), status
+        return envelope(status, {"_request": [message]})
     try:
         page = render_template("error.html", status=status, message=message, request_id=request_id)
     except Exception:

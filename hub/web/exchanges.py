@@ -103,7 +103,7 @@ def view(exchange_id: int):
 
 def _render_view(exchange_id: int, *, translation_form=None, status: int = 200):
     actor = g.actor
-    exchange = exchanges.load_for_view(_id(exchange_id), actor)
+    exchange = exchanges.load_for_view(actor, _id(exchange_id))
     lang = current_language()
     opened = exchanges.read(actor, exchange, language=lang)
     # Opening is audited (who read what, when): keep that entry.
