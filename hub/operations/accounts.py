@@ -18,9 +18,10 @@ from hub.auth import sessions, totp
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
 from hub.auth.tokens import new_token, token_digest
 from hub.extensions import db
-from hub.models import ApiToken, LoginThrottle, Organisation, Setting, User, UserSession
+from hub.models import ApiToken, Organisation, Setting, User, UserSession
 from hub.models.base import utcnow
 from hub.models.user import LANGUAGES, ROLES
+from hub.operations import attempts
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.errors import Forbidden, NotFound, OperationError, ValidationFailed
 
@@ -42,33 +43,20 @@ class LoginFailed(OperationError):
         super().__init__(_l("Wrong username or password, or the account cannot sign in now."))
 
 
-def _throttle_row(username: str) -> LoginThrottle:
-    key = username.strip().lower()[:64]
-    row = db.session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(username_key=key, failures=0)
-        db.session.add(row)
-    return row
-
-
 def authenticate(username: str, password: str, *, max_failures: int, lockout: timedelta) -> User:
     """The user for these credentials, or LoginFailed (committed, with the failure counted).
 
     After `max_failures` failures in a row a username is locked for `lockout`,
     whether or not it exists, so the lockout itself reveals nothing.
     """
-    throttle = _throttle_row(username)
+    throttle = attempts.throttle_row(username)
     now = utcnow()
     user = db.session.scalar(select(User).where(User.username == username.strip()))
-    locked = throttle.locked_until is not None and throttle.locked_until > now
+    locked = attempts.is_locked(throttle, now)
     ok = verify_password(user.password_hash if user else None, password)
     if locked or not ok or user is None or user.disabled:
         if not locked:
-            throttle.failures += 1
-            throttle.last_failure_at = now
-            if throttle.failures >= max_failures:
-                throttle.locked_until = now + lockout
-                throttle.failures = 0
+            attempts.count_failure(throttle, now, attempts.Limits(max_failures, lockout))
         audit.record(
             "login_failed",
             actor=SYSTEM,
@@ -80,8 +68,7 @@ def authenticate(username: str, password: str, *, max_failures: int, lockout: ti
         )
         db.session.commit()
         raise LoginFailed()
-    throttle.failures = 0
-    throttle.locked_until = None
+    attempts.clear(throttle)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
@@ -437,6 +424,22 @@ def _code_step(user: User, code: str) -> int | None:
     return totp.matching_step(secret, code)
 
 
+def _check_own_code(user: User, field: str, code: str) -> None:
+    """A signed-in user's code from the factor in force, counted like a login's."""
+
+    def correct() -> bool:
+        step = _code_step(user, code)
+        return step is not None and _claim_step(user, step)
+
+    attempts.check_typed_secret(
+        user,
+        field=field,
+        correct=correct,
+        action="totp_failed",
+        message=SecondFactorFailed().message,
+    )
+
+
 def complete_second_factor(
     session_row: UserSession, code: str, *, max_failures: int, lockout: timedelta
 ) -> str:
@@ -448,10 +451,10 @@ def complete_second_factor(
     user = session_row.user
     if not session_row.pending_totp or session_row.revoked_at is not None or not user.totp_enrolled:
         raise LoginFailed()
-    throttle = _throttle_row(user.username)
+    throttle = attempts.throttle_row(user.username)
     now = utcnow()
     actor = Actor.for_user(user)
-    if throttle.locked_until is not None and throttle.locked_until > now:
+    if attempts.is_locked(throttle, now):
         sessions.end_session(session_row)
         audit.record(
             "totp_failed",
@@ -464,12 +467,8 @@ def complete_second_factor(
         raise LoginFailed()
     step = _code_step(user, code)
     if step is None or not _claim_step(user, step):
-        throttle.failures += 1
-        throttle.last_failure_at = now
-        locked = throttle.failures >= max_failures
+        locked = attempts.count_failure(throttle, now, attempts.Limits(max_failures, lockout))
         if locked:
-            throttle.locked_until = now + lockout
-            throttle.failures = 0
             sessions.end_session(session_row)
         audit.record(
             "totp_failed",
@@ -482,8 +481,7 @@ def complete_second_factor(
         if locked:
             raise LoginFailed()
         raise SecondFactorFailed()
-    throttle.failures = 0
-    throttle.locked_until = None
+    attempts.clear(throttle)
     sessions.end_session(session_row)
     token = sessions.start_session(user, pending_totp=False)
     audit.record(
@@ -556,9 +554,7 @@ def confirm_enrolment(
     replaced = user.totp_enrolled
     if replaced:
         # Checked after the new code, so a refusal there never spends an old code.
-        old_step = _code_step(user, current_code or "")
-        if old_step is None or not _claim_step(user, old_step):
-            raise ValidationFailed.one("current", SecondFactorFailed().message)
+        _check_own_code(user, "current", current_code or "")
     user.totp_secret_sealed = totp.seal_secret(_totp_key_file(), secret, user.id)
     # The code just used to confirm may not be used again to log in.
     user.totp_last_step = step
@@ -589,9 +585,7 @@ def remove_own_totp(actor: Actor, code: str) -> None:
         raise NotFound()
     if totp_required_for(user):
         raise Forbidden(_l("Your role requires a second factor."))
-    step = _code_step(user, code)
-    if step is None or not _claim_step(user, step):
-        raise ValidationFailed.one("code", SecondFactorFailed().message)
+    _check_own_code(user, "code", code)
     user.totp_secret_sealed = None
     user.totp_last_step = None
     audit.record("totp_removed", actor=actor, target_type="user", target_id=user.id)
@@ -619,8 +613,13 @@ def change_own_password(actor: Actor, session_row: UserSession, *, current: str,
     user = db.session.get(User, actor.user_id)
     if user is None:
         raise NotFound()
-    if not verify_password(user.password_hash, current):
-        raise ValidationFailed.one("current", _l("That is not your current password."))
+    attempts.check_typed_secret(
+        user,
+        field="current",
+        correct=lambda: verify_password(user.password_hash, current),
+        action="password_refused",
+        message=_l("That is not your current password."),
+    )
     if new == current:
         raise ValidationFailed.one("password", _l("Choose a password you have not used here."))
     _check_password(new)

@@ -63,6 +63,7 @@ ACTIONS = {
     "user_enabled": _l("User enabled"),
     "password_set": _l("Password set"),
     "password_changed": _l("Password changed"),
+    "password_refused": _l("Current password refused"),
     "token_created": _l("API token created"),
     "token_revoked": _l("API token revoked"),
     "language_set": _l("Language changed"),

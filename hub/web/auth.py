@@ -306,7 +306,7 @@ def totp_enrol():
             for messages in exc.errors.values():
                 for message in messages:
                     flash(str(message), "error")
-            status = 422
+            status = exc.status
         else:
             flash(_("Your second factor is on. Each code works once."), "status")
             response = make_response(redirect(url_for("auth.account")))
