@@ -282,5 +282,73 @@ def postgres_url() -> str:
     return url
 
 
+# --- builders: what tests send and open, every field they do not look at filled in ---
+
+#: A plain request from QB to KM; a test overrides only the fields it is about.
+EXCHANGE_DEFAULTS = dict(
+    agreement="QB-KM-MOU",
+    recipient="KM",
+    kind="request",
+    subject="Xác minh phương tiện",
+    body="Nội dung",
+    classification="restricted",
+    reliability="B",
+    credibility=2,
+    handling="H0",
+)
+
+
+def new_exchange(**fields):
+    """Builder: the `NewExchange` a face would hand to `exchanges.send`."""
+    from hub.operations.exchanges import NewExchange
+
+    return NewExchange(**{**EXCHANGE_DEFAULTS, **fields})
+
+
+def make_exchange(actor, **fields):
+    """Builder: an exchange sent by ``actor`` through `exchanges.send` (committed)."""
+    from hub.operations import exchanges
+
+    return exchanges.send(actor, new_exchange(**fields))
+
+
+def make_case(actor, title: str = "Vụ Quảng Bình", *, seizures=(), suspects=(), **fields):
+    """Builder: a case opened by ``actor`` through `cases.create_case` (committed)."""
+    from hub.operations import cases
+
+    data = cases.CaseInput(title=title, **fields)
+    return cases.create_case(actor, data, seizures=seizures, suspects=suspects)
+
+
+def compliance_row(kind, sent_at, *, sender="QB", recipient="KM", agreement="QB-KM-MOU", **fields):
+    """Builder: an exchange's plaintext metadata only (no payload, no audit), as the
+    compliance evaluation reads it; committed."""
+    from sqlalchemy import select
+
+    from hub.extensions import db
+    from hub.models import Agreement, Exchange, Organisation
+
+    orgs = {o.code: o.id for o in db.session.scalars(select(Organisation))}
+    status = "answered" if fields.get("answered_at") else fields.pop("status", "sent")
+    row = Exchange(
+        agreement_id=db.session.scalar(select(Agreement.id).where(Agreement.code == agreement)),
+        sender_id=orgs[sender],
+        recipient_id=orgs[recipient],
+        kind=kind,
+        status=status,
+        classification="confidential",
+        handling="H2",
+        reliability="B",
+        credibility=2,
+        subject="fixture",
+        subject_key="fixture",
+        sent_at=sent_at,
+        **fields,
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
 # Every log line of the whole run is checked for secrets when it ends (tests/log_capture.py).
 from log_capture import suite_logs_leak_nothing  # noqa: E402,F401

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from conftest import make_exchange
 from sqlalchemy import func, select
 
 from hub.extensions import db
 from hub.models import Attachment, AuditEntry, Exchange
-from hub.operations import attachments, exchanges
+from hub.operations import attachments
 from hub.operations.errors import ValidationFailed
 
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
@@ -58,19 +59,8 @@ def test_add_without_commit_is_undone_by_the_callers_rollback(app, demo_users):
     from hub.operations.actor import Actor
 
     qb = Actor.for_user(db.session.scalar(select(User).where(User.username == "qb.officer")))
-    exchange = exchanges.send(
-        qb,
-        exchanges.NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="KM",
-            kind="alert",
-            subject="Alert",
-            body="Body",
-            classification="restricted",
-            reliability="A",
-            credibility=1,
-            handling="H0",
-        ),
+    exchange = make_exchange(
+        qb, kind="alert", subject="Alert", body="Body", reliability="A", credibility=1
     )
     attachments.add(qb, exchange.id, filename="a.pdf", data=PDF, commit=False)
     with pytest.raises(ValidationFailed):

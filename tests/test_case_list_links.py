@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from conftest import make_exchange
 
 from hub.operations import cases, listing
 from hub.operations.actor import Actor
@@ -184,8 +185,6 @@ def test_exchange_search_finds_by_case_reference_however_many_cases_match(
 ):
     """Matching cases are named to the exchange query by id up to a bound, else by a
     subquery: the same exchanges either way."""
-    from hub.operations import exchanges
-    from hub.operations.exchanges import NewExchange
 
     monkeypatch.setattr(listing, "CASE_IDS_MAX", named_up_to)
     qb, km = actors["qb.officer"], actors["km.officer"]
@@ -195,20 +194,14 @@ def test_exchange_search_finds_by_case_reference_however_many_cases_match(
             qb, CaseInput(title=f"Vụ {i}", reference=f"QB-2025-ĐL-{i}", organisations=["KM"])
         )
         sent.append(
-            exchanges.send(
+            make_exchange(
                 qb,
-                NewExchange(
-                    agreement="QB-KM-MOU",
-                    recipient="KM",
-                    kind="alert",
-                    subject="Không liên quan",
-                    body="x",
-                    classification="restricted",
-                    reliability="C",
-                    credibility=3,
-                    handling="H0",
-                    case=case.id,
-                ),
+                kind="alert",
+                subject="Không liên quan",
+                body="x",
+                reliability="C",
+                credibility=3,
+                case=case.id,
             ).id
         )
     for actor in (qb, km):

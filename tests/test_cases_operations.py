@@ -6,15 +6,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from conftest import make_case, make_exchange
 from sqlalchemy import event, func, select
 
 from hub.extensions import db
 from hub.models import Case, SealedPayload, Seizure, Suspect
-from hub.operations import cases, exchanges, listing
+from hub.operations import cases, listing
 from hub.operations.actor import Actor
 from hub.operations.cases import CaseInput, SeizureInput, SuspectInput
 from hub.operations.errors import Conflict, Forbidden, ValidationFailed
-from hub.operations.exchanges import NewExchange
 
 
 @pytest.fixture
@@ -23,16 +23,12 @@ def actors(app, demo_users):
         yield {name: Actor.for_user(user) for name, user in demo_users.items()}
 
 
-def open_case(actor, title="Vụ Quảng Bình", **extra):
-    return cases.create_case(actor, CaseInput(title=title, **extra))
-
-
 PATH = ["investigating", "referred", "prosecuted", "closed"]
 
 
 def test_status_path_and_extras(actors):
     qb = actors["qb.officer"]
-    case = open_case(qb)
+    case = make_case(qb)
     for status in PATH:
         case = cases.change_status(qb, case.id, status)
     assert case.closed_on is not None
@@ -55,7 +51,7 @@ def test_status_path_and_extras(actors):
 )
 def test_illegal_transitions_refused(actors, start, target):
     qb = actors["qb.officer"]
-    case = open_case(qb)
+    case = make_case(qb)
     for status in start:
         cases.change_status(qb, case.id, status)
     with pytest.raises(ValidationFailed) as refused:
@@ -65,7 +61,7 @@ def test_illegal_transitions_refused(actors, start, target):
 
 def test_only_owner_changes_status_involved_may_add_seizures(actors):
     qb, km = actors["qb.officer"], actors["km.officer"]
-    case = open_case(qb, organisations=["KM"])
+    case = make_case(qb, organisations=["KM"])
     with pytest.raises(Forbidden):
         cases.change_status(km, case.id, "investigating")
     seizure = cases.add_seizure(
@@ -85,7 +81,7 @@ def test_only_owner_changes_status_involved_may_add_seizures(actors):
     ],
 )
 def test_quantities_parse_strictly_in_the_locale(actors, typed, locale, value):
-    case = open_case(actors["qb.officer"])
+    case = make_case(actors["qb.officer"])
     row = cases.add_seizure(
         actors["qb.officer"],
         case.id,
@@ -107,7 +103,7 @@ def test_quantities_parse_strictly_in_the_locale(actors, typed, locale, value):
 )
 def test_bad_quantities_refused(actors, typed, locale, unit):
     qb = actors["qb.officer"]
-    case = open_case(qb)
+    case = make_case(qb)
     before = db.session.scalar(select(func.count()).select_from(Seizure))
     with pytest.raises(ValidationFailed) as refused:
         cases.add_seizure(
@@ -157,31 +153,26 @@ def test_suspects_are_sealed_and_found_by_blind_index(actors):
 )
 def test_search_is_accent_insensitive(actors, query):
     qb = actors["qb.officer"]
-    wanted = open_case(qb, title="Vận chuyển ma túy Quảng Bình Đắk")
-    open_case(qb, title="Vụ khác")
+    wanted = make_case(qb, title="Vận chuyển ma túy Quảng Bình Đắk")
+    make_case(qb, title="Vụ khác")
     page = listing.list_cases(qb, listing.CaseFilters(q=query))
     assert [c.id for c in page.items] == [wanted.id]
 
 
 def test_lao_am_spellings_find_each_other(actors):
     km = actors["km.officer"]
-    composed = open_case(km, title="ຄຳມ່ວນ")
+    composed = make_case(km, title="ຄຳມ່ວນ")
     decomposed_query = "\u0e84\u0ecd\u0eb2"  # ຄ + ໍ + າ
     page = listing.list_cases(km, listing.CaseFilters(q=decomposed_query))
     assert [c.id for c in page.items] == [composed.id]
-    sent = exchanges.send(
+    sent = make_exchange(
         km,
-        NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="QB",
-            kind="alert",
-            subject="ແຂວງ\u0e84\u0ecd\u0eb2ມ່ວນ",
-            body="x",
-            classification="restricted",
-            reliability="C",
-            credibility=3,
-            handling="H0",
-        ),
+        recipient="QB",
+        kind="alert",
+        subject="ແຂວງ\u0e84\u0ecd\u0eb2ມ່ວນ",
+        body="x",
+        reliability="C",
+        credibility=3,
     )
     page = listing.list_exchanges(km, listing.ExchangeFilters(q="ຄຳມ່ວນ"))
     assert [e.id for e in page.items] == [sent.id]
@@ -189,21 +180,9 @@ def test_lao_am_spellings_find_each_other(actors):
 
 def test_exchange_search_by_case_reference(actors):
     qb = actors["qb.officer"]
-    case = open_case(qb, reference="QB-2025-ĐL-7")
-    sent = exchanges.send(
-        qb,
-        NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="KM",
-            kind="request",
-            subject="Không liên quan",
-            body="x",
-            classification="restricted",
-            reliability="C",
-            credibility=3,
-            handling="H0",
-            case=case.id,
-        ),
+    case = make_case(qb, reference="QB-2025-ĐL-7")
+    sent = make_exchange(
+        qb, subject="Không liên quan", body="x", reliability="C", credibility=3, case=case.id
     )
     page = listing.list_exchanges(qb, listing.ExchangeFilters(q="qb-2025-dl"))
     assert [e.id for e in page.items] == [sent.id]
@@ -211,11 +190,11 @@ def test_exchange_search_by_case_reference(actors):
 
 def test_reference_generated_and_unique(actors):
     qb = actors["qb.officer"]
-    first, second = open_case(qb), open_case(qb)
+    first, second = make_case(qb), make_case(qb)
     assert first.reference != second.reference
     assert first.reference.startswith("QB-")
     with pytest.raises(ValidationFailed) as refused:
-        open_case(qb, reference=first.reference)
+        make_case(qb, reference=first.reference)
     assert "reference" in refused.value.errors
     assert db.session.scalar(select(func.count()).select_from(Case)) == 2
 
@@ -223,19 +202,15 @@ def test_reference_generated_and_unique(actors):
 def test_lists_page_by_number_and_cursor_without_n_plus_one(actors):
     qb = actors["qb.officer"]
     for index in range(7):
-        exchanges.send(
+        make_exchange(
             qb,
-            NewExchange(
-                agreement="QB-KM-MOU" if index % 2 else "QB-SV-MOU",
-                recipient="KM" if index % 2 else "SV",
-                kind="alert",
-                subject=f"Tin {index}",
-                body="x",
-                classification="restricted",
-                reliability="C",
-                credibility=3,
-                handling="H0",
-            ),
+            agreement="QB-KM-MOU" if index % 2 else "QB-SV-MOU",
+            recipient="KM" if index % 2 else "SV",
+            kind="alert",
+            subject=f"Tin {index}",
+            body="x",
+            reliability="C",
+            credibility=3,
         )
     statements = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
@@ -268,20 +243,15 @@ def test_filters_that_cannot_match_answer_empty_or_overdue_lists(actors):
     from datetime import UTC, datetime, timedelta
 
     qb, sv = actors["qb.officer"], actors["sv.officer"]
-    late = exchanges.send(
+    late = make_exchange(
         qb,
-        NewExchange(
-            agreement="QB-SV-MOU",
-            recipient="SV",
-            kind="request",
-            subject="Trễ hạn",
-            body="x",
-            classification="restricted",
-            reliability="C",
-            credibility=3,
-            handling="H0",
-            sent_at=datetime.now(UTC) - timedelta(days=9),
-        ),
+        agreement="QB-SV-MOU",
+        recipient="SV",
+        subject="Trễ hạn",
+        body="x",
+        reliability="C",
+        credibility=3,
+        sent_at=datetime.now(UTC) - timedelta(days=9),
     )
     page = listing.list_exchanges(sv, listing.ExchangeFilters(agreement="QB-KM-MOU"))
     assert page.items == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from conftest import compliance_row as add
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
@@ -13,7 +14,7 @@ from hub.compliance.evaluate import evaluate
 from hub.compliance.rules import REGISTRY, validate_params
 from hub.compliance.sql import RESPONSE_INDEX, RESPONSE_MONTH_INDEX, has_index
 from hub.extensions import db
-from hub.models import Agreement, AuditEntry, AuditLog, Exchange, Organisation
+from hub.models import Agreement, AuditEntry, AuditLog, Organisation
 from hub.operations import compliance, obligations
 from hub.operations.actor import Actor
 from hub.operations.errors import Forbidden, NotFound, ValidationFailed
@@ -41,29 +42,6 @@ def _org(code: str) -> Organisation:
 
 def _agreement(code: str = "QB-KM-MOU") -> Agreement:
     return db.session.scalar(select(Agreement).where(Agreement.code == code))
-
-
-def add(kind, sent_at, *, sender="QB", recipient="KM", agreement="QB-KM-MOU", **fields):
-    """An exchange's plaintext metadata only (no payload), as compliance reads it."""
-    status = "answered" if fields.get("answered_at") else fields.pop("status", "sent")
-    row = Exchange(
-        agreement_id=_agreement(agreement).id,
-        sender_id=_org(sender).id,
-        recipient_id=_org(recipient).id,
-        kind=kind,
-        status=status,
-        classification="confidential",
-        handling="H2",
-        reliability="B",
-        credibility=2,
-        subject="fixture",
-        subject_key="fixture",
-        sent_at=sent_at,
-        **fields,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 def outcome(report, kind):

@@ -4,36 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
-from hub.extensions import db
-from hub.models import Agreement, Exchange, Organisation
+from conftest import compliance_row as _add
 
 URL = "/api/v1/agreements/QB-KM-MOU/compliance"
 DAY = timedelta(days=1)
-
-
-def _add(kind, sent_at, sender="QB", recipient="KM", **fields):
-    org = {o.code: o.id for o in db.session.scalars(select(Organisation))}
-    agreement = db.session.scalar(select(Agreement).where(Agreement.code == "QB-KM-MOU"))
-    row = Exchange(
-        agreement_id=agreement.id,
-        sender_id=org[sender],
-        recipient_id=org[recipient],
-        kind=kind,
-        status="answered" if fields.get("answered_at") else "sent",
-        classification="confidential",
-        handling="H2",
-        reliability="B",
-        credibility=2,
-        subject="fixture",
-        subject_key="fixture",
-        sent_at=sent_at,
-        **fields,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 def test_evaluation_as_json(client, demo_users, api_token):

@@ -8,11 +8,12 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import compliance_row as _add
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 
 from hub.extensions import db
-from hub.models import Agreement, AuditEntry, AuditLog, Exchange, Organisation
+from hub.models import Agreement, AuditEntry, AuditLog, Organisation
 
 DAY = timedelta(days=1)
 Q1 = {"from": "2024-01-01", "to": "2024-03-31"}
@@ -24,28 +25,6 @@ def _org(code):
 
 def _agreement(code="QB-KM-MOU"):
     return db.session.scalar(select(Agreement).where(Agreement.code == code))
-
-
-def _add(kind, sent_at, sender="QB", recipient="KM", **fields):
-    status = "answered" if fields.get("answered_at") else "sent"
-    row = Exchange(
-        agreement_id=_agreement().id,
-        sender_id=_org(sender).id,
-        recipient_id=_org(recipient).id,
-        kind=kind,
-        status=status,
-        classification="confidential",
-        handling="H2",
-        reliability="B",
-        credibility=2,
-        subject="fixture",
-        subject_key="fixture",
-        sent_at=sent_at,
-        **fields,
-    )
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 @pytest.fixture

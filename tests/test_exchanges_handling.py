@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
+from conftest import new_exchange
 from sqlalchemy import func, select
 
 from hub.extensions import db
@@ -12,7 +14,6 @@ from hub.models import AuditEntry, Exchange, SealedPayload
 from hub.operations import exchanges, handling
 from hub.operations.actor import Actor
 from hub.operations.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from hub.operations.exchanges import NewExchange
 
 
 @pytest.fixture
@@ -22,20 +23,17 @@ def actors(app, demo_users):
         yield {name: Actor.for_user(user) for name, user in demo_users.items()}
 
 
-def new(**extra) -> NewExchange:
-    values = {
-        "agreement": "QB-KM-MOU",
-        "recipient": "QB",
-        "kind": "alert",
-        "subject": "Cảnh báo",
-        "body": "ນີ້ແມ່ນຂໍ້ມູນ",
-        "classification": "secret",
-        "reliability": "A",
-        "credibility": 1,
-        "handling": "H0",
-    }
-    values.update(extra)
-    return NewExchange(**values)
+#: An alert from KM to QB (tests pass only what they are about).
+new = partial(
+    new_exchange,
+    recipient="QB",
+    kind="alert",
+    subject="Cảnh báo",
+    body="ນີ້ແມ່ນຂໍ້ມູນ",
+    classification="secret",
+    reliability="A",
+    credibility=1,
+)
 
 
 def rows(model) -> int:

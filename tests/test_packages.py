@@ -8,10 +8,11 @@ import contextlib
 import json
 import shutil
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, _pg_exec, _settings
+from conftest import PASSWORD, _pg_exec, _settings, make_exchange
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -30,7 +31,6 @@ from hub.operations import accounts, attachments, exchanges, packages
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.errors import OperationError
-from hub.operations.exchanges import NewExchange
 
 MARKER = "PKG-MARKER-" + uuid.uuid4().hex
 
@@ -100,21 +100,15 @@ def two_hubs(app, other_hub):
     return app, other_hub
 
 
-def send_exchange(officer: Actor, **extra) -> Exchange:
-    values = dict(
-        agreement="QB-KM-MOU",
-        recipient="KM",
-        kind="request",
-        subject="Vehicle checks at Cha Lo",
-        body=f"Body {MARKER} Quảng Bình",
-        classification="confidential",
-        reliability="B",
-        credibility=2,
-        handling="H2",
-        handling_note="No onward sharing without asking.",
-    )
-    values.update(extra)
-    return exchanges.send(officer, NewExchange(**values))
+#: A confidential H2 request from QB to KM carrying MARKER in its body.
+send_exchange = partial(
+    make_exchange,
+    subject="Vehicle checks at Cha Lo",
+    body=f"Body {MARKER} Quảng Bình",
+    classification="confidential",
+    handling="H2",
+    handling_note="No onward sharing without asking.",
+)
 
 
 def counts() -> dict[str, int]:

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, make_exchange
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
@@ -21,7 +21,6 @@ from hub.operations import accounts, attachments, cases, exchanges
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.errors import OperationError
-from hub.operations.exchanges import NewExchange
 
 
 @pytest.fixture(autouse=True)
@@ -96,20 +95,7 @@ def test_other_organisation_is_refused_and_learns_nothing(app):
 def test_every_payload_kind_through_the_operations(app):
     """Exchange body, attachment and suspect: opened by the entitled, refused to others."""
     qb, km, sv = officer("qb.p", "QB"), officer("km.p", "KM"), officer("sv.p", "SV")
-    exchange = exchanges.send(
-        qb,
-        NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="KM",
-            kind="request",
-            subject="Checks",
-            body="Body text",
-            classification="confidential",
-            reliability="B",
-            credibility=2,
-            handling="H0",
-        ),
-    )
+    exchange = make_exchange(qb, subject="Checks", body="Body text", classification="confidential")
     attachment = attachments.add(qb, exchange.id, filename="a.txt", data=b"attached\n")
     case = cases.create_case(
         qb,
@@ -285,19 +271,13 @@ def test_blind_index_is_keyed_normalised_and_per_kind(app):
 def _write_markers(tag: str) -> list[bytes]:
     qb = officer(f"qb.{tag}", "QB")
     body, attached, name = (f"{kind}-{uuid.uuid4().hex}" for kind in ("BODY", "FILE", "NAME"))
-    exchange = exchanges.send(
+    exchange = make_exchange(
         qb,
-        NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="KM",
-            kind="request",
-            subject="Plain subject",
-            body=f"Text {body} text",
-            classification="secret",
-            reliability="A",
-            credibility=1,
-            handling="H0",
-        ),
+        subject="Plain subject",
+        body=f"Text {body} text",
+        classification="secret",
+        reliability="A",
+        credibility=1,
     )
     attachments.add(qb, exchange.id, filename="m.txt", data=f"{attached}\n".encode())
     cases.create_case(
@@ -361,19 +341,8 @@ def test_no_plaintext_in_a_postgresql_dump(app, database_backend, postgres_url, 
 
 def test_a_failed_opening_shows_a_clear_page_and_is_recorded(app, browser):
     qb = officer("qb.page", "QB")
-    exchange = exchanges.send(
-        qb,
-        NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="KM",
-            kind="alert",
-            subject="Alert",
-            body="Alert body",
-            classification="restricted",
-            reliability="C",
-            credibility=3,
-            handling="H0",
-        ),
+    exchange = make_exchange(
+        qb, kind="alert", subject="Alert", body="Alert body", reliability="C", credibility=3
     )
     exchange_id, payload_id = exchange.id, exchange.payload_id
     db.session.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import make_exchange
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,24 +15,10 @@ from hub.models import Agreement, Obligation, Setting
 from hub.operations import exchanges, obligations, reference_cache
 from hub.operations.actor import Actor
 from hub.operations.errors import ValidationFailed
-from hub.operations.exchanges import NewExchange
 
 
 def _request(actor: Actor, subject: str = "Xác minh") -> exchanges.Exchange:
-    return exchanges.send(
-        actor,
-        NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="KM",
-            kind="request",
-            subject=subject,
-            body="Nội dung",
-            classification="restricted",
-            reliability="B",
-            credibility=2,
-            handling="H0",
-        ),
-    )
+    return make_exchange(actor, subject=subject)
 
 
 def _days(row) -> float:
@@ -71,20 +58,7 @@ def test_an_edit_by_another_process_is_seen(app, demo_users):
         assert _days(_request(qb)) == 2
         db.session.remove()
         with pytest.raises(ValidationFailed) as caught:
-            exchanges.send(
-                qb,
-                NewExchange(
-                    agreement="QB-KM-MOU",
-                    recipient="KM",
-                    kind="alert",
-                    subject="Mật",
-                    body="x",
-                    classification="secret",
-                    reliability="B",
-                    credibility=2,
-                    handling="H0",
-                ),
-            )
+            make_exchange(qb, kind="alert", subject="Mật", body="x", classification="secret")
         assert "classification" in caught.value.errors
 
 

@@ -10,8 +10,10 @@ older data already holds is not shown to whoever is not a party of it.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import pytest
+from conftest import new_exchange
 from sqlalchemy import func, select
 
 from hub.extensions import db
@@ -19,25 +21,18 @@ from hub.models import AuditEntry, Exchange
 from hub.operations import exchanges, imports
 from hub.operations.actor import Actor
 from hub.operations.errors import ValidationFailed
-from hub.operations.exchanges import NewExchange
 
 AGREEMENT = "VN-LA-BILATERAL"
 
 
-def new(**extra) -> NewExchange:
-    values = {
-        "agreement": AGREEMENT,
-        "recipient": "KM",
-        "kind": "request",
-        "subject": "Yêu cầu xác minh H2",
-        "body": "Nội dung kín",
-        "classification": "restricted",
-        "reliability": "B",
-        "credibility": 2,
-        "handling": "H2",
-    }
-    values.update(extra)
-    return NewExchange(**values)
+#: A request under AGREEMENT (tests pass only what they are about).
+new = partial(
+    new_exchange,
+    agreement=AGREEMENT,
+    subject="Yêu cầu xác minh H2",
+    body="Nội dung kín",
+    handling="H2",
+)
 
 
 @pytest.fixture

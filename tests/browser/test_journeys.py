@@ -17,7 +17,7 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from conftest import PASSWORD
+from conftest import PASSWORD, make_exchange
 
 from hub.extensions import db
 
@@ -39,25 +39,16 @@ def _send_request(case_id: int | None = None) -> int:
     """The request of journey 1, recorded through the operations (for journeys 2 and 3)."""
     from hub.models import User
     from hub.models.base import utcnow
-    from hub.operations import exchanges
     from hub.operations.actor import Actor
 
     qb = Actor.for_user(db.session.scalar(db.select(User).filter_by(username="qb.officer")))
-    row = exchanges.send(
+    row = make_exchange(
         qb,
-        exchanges.NewExchange(
-            agreement="QB-KM-MOU",
-            recipient="KM",
-            kind="request",
-            subject=SUBJECT,
-            body="Đề nghị phía bạn xác minh chủ sở hữu xe tải.",
-            classification="confidential",
-            reliability="B",
-            credibility=2,
-            handling="H0",
-            sent_at=utcnow() - timedelta(hours=2),
-            case=case_id,
-        ),
+        subject=SUBJECT,
+        body="Đề nghị phía bạn xác minh chủ sở hữu xe tải.",
+        classification="confidential",
+        sent_at=utcnow() - timedelta(hours=2),
+        case=case_id,
     )
     exchange_id = row.id
     _quiet_db()
