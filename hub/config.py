@@ -62,6 +62,10 @@ class Settings:
     checkpoint_interval_minutes: int = 10
     max_attachment_bytes: int = 10 * 1024 * 1024
     log_level: str = "INFO"
+    # Partner hubs (hub.operations.delivery, hub.operations.inbox).
+    peer_delivery_interval_seconds: int = 30
+    peer_retry_max_seconds: int = 3600
+    peer_clock_skew_seconds: int = 300
     # Seals TOTP secrets; kept apart from HUB_SECRET_KEY so rotating that one keeps enrolments.
     totp_key_file: Path | None = None
     translations_dir: Path = field(default=PROJECT_ROOT / "translations")
@@ -123,6 +127,9 @@ class Settings:
             checkpoint_interval_minutes=_int_env("HUB_CHECKPOINT_INTERVAL_MINUTES", 10),
             max_attachment_bytes=_int_env("HUB_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
             log_level=_env("HUB_LOG_LEVEL", "INFO"),
+            peer_delivery_interval_seconds=_int_env("HUB_PEER_DELIVERY_INTERVAL_SECONDS", 30),
+            peer_retry_max_seconds=_int_env("HUB_PEER_RETRY_MAX_SECONDS", 3600),
+            peer_clock_skew_seconds=_int_env("HUB_PEER_CLOCK_SKEW_SECONDS", 300),
             totp_key_file=Path(
                 overrides.pop("totp_key_file", None)
                 or _env("HUB_TOTP_KEY_FILE")

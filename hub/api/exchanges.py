@@ -21,6 +21,7 @@ from hub.operations import (
     exchanges,
     handling,
     listing,
+    outbox,
     permissions,
     scope,
 )
@@ -98,7 +99,21 @@ def _detail(exchange_id: int, status: int = 200):
     content = None
     if exchanges.is_reader(g.actor, row):
         content = exchanges.read(g.actor, row, language=current_language())
-    return jsonify(exchange_json(row, content=content)), status
+    data = exchange_json(row, content=content)
+    data["delivery"] = delivery_json(row)
+    return jsonify(data), status
+
+
+def delivery_json(row: Exchange) -> dict | None:
+    """Queued / delivered / received by the partner's hub (None: nothing queued for a peer)."""
+    state = outbox.delivery_state(row)
+    if state is None:
+        return None
+    return {
+        **state,
+        "delivered_at": _iso(state["delivered_at"]),
+        "received_at": _iso(state["received_at"]),
+    }
 
 
 #: One instance for every request: loading keeps no state in it, and building one costs

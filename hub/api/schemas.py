@@ -247,6 +247,19 @@ class TextOut(Schema):
     translated_at = fields.AwareDateTime(allow_none=True)
 
 
+class DeliveryOut(Schema):
+    state = fields.String(
+        required=True, validate=validate.OneOf(("queued", "delivered", "received"))
+    )
+    peer = fields.String(required=True, metadata={"description": "The partner hub's name"})
+    queued = fields.Integer(required=True, metadata={"description": "Packages still queued"})
+    packages = fields.Integer(required=True)
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(required=True, allow_none=True)
+    delivered_at = fields.AwareDateTime(required=True, allow_none=True)
+    received_at = fields.AwareDateTime(required=True, allow_none=True)
+
+
 class ExchangeOut(Schema):
     id = fields.Integer(required=True)
     agreement = fields.String(required=True)
@@ -283,6 +296,11 @@ class ExchangeOut(Schema):
     texts = fields.List(
         fields.Nested(TextOut),
         metadata={"description": "Original and translations, the reader's language first"},
+    )
+    delivery = fields.Nested(
+        DeliveryOut,
+        allow_none=True,
+        metadata={"description": "Detail only: its packages for the partner's hub, if it has one"},
     )
 
 

@@ -27,9 +27,10 @@ def announce_demo_passphrase() -> None:
         )
 
 
-def make_missing_keys() -> None:
-    """What `hub init` and `hub demo` call: missing keys for every organisation and the hub."""
-    made = key_ops.init_keys(SYSTEM)
+def make_missing_keys(orgs: list[str] | None = None) -> None:
+    """What `hub init` and `hub demo` call: missing keys for every organisation (or only
+    ``orgs``) and the hub."""
+    made = key_ops.init_keys(SYSTEM, orgs)
     announce_demo_passphrase()
     if made:
         click.echo("Keys made: " + ", ".join(f"{k.org}/{k.kind}-v{k.version}" for k in made))

@@ -1,8 +1,9 @@
-"""`hub peer add|list|remove|status`: partner hubs and the delivery queue."""
+"""`hub peer add|list|remove|status|deliver|export-queue`: partner hubs and the delivery queue."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import click
 
@@ -89,8 +90,9 @@ def peer_remove(name: str) -> None:
 
 @peer_group.command("status")
 @click.argument("name")
+@click.option("--check", is_flag=True, help="Also send it a signed hello: does it know us?")
 @one_line_errors
-def peer_status(name: str) -> None:
+def peer_status(name: str, check: bool) -> None:
     """One peer: its keys, queue length, oldest queued, next attempt, last contact and error."""
     s = peers.status(SYSTEM, name)
     click.echo(f"peer          {s.peer.name} ({'active' if s.peer.active else 'removed'})")
@@ -103,6 +105,54 @@ def peer_status(name: str) -> None:
     click.echo(f"next attempt  {_when(s.next_attempt) if s.queued else '-'}")
     click.echo(f"last contact  {_when(s.last_contact)}")
     click.echo(f"last error    {s.last_error or '-'} ({_when(s.last_error_at)})")
+    if check:
+        from hub.operations import delivery
+
+        answer = delivery.check_peer(SYSTEM, name)
+        if not answer["ok"]:
+            raise click.ClickException(f"the peer did not accept a signed hello: {answer['error']}")
+        click.echo(
+            f"check         answered: it knows us as {answer['organisation']} ({answer['peer']})"
+        )
+
+
+@peer_group.command("deliver")
+@click.option("--peer", "name", default=None, help="Only this peer.")
+@click.option("--all", "everything", is_flag=True, help="Also what is waiting out a back-off.")
+@one_line_errors
+def peer_deliver(name: str | None, everything: bool) -> None:
+    """Try every queued package that is due, once; exit 1 when some are still queued."""
+    from hub.operations import delivery
+
+    result = delivery.deliver_once(peer_name=name, include_waiting=everything)
+    click.echo(f"Delivered {result.delivered}, failed {result.failed}, still queued {result.left}.")
+    for line in result.errors:
+        click.echo(f"  {line}", err=True)
+    if result.left:
+        raise SystemExit(1)
+
+
+@peer_group.command("export-queue")
+@click.argument("name")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder (e.g. on the USB stick); one file per queued package.",
+)
+@one_line_errors
+def peer_export_queue(name: str, output: Path) -> None:
+    """Write NAME's queued packages as files for `hub package import` at the partner."""
+    from hub.operations import delivery
+
+    written = delivery.export_queue(SYSTEM, name, output)
+    for path in written:
+        click.echo(f"Wrote {path}")
+    click.echo(
+        f"{len(written)} packages. The partner runs hub package import on each and sends "
+        "back the receipts (hub package receipt FILE): the queue then marks them received."
+    )
 
 
 COMMANDS = (peer_group,)

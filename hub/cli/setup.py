@@ -37,14 +37,21 @@ def initialise() -> dict[str, int]:
 
 
 @click.command("init")
+@click.option(
+    "--org",
+    "orgs",
+    multiple=True,
+    help="Make keys only for this organisation (repeatable): the ones that live on this hub "
+    "when partners run their own. Default: every organisation without keys here.",
+)
 @one_line_errors
-def init_command() -> None:
+def init_command(orgs: tuple[str, ...]) -> None:
     """Create or upgrade the database and load reference data (safe to run again)."""
     added = initialise()
     click.echo("Database ready. Added: " + ", ".join(f"{n} {kind}" for kind, n in added.items()))
     from hub.cli.keys import make_missing_keys
 
-    make_missing_keys()
+    make_missing_keys(list(orgs) or None)
 
 
 def ensure_demo_accounts(password: str | None) -> list[tuple[str, str]]:
@@ -100,6 +107,9 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 def serve(host: str, port: int) -> None:
     from waitress import serve as waitress_serve
 
+    from hub.operations import delivery
+
+    delivery.start_background(current_app._get_current_object())  # the peers' outbox
     click.echo(f"Serving BLO Hub on http://{host}:{port}/")
     waitress_serve(current_app._get_current_object(), host=host, port=port, threads=8)
 

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from hub import audit
 from hub.extensions import db
 from hub.models import Attachment, Exchange
-from hub.operations import checks, content
+from hub.operations import checks, content, outbox
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.errors import NotFound
@@ -134,6 +134,7 @@ def add(
             "payload_sha256": payload.ciphertext_sha256,
         },
     )
+    outbox.attachment_added(actor, exchange, row)
     if commit:
         db.session.commit()
     return row

@@ -27,7 +27,7 @@ from hub.models.exchange import (
     HANDLING_CODES,
     RELIABILITY,
 )
-from hub.operations import checks, content, reference_cache
+from hub.operations import checks, content, outbox, reference_cache
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.errors import Conflict, NotFound
@@ -367,6 +367,7 @@ def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
         case.agreements.append(agreement)
     if data.kind == "response" and target is not None:
         answer_request(actor, target, exchange, logs)
+    outbox.exchange_sent(actor, exchange)  # queued for the recipient's hub, if a peer's
     if commit:
         _commit_keeping(exchange)
     return exchange
@@ -437,6 +438,7 @@ def acknowledge(actor: Actor, exchange_id: int) -> Exchange:
         logs=logs_for(exchange),
         details={"acknowledged_at": now.isoformat()},
     )
+    outbox.exchange_acknowledged(actor, exchange)
     db.session.commit()
     return exchange
 
@@ -461,6 +463,7 @@ def close(actor: Actor, exchange_id: int) -> Exchange:
         logs=logs_for(exchange),
         details={"closed_at": now.isoformat()},
     )
+    outbox.exchange_closed(actor, exchange)
     db.session.commit()
     return exchange
 
@@ -523,6 +526,7 @@ def add_translation(actor: Actor, exchange_id: int, *, language: str, body: str)
             "payload_sha256": payload.ciphertext_sha256,
         },
     )
+    outbox.translation_added(actor, exchange, row)
     db.session.commit()
     return row
 

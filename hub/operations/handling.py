@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from hub import audit
 from hub.extensions import db
 from hub.models import Exchange
-from hub.operations import checks, content
+from hub.operations import checks, content, outbox
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.errors import Conflict, ValidationFailed
@@ -112,6 +112,7 @@ def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -
         logs=sorted({original.agreement.code, chosen.code}),
         details=details,
     )
+    outbox.exchange_sent(actor, copy)  # the copy, for the third organisation's hub
     db.session.commit()
     return copy
 

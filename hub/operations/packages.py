@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from flask_babel import lazy_gettext as _l
@@ -59,7 +59,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, HANDLING_CODES, RELIABILITY
-from hub.operations import checks
+from hub.operations import checks, outbox, package_updates
 from hub.operations.actor import Actor
 from hub.operations.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
 from hub.operations.exchanges import stays_between
@@ -106,7 +106,8 @@ def _load_exchange(actor: Actor, exchange_id: int) -> Exchange:
 
 
 def _time(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    # Microseconds kept: both hubs then measure compliance from the very same times.
+    return package_updates.stamp(moment) if moment else None
 
 
 def _bundle(exchange: Exchange) -> list[Exchange]:
@@ -138,8 +139,26 @@ def export(
         raise Forbidden(_l("Only a party to the exchange can export it."))
     if to_org not in parties or to_org == exporter:
         raise ValidationFailed.one("to", _l("A package goes to the other party of the exchange."))
-    rows = _bundle(exchange)
-    items: list[Sealed] = []
+    exported = seal_package(actor, exchange, exporter, to_org, _bundle(exchange))
+    db.session.commit()
+    return exported
+
+
+def seal_package(
+    actor: Actor,
+    exchange: Exchange,
+    exporter: str,
+    to_org: str,
+    rows: list[Exchange],
+    *,
+    updates: list[dict[str, Any]] | None = None,
+    update_items: list[Sealed] | None = None,
+) -> ExportedFile:
+    """The package of ``rows`` (and of ``updates`` to exchanges the partner holds, with
+    their sealed items) for ``to_org``, recorded and audited against ``exchange``; not
+    committed. The caller decided the actor may (export() above; the peer outbox)."""
+    parties = {exchange.sender.code, exchange.recipient.code}
+    items: list[Sealed] = list(update_items or [])
     index: list[dict[str, Any]] = []
     for row in rows:
         if (
@@ -165,7 +184,8 @@ def export(
         index.append(
             {
                 "ref": body.binding["record_id"],
-                "in_reply_to": payloads.global_record_id(row.in_reply_to_id)
+                # The global id it has where it was made: the partner resolves it.
+                "in_reply_to": package_updates.origin_id(row.in_reply_to)
                 if row.in_reply_to_id
                 else None,
                 "agreement": row.agreement.code,
@@ -181,6 +201,7 @@ def export(
                 "court_use_permitted": bool(row.court_use_permitted),
                 "reliability": row.reliability,
                 "credibility": row.credibility,
+                "permission_granted": row.permission_granted,
                 "subject": row.subject,
                 "language": row.language,
                 "sent_at": _time(row.sent_at),
@@ -189,7 +210,7 @@ def export(
                 "attachments": attachments,
             }
         )
-    if not index:
+    if not index and not updates:
         raise ValidationFailed.one("to", _l("Nothing in this exchange is sealed for that party."))
     try:
         version, signing_key = service.signing_key(exporter)
@@ -199,6 +220,8 @@ def export(
             _l("The keys needed for this package are not available: %(reason)s", reason=str(exc))
         ) from exc
     document = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "exchanges": index}
+    if updates:
+        document["updates"] = updates
     index_item = seal_envelope(
         canonical_json(document),
         binding={
@@ -238,7 +261,6 @@ def export(
             "items": len(items) + 1,
         },
     )
-    db.session.commit()
     return ExportedFile(f"exchange-{exchange.id}-{to_org}.bhpkg.json", text, digest, len(items) + 1)
 
 
@@ -252,6 +274,8 @@ class ImportedFile:
     exporter: str
     exchange_ids: list[int]
     receipt: str
+    #: Imported before (a redelivery): nothing was stored this time.
+    again: bool = False
 
 
 def _refuse(message) -> PackageRefused:
@@ -262,8 +286,12 @@ def _own_private_orgs() -> set[str]:
     return {k.org for k in service.keyring().list_keys() if k.kind == ENC and k.has_private}
 
 
-def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
-    """Verify, then store an exchange bundle a partner exported; answer with a signed receipt."""
+def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False) -> ImportedFile:
+    """Verify, then store an exchange bundle a partner exported; answer with a signed receipt.
+
+    ``redelivery`` (a peer hub delivering online): a package imported already is
+    verified again and answered with the receipt issued the first time, storing
+    nothing, instead of being refused; a retried delivery is then idempotent."""
     if not _is_system(actor):
         checks.require_officer(actor)
     if len(data) > MAX_PACKAGE_BYTES:
@@ -295,9 +323,10 @@ def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
     if any(item.binding["record_id"].startswith(own_prefix) for item in pkg.items):
         # Its records are here already: importing would only duplicate them.
         raise _refuse(_l("This package was exported by this hub; its exchanges are here already."))
-    if db.session.scalar(
-        select(ImportedPackage.id).where(ImportedPackage.package_sha256 == pkg.digest)
-    ):
+    again = db.session.scalar(
+        select(ImportedPackage).where(ImportedPackage.package_sha256 == pkg.digest)
+    )
+    if again is not None and not redelivery:
         raise _refuse(_l("This package was imported already; it is not imported twice."))
     try:
         verified = verify_package(pkg, service.keyring().known_signers())
@@ -316,6 +345,10 @@ def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
                 reason=str(exc),
             )
         ) from exc
+    if again is not None:
+        return ImportedFile(
+            pkg.digest, recipient, pkg.exporter_org, [again.exchange_id], again.receipt_json, True
+        )
     opened: dict[str, bytes] = {}
     try:
         for item, signer in zip(pkg.items, verified.signers, strict=True):
@@ -332,8 +365,9 @@ def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
         raise _refuse(
             _l("An item of the package does not open: %(reason)s", reason=str(exc))
         ) from exc
-    exchanges = _check_index(pkg, opened)
+    exchanges, updates = _check_index(pkg, opened)
     ids = _store(actor, pkg, exchanges)
+    ids += package_updates.apply(actor, pkg, updates)
     version, key = service.signing_key(recipient)
     receipt = make_receipt(pkg.digest, recipient, (recipient, version, key))
     db.session.add(
@@ -344,7 +378,7 @@ def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
         actor=actor,
         target_type="exchange",
         target_id=ids[0],
-        logs=sorted({e["agreement"] for e in exchanges}),
+        logs=sorted({e["agreement"] for e in exchanges} | package_updates.logs_of(updates)),
         details={
             "package_sha256": pkg.digest,
             "exporter": pkg.exporter_org,
@@ -361,7 +395,7 @@ def import_package(actor: Actor, data: str | bytes) -> ImportedFile:
     return ImportedFile(pkg.digest, recipient, pkg.exporter_org, ids, receipt)
 
 
-def _check_index(pkg, opened: dict[str, bytes]) -> list[dict[str, Any]]:
+def _check_index(pkg, opened: dict[str, bytes]) -> tuple[list[dict[str, Any]], list[dict]]:
     """The bundle index: present once, sealed by the exporter, naming every other item."""
     bad = _l("The package's index does not match its items.")
     index_items = [i for i in pkg.items if i.binding["record_type"] == INDEX_RECORD_TYPE]
@@ -404,17 +438,19 @@ def _check_index(pkg, opened: dict[str, bytes]) -> list[dict[str, Any]]:
                 if by_digest[att["item"]].binding["record_type"] != "attachment":
                     raise _refuse(bad)
                 used.add(att["item"])
-    except (KeyError, TypeError) as exc:
+        updates = package_updates.parse(document.get("updates"), pkg, by_digest)
+    except (KeyError, TypeError, ValueError) as exc:
         raise _refuse(bad) from exc
-    if used != set(by_digest) or not exchanges:
+    used.update(u["item"] for u in updates if "item" in u)
+    if used != set(by_digest) or not (exchanges or updates):
         raise _refuse(bad)
-    return exchanges
+    return exchanges, updates
 
 
 def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return package_updates.parse_stamp(value)
 
 
 def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
@@ -437,7 +473,9 @@ def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
         except (ValueError, TypeError) as exc:
             db.session.rollback()
             raise _refuse(_l("The package's index does not match its items.")) from exc
-        parent = local.get(entry.get("in_reply_to") or "")
+        parent = local.get(entry.get("in_reply_to") or "") or package_updates.resolve(
+            entry.get("in_reply_to")
+        )
         if parent is not None and not stays_between(parent, sender.id, recipient.id):
             db.session.rollback()
             raise _refuse(
@@ -460,6 +498,9 @@ def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
             subject_key=fold(subject)[:200],
             language=str(entry.get("language") or "vi")[:8],
             in_reply_to_id=parent.id if parent else None,
+            permission_granted=entry.get("permission_granted")
+            if isinstance(entry.get("permission_granted"), bool)
+            else None,
             sent_at=sent_at,
             due_at=due,
         )
@@ -484,6 +525,8 @@ def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
             attachment.payload_id = stored.id
         local[entry["ref"]] = row
         ids.append(row.id)
+        if parent is not None:
+            package_updates.replied(actor, parent, row)
     return ids
 
 
@@ -531,6 +574,7 @@ def record_receipt(actor: Actor, data: str | bytes) -> PackageReceipt:
     exchange = db.session.get(Exchange, exported.exchange_id)
     if exchange.receipt_at is None:
         exchange.receipt_at = received
+    outbox.receipt_recorded(receipt.package_sha256)  # the same record online or by USB
     audit.record(
         "package_receipt_recorded",
         actor=actor,

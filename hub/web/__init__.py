@@ -19,5 +19,10 @@ def register(app: Flask) -> None:
     from hub.web import audit
 
     app.register_blueprint(audit.bp)
+    from hub.extensions import csrf
+    from hub.web import peer_inbox
+
+    app.register_blueprint(peer_inbox.bp)
+    csrf.exempt(peer_inbox.bp)  # partner hubs sign each request instead
     errors.register(app)
     labels.register(app)

@@ -1,0 +1,40 @@
+"""The endpoints partner hubs call (hub.operations.inbox does the work): signed requests,
+JSON answers, no session and no CSRF token (each request carries its own signature)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from hub.operations import inbox
+
+bp = Blueprint("peer_inbox", __name__, url_prefix="/peer/v1")
+
+
+def _refused(exc: inbox.InboxRefused):
+    response = jsonify({"error": exc.code, "message": exc.message})
+    response.status_code = exc.status
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Signature realm="blo-hub-peer"'
+    return response
+
+
+@bp.post("/inbox")
+def deliver():
+    """One sealed package, as the body; answered with the signed receipt."""
+    try:
+        done = inbox.receive(request.method, request.path, request.headers, request.get_data())
+    except inbox.InboxRefused as exc:
+        return _refused(exc)
+    return jsonify(
+        {"status": "already_stored" if done.again else "stored", "receipt": done.receipt}
+    )
+
+
+@bp.post("/hello")
+def hello():
+    try:
+        return jsonify(
+            inbox.hello(request.method, request.path, request.headers, request.get_data())
+        )
+    except inbox.InboxRefused as exc:
+        return _refused(exc)
