@@ -30,6 +30,10 @@ def configure_sqlite(engine: Engine) -> None:
     WAL alone lets two deferred transactions both read, then both try to write:
     one gets "database is locked" at once, without waiting.  Taking the write
     lock at BEGIN makes writers queue on the busy timeout instead.
+
+    Every per-connection PRAGMA is set here, once, before any transaction: some
+    (temp_store) refuse to change inside one on a connection that has already
+    used temporary storage, which a pooled connection in a long-running process has.
     """
 
     @event.listens_for(engine, "connect")
@@ -41,6 +45,8 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Sorts and percentile ranks of the compliance queries: in memory, not temp files.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")

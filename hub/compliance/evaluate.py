@@ -193,8 +193,7 @@ def evaluate(
         # JIT compiling the single pass's aggregates takes longer (0.1-0.2 s) than
         # it saves on a few hundred thousand rows.
         db.session.execute(text("SET LOCAL jit = off"))
-    else:
-        db.session.execute(text("PRAGMA temp_store = MEMORY"))
+    # SQLite's temp_store is set per connection (hub.database.configure_sqlite).
     parties = list(agreement.parties)
     ctx = Context(
         agreement=agreement,
