@@ -113,6 +113,7 @@ def delivery_json(row: Exchange) -> dict | None:
         **state,
         "delivered_at": _iso(state["delivered_at"]),
         "received_at": _iso(state["received_at"]),
+        "last_attempt_at": _iso(state["last_attempt_at"]),
     }
 
 

@@ -256,6 +256,7 @@ class DeliveryOut(Schema):
     packages = fields.Integer(required=True)
     attempts = fields.Integer(required=True)
     last_error = fields.String(required=True, allow_none=True)
+    last_attempt_at = fields.AwareDateTime(required=True, allow_none=True)
     delivered_at = fields.AwareDateTime(required=True, allow_none=True)
     received_at = fields.AwareDateTime(required=True, allow_none=True)
 

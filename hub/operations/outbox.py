@@ -197,6 +197,7 @@ def delivery_state(exchange: Exchange) -> dict[str, Any] | None:
         "packages": len(rows),
         "attempts": max(r.attempts for r in waiting) if waiting else 0,
         "last_error": waiting[0].last_error if waiting else None,
+        "last_attempt_at": waiting[0].last_attempt_at if waiting else None,
         "delivered_at": max((r.delivered_at for r in rows if r.delivered_at), default=None),
         "received_at": max(receipts.values(), default=None),
     }

@@ -67,7 +67,7 @@ def partner_signing_keys(org: str) -> list[tuple[int, str]]:
 def normalise_url(errors: Errors, value) -> str:
     """An http(s) base URL without query, fragment or credentials, no trailing slash."""
     if not isinstance(value, str) or not value.strip():
-        errors.add("url", _l("Give the peer's address, e.g. https://hub.example.la"))
+        errors.add("url", _l("Give the peer's full web address."))
         return ""
     url = value.strip().rstrip("/")
     try:
@@ -85,7 +85,7 @@ def normalise_url(errors: Errors, value) -> str:
         or parts.password
         or len(url) > 500
     ):
-        errors.add("url", _l("Give the peer's address, e.g. https://hub.example.la"))
+        errors.add("url", _l("Give the peer's full web address."))
         return ""
     del port
     settings = current_app.config["HUB"]
@@ -286,6 +286,19 @@ def list_peers(actor: Actor, *, include_removed: bool = True) -> list[PeerStatus
 
 def status(actor: Actor, name: str) -> PeerStatus:
     return status_of(get(actor, name))
+
+
+def queued_items(actor: Actor, name: str, limit: int = 200) -> list[OutboxItem]:
+    """The peer's queued packages, oldest first (what the next pass sends first)."""
+    peer = get(actor, name)
+    return list(
+        db.session.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.peer_id == peer.id, OutboxItem.status == QUEUED)
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+    )
 
 
 def peer_for_org(org_code: str) -> Peer | None:

@@ -20,7 +20,9 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(audit.bp)
     from hub.extensions import csrf
-    from hub.web import peer_inbox
+    from hub.web import peer_inbox, peers
+
+    app.register_blueprint(peers.bp)
 
     app.register_blueprint(peer_inbox.bp)
     csrf.exempt(peer_inbox.bp)  # partner hubs sign each request instead

@@ -1,0 +1,155 @@
+"""The administrator's pages for partner hubs: the list (queue, last contact, last error),
+registering one, one peer's keys and queue, removing it. Every change goes through
+hub.operations.peers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from hub.i18n import show_datetime
+from hub.operations import admin as reference_reads
+from hub.operations import outbox, peers
+from hub.operations.errors import ValidationFailed
+from hub.web.access import role_required
+from hub.web.forms import EmptyForm
+
+bp = Blueprint("peers", __name__, url_prefix="/admin/peers")
+
+#: What an outbox row carries (OutboxItem.kind).
+KINDS = {
+    "exchange": _l("Exchange"),
+    "acknowledgement": _l("Acknowledgement"),
+    "closure": _l("Closing"),
+    "translation": _l("Translation"),
+    "attachment": _l("Attachment"),
+}
+
+
+class PeerForm(FlaskForm):
+    name = StringField(_l("Short name"), validators=[Optional(), Length(max=64)])
+    url = StringField(_l("Address"), validators=[Optional(), Length(max=500)])
+    organisations = SelectMultipleField(
+        _l("Organisations on that hub"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[Optional()],
+    )
+    fingerprints = TextAreaField(
+        _l("Signing key fingerprints, as read out by its administrator"),
+        validators=[Optional(), Length(max=4000)],
+    )
+
+
+@bp.app_template_global("delivery_note")
+def delivery_note(exchange) -> str | None:
+    """Queued / delivered / received by the partner's hub, for the exchange page."""
+    state = outbox.delivery_state(exchange)
+    if state is None:
+        return None
+    if state["state"] == outbox.STATE_QUEUED:
+        if state["last_attempt_at"]:
+            return _(
+                "Queued for the partner's hub %(peer)s: not delivered yet (last tried %(when)s).",
+                peer=state["peer"],
+                when=show_datetime(state["last_attempt_at"]),
+            )
+        return _("Queued for the partner's hub %(peer)s.", peer=state["peer"])
+    if state["state"] == outbox.STATE_RECEIVED:
+        return _(
+            "Received by the partner's hub %(peer)s (signed receipt, %(when)s).",
+            peer=state["peer"],
+            when=show_datetime(state["received_at"]),
+        )
+    return _("Delivered to the partner's hub %(peer)s.", peer=state["peer"])
+
+
+def _partner_choices() -> list[tuple[str, str]]:
+    from hub.i18n import current_language
+
+    lang = current_language()
+    own = peers.own_organisations()
+    return [
+        (org.code, f"{org.code} · {org.name_on().short(lang)}")
+        for org in reference_reads.organisations(g.actor)
+        if org.code not in own
+    ]
+
+
+def _imported_keys(choices) -> list[tuple[str, int, str]]:
+    return [
+        (code, version, fp)
+        for code, _label in choices
+        for version, fp in peers.partner_signing_keys(code)
+    ]
+
+
+@bp.route("/")
+@role_required("admin")
+def index():
+    return render_template("admin/peers.html", rows=peers.list_peers(g.actor))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required("admin")
+def new():
+    form = PeerForm()
+    form.organisations.choices = _partner_choices()
+    errors: dict = {}
+    status = 200
+    if form.validate_on_submit():
+        try:
+            peer = peers.add(
+                g.actor,
+                peers.NewPeer(
+                    name=form.name.data or "",
+                    url=form.url.data or "",
+                    organisations=form.organisations.data or [],
+                    fingerprints=(form.fingerprints.data or "").split(),
+                ),
+            )
+        except ValidationFailed as exc:
+            errors = {field: [str(m) for m in messages] for field, messages in exc.errors.items()}
+            status = 422
+        else:
+            flash(_("Partner hub %(name)s registered.", name=peer.name), "status")
+            return redirect(url_for("peers.show", name=peer.name))
+    elif form.is_submitted():
+        errors = form.errors
+        status = 422
+    return render_template(
+        "admin/peer_new.html",
+        form=form,
+        errors=errors,
+        keys=_imported_keys(form.organisations.choices),
+    ), status
+
+
+@bp.route("/<name>")
+@role_required("admin")
+def show(name: str):
+    status = peers.status(g.actor, name)
+    return render_template(
+        "admin/peer.html",
+        s=status,
+        queue=peers.queued_items(g.actor, name),
+        kinds=KINDS,
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/<name>/remove", methods=["POST"])
+@role_required("admin")
+def remove(name: str):
+    form = EmptyForm()
+    if form.validate_on_submit():
+        peers.remove(g.actor, name)
+        flash(
+            _("Partner hub %(name)s removed: nothing more is delivered to it.", name=name), "status"
+        )
+    return redirect(url_for("peers.show", name=name))
