@@ -13,13 +13,13 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from hub.auth import passwords
+from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import ApiToken, AuditEntry, LoginThrottle, Setting, User
 from hub.models.base import utcnow
 from hub.operations import accounts
 from hub.operations.accounts import LoginFailed
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import Forbidden, NotFound, ValidationFailed
 
 PASSWORD = "correct horse battery"
 LOCK = {"max_failures": 3, "lockout": timedelta(minutes=15)}

@@ -161,9 +161,9 @@ def test_a_log_name_with_a_nul_is_refused_not_500(app, client, km, path):
 
 def test_a_log_name_with_a_nul_is_not_found_by_the_operation(app):
     # The CLI reaches get_log without the web door; it must answer NotFound, not a DB error.
+    from hub.errors import NotFound
     from hub.operations import audit as audit_ops
     from hub.operations.actor import SYSTEM
-    from hub.operations.errors import NotFound
 
     with pytest.raises(NotFound):
         audit_ops.get_log(SYSTEM, "QB\x00")

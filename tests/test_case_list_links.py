@@ -9,10 +9,10 @@ from datetime import date, timedelta
 import pytest
 from conftest import make_exchange
 
+from hub.errors import ValidationFailed
 from hub.operations import cases, listing
 from hub.operations.actor import Actor
 from hub.operations.cases import CaseInput
-from hub.operations.errors import ValidationFailed
 
 
 @pytest.fixture

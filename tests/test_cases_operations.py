@@ -9,12 +9,12 @@ import pytest
 from conftest import make_case, make_exchange
 from sqlalchemy import event, func, select
 
+from hub.errors import Conflict, Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.models import Case, SealedPayload, Seizure, Suspect
 from hub.operations import cases, listing
 from hub.operations.actor import Actor
 from hub.operations.cases import CaseInput, SeizureInput, SuspectInput
-from hub.operations.errors import Conflict, Forbidden, ValidationFailed
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from hub.compliance import periods
 from hub.compliance.evaluate import evaluate
 from hub.compliance.rules import REGISTRY, validate_params
 from hub.compliance.sql import RESPONSE_INDEX, RESPONSE_MONTH_INDEX, has_index
+from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, AuditEntry, AuditLog, Organisation
 from hub.operations import compliance, obligations
 from hub.operations.actor import Actor
-from hub.operations.errors import Forbidden, NotFound, ValidationFailed
 
 DAY = timedelta(days=1)
 

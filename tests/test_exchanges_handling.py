@@ -9,11 +9,11 @@ import pytest
 from conftest import new_exchange
 from sqlalchemy import func, select
 
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import AuditEntry, Exchange, SealedPayload
 from hub.operations import exchanges, handling
 from hub.operations.actor import Actor
-from hub.operations.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from hub import create_app
 from hub.crypto import payloads, service
+from hub.errors import OperationError
 from hub.extensions import db
 from hub.models import (
     AuditEntry,
@@ -30,7 +31,6 @@ from hub.models import (
 from hub.operations import accounts, attachments, exchanges, packages
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import OperationError
 
 MARKER = "PKG-MARKER-" + uuid.uuid4().hex
 

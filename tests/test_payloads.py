@@ -15,12 +15,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from hub.crypto import payloads, service
+from hub.errors import OperationError
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, Exchange, PayloadWrap, SealedPayload, Setting, Suspect
 from hub.operations import accounts, attachments, cases, exchanges
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import OperationError
 
 
 @pytest.fixture(autouse=True)

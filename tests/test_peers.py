@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 
 from hub.crypto import service
 from hub.crypto.keyring import Keyring
+from hub.errors import Conflict, Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.models import AuditEntry, Peer, PeerKey
 from hub.operations import keys as key_ops
 from hub.operations import peers
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import Conflict, Forbidden, ValidationFailed
 
 
 @pytest.fixture(autouse=True)

@@ -10,11 +10,11 @@ from conftest import make_exchange
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Obligation, Setting
 from hub.operations import exchanges, obligations, reference_cache
 from hub.operations.actor import Actor
-from hub.operations.errors import ValidationFailed
 
 
 def _request(actor: Actor, subject: str = "Xác minh") -> exchanges.Exchange:

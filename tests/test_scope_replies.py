@@ -16,11 +16,11 @@ import pytest
 from conftest import new_exchange
 from sqlalchemy import func, select
 
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import AuditEntry, Exchange
 from hub.operations import exchanges, imports
 from hub.operations.actor import Actor
-from hub.operations.errors import ValidationFailed
 
 AGREEMENT = "VN-LA-BILATERAL"
 

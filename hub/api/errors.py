@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from hub.api import api
-from hub.operations.errors import OperationError, ValidationFailed
+from hub.errors import OperationError, ValidationFailed
 from hub.web.errors import envelope, messages
 
 

@@ -12,6 +12,7 @@ from hub.api import schemas as s
 from hub.api.errors import token_required
 from hub.api.input import load_json, load_query
 from hub.downloads import download
+from hub.errors import ValidationFailed
 from hub.i18n import current_language
 from hub.models import Exchange
 from hub.models.base import utcnow
@@ -25,7 +26,6 @@ from hub.operations import (
     permissions,
     scope,
 )
-from hub.operations.errors import ValidationFailed
 
 
 def _iso(value: datetime | None) -> str | None:

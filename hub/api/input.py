@@ -13,7 +13,7 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
 
-from hub.operations.errors import ValidationFailed
+from hub.errors import ValidationFailed
 
 
 class MalformedBody(ValidationFailed):

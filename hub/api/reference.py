@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from hub.api import api
 from hub.api.errors import token_required
+from hub.errors import NotFound
 from hub.extensions import db
 from hub.i18n import current_language
 from hub.models import Agreement, Organisation, agreement_parties
-from hub.operations.errors import NotFound
 
 
 def _organisation(org: Organisation) -> dict:

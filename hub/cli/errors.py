@@ -9,7 +9,7 @@ import click
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from hub.database import SchemaError
-from hub.operations.errors import OperationError, ValidationFailed
+from hub.errors import OperationError, ValidationFailed
 
 
 def one_line_errors(func):

@@ -14,12 +14,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from hub.cli.errors import one_line_errors
+from hub.errors import NotFound
 from hub.extensions import db
 from hub.i18n import LOCALES
 from hub.models import User
 from hub.operations import imports
 from hub.operations.actor import Actor
-from hub.operations.errors import NotFound
 
 
 def _actor(username: str) -> Actor:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 from flask_babel import lazy_gettext as _l
 
-from hub.operations.errors import ValidationFailed
+from hub.errors import ValidationFailed
 
 #: Both parties' zone (Asia/Ho_Chi_Minh, Asia/Vientiane): UTC+7, no DST.
 LOCAL = timezone(timedelta(hours=7))

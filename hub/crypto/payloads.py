@@ -43,11 +43,11 @@ from hub.crypto.sealing import (
 )
 from hub.crypto.sealing import open_sealed as _open_sealed
 from hub.crypto.sealing import seal as _seal
+from hub.errors import Forbidden, OperationError
 from hub.extensions import db
 from hub.models import PayloadWrap, SealedPayload, Setting
 from hub.models.base import utcnow
 from hub.operations.actor import Actor
-from hub.operations.errors import Forbidden, OperationError
 from hub.text import clean, fold
 
 #: Same key as hub.backup's: one id names this hub in backups and in bindings.

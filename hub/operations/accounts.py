@@ -17,13 +17,13 @@ from hub import audit
 from hub.auth import sessions, totp
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
 from hub.auth.tokens import new_token, token_digest
+from hub.errors import Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import ApiToken, Organisation, Setting, User, UserSession
 from hub.models.base import utcnow
 from hub.models.user import LANGUAGES, ROLES
 from hub.operations import attempts
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import Forbidden, NotFound, OperationError, ValidationFailed
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from hub.errors import Forbidden
 from hub.extensions import db
 from hub.models import Agreement, Organisation
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import Forbidden
 
 
 def _require_admin(actor: Actor) -> None:

@@ -17,12 +17,12 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from hub import audit
+from hub.errors import NotFound
 from hub.extensions import db
 from hub.models import Attachment, Exchange
 from hub.operations import checks, content, outbox
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import NotFound
 from hub.operations.exchanges import is_reader, logs_for
 from hub.operations.permissions import exchange_for, visible_exchange
 

@@ -18,11 +18,11 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from hub import audit
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import LoginThrottle, User
 from hub.models.base import utcnow
 from hub.operations.actor import Actor
-from hub.operations.errors import ValidationFailed
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
 from hub.audit import checkpoints, fields, store, verify
+from hub.errors import Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, AuditEntry, AuditLog, Checkpoint, agreement_parties
 from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import Forbidden, NotFound, OperationError, ValidationFailed
 
 MAX_ENTRIES = 1000  # per get-entries call, as CT logs cap theirs
 

@@ -26,13 +26,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from hub import audit
+from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Case, Exchange, Organisation, Place, Seizure, Suspect
 from hub.models.case import CASE_STATUSES, DRUG_TYPES, UNITS
 from hub.operations import checks, content
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import Conflict, NotFound, ValidationFailed
 from hub.operations.permissions import case_for
 from hub.operations.permissions import visible_case as visible_case  # re-exported
 from hub.operations.scope import cases_visible_to
@@ -540,7 +540,7 @@ class SuspectView:
 
 def read_suspects(actor: Actor, case: Case) -> list[SuspectView]:
     """Open the case's suspects for the actor (each opening audited); unreadable ones skipped."""
-    from hub.operations.errors import OperationError
+    from hub.errors import OperationError
 
     logs = logs_for(case)
     views = []

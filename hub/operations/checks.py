@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from hub.errors import Forbidden, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Organisation
 from hub.models.base import utcnow
 from hub.operations.actor import Actor
-from hub.operations.errors import Forbidden, ValidationFailed
 from hub.text import clean
 
 #: Largest id any route or field accepts: beyond it nothing exists (and PostgreSQL's

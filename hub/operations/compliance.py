@@ -11,10 +11,10 @@ from sqlalchemy import select
 from hub import audit
 from hub.compliance import periods
 from hub.compliance.evaluate import Report, evaluate
+from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Organisation
 from hub.operations.actor import Actor
-from hub.operations.errors import NotFound, ValidationFailed
 
 EXPORT_FORMATS = ("csv", "pdf")
 

@@ -33,13 +33,13 @@ from sqlalchemy import func, select
 
 from hub.crypto import service
 from hub.crypto.peer_request import sign_request
+from hub.errors import Conflict, OperationError
 from hub.extensions import db
 from hub.models import OutboxItem, Peer
 from hub.models.base import utcnow
 from hub.models.peer import DELIVERED, QUEUED
 from hub.operations import outbox, packages, peers
 from hub.operations.actor import SYSTEM, Actor
-from hub.operations.errors import Conflict, OperationError
 from hub.operations.inbox import HELLO_PATH, INBOX_PATH
 
 log = logging.getLogger(__name__)

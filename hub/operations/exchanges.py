@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub import audit
+from hub.errors import Conflict, NotFound
 from hub.extensions import db
 from hub.i18n import COUNTRY_LANGUAGE, LOCALES
 from hub.models import Agreement, Case, Exchange, ExchangeTranslation, Organisation, User
@@ -30,7 +31,6 @@ from hub.models.exchange import (
 from hub.operations import checks, content, outbox, reference_cache
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import Conflict, NotFound
 from hub.operations.permissions import REQUEST_KINDS, exchange_for
 from hub.operations.permissions import visible_exchange as visible_exchange  # re-exported
 from hub.operations.scope import cases_visible_to, exchanges_visible_to

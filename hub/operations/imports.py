@@ -23,11 +23,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from hub.errors import OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import Case, Organisation, Setting
 from hub.operations import checks
 from hub.operations.actor import Actor
-from hub.operations.errors import OperationError, ValidationFailed
 from hub.text import clean
 
 #: Times written without an offset are local to the border provinces (UTC+7, no DST).

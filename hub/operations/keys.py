@@ -21,11 +21,11 @@ from hub.crypto import service
 from hub.crypto.keyring import ENC, HUB, KeyInfo, KeyringError, check_org
 from hub.crypto.payloads import to_sealed
 from hub.crypto.sealing import SealingError, rewrap
+from hub.errors import NotFound, OperationError
 from hub.extensions import db
 from hub.models import Agreement, Organisation, PayloadWrap, SealedPayload
 from hub.models.audit import HUB_LOG
 from hub.operations.actor import Actor
-from hub.operations.errors import NotFound, OperationError
 
 
 class KeyOperationFailed(OperationError):

@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from hub import audit
 from hub.compliance.rules import validate_params
+from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Obligation
 from hub.operations.actor import Actor
-from hub.operations.errors import Forbidden, NotFound, ValidationFailed
 
 
 def _agreement(actor: Actor, code: str) -> Agreement:

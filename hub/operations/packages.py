@@ -47,6 +47,7 @@ from hub.crypto.sealing import (
     open_sealed,
 )
 from hub.crypto.sealing import seal as seal_envelope
+from hub.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import (
     Agreement,
@@ -61,7 +62,6 @@ from hub.models.base import utcnow
 from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, HANDLING_CODES, RELIABILITY
 from hub.operations import checks, outbox, package_updates
 from hub.operations.actor import Actor
-from hub.operations.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
 from hub.operations.exchanges import stays_between
 from hub.operations.scope import get_exchange
 from hub.text import fold

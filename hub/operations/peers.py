@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from hub import audit
 from hub.crypto import service
 from hub.crypto.keyring import ENC, SIGN, KeyringError
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.extensions import db
 from hub.models import Agreement, Organisation, OutboxItem, Peer, PeerKey, PeerOrganisation
 from hub.models.audit import HUB_LOG
@@ -30,7 +31,6 @@ from hub.models.base import utcnow
 from hub.models.peer import QUEUED
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.checks import Errors
-from hub.operations.errors import Conflict, Forbidden, NotFound
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")

@@ -13,11 +13,11 @@ from collections.abc import Callable
 
 from flask_babel import lazy_gettext as _l
 
+from hub.errors import Forbidden, NotFound
 from hub.extensions import db
 from hub.models import Case, Exchange
 from hub.operations import checks
 from hub.operations.actor import Actor
-from hub.operations.errors import Forbidden, NotFound
 from hub.operations.scope import cases_visible_to, exchanges_visible_to
 
 REQUEST_KINDS = ("request", "permission_request")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import Select, and_, or_, select
 
+from hub.errors import NotFound
 from hub.extensions import db
 from hub.models import Case, Exchange, case_organisations
 from hub.operations.actor import Actor
-from hub.operations.errors import NotFound
 
 
 def exchanges_visible_to(actor: Actor, query: Select | None = None) -> Select:

@@ -12,10 +12,10 @@ from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from hub.errors import ValidationFailed
 from hub.models.user import ROLES
 from hub.operations import accounts
 from hub.operations import admin as reference_reads
-from hub.operations.errors import ValidationFailed
 from hub.web.access import role_required
 from hub.web.auth import ROLE_NAMES
 from hub.web.forms import EmptyForm

@@ -25,11 +25,11 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from hub.auth import totp
 from hub.auth.sessions import COOKIE
+from hub.errors import ValidationFailed
 from hub.i18n import LANG_COOKIE, LOCALES
 from hub.operations import accounts
 from hub.operations.accounts import LoginFailed, SecondFactorFailed
 from hub.operations.actor import Actor
-from hub.operations.errors import ValidationFailed
 from hub.web.access import login_required
 from hub.web.forms import EmptyForm, LanguageForm, LoginForm
 from hub.web.redirects import local_target, next_or_home

@@ -15,11 +15,11 @@ from decimal import Decimal
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.i18n import current_language
 from hub.models import Case
 from hub.operations import cases, listing
-from hub.operations.errors import ValidationFailed
 from hub.text import QuantityError, format_quantity
 from hub.web import pickers
 from hub.web.access import login_required, role_required

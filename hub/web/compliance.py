@@ -20,11 +20,11 @@ from werkzeug.routing import BuildError
 from hub.compliance import report as reports
 from hub.compliance.rules import REGISTRY
 from hub.downloads import download
+from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.i18n import parse_input_date
 from hub.models import Agreement, agreement_parties
 from hub.operations import compliance, obligations
-from hub.operations.errors import NotFound, ValidationFailed
 from hub.web.access import login_required, role_required
 
 bp = Blueprint("compliance", __name__)

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from hub.operations.errors import OperationError
+from hub.errors import OperationError
 
 log = logging.getLogger("hub.errors")
 

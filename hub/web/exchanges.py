@@ -12,10 +12,10 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from hub.downloads import download
+from hub.errors import NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.i18n import current_language
 from hub.operations import attachments, exchanges, listing, scope
-from hub.operations.errors import NotFound, OperationError, ValidationFailed
 from hub.web import pickers
 from hub.web.access import login_required, role_required
 from hub.web.exchange_forms import ExchangeFilterForm, ExchangeForm, TranslationForm

@@ -14,10 +14,10 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 
 from hub.downloads import download
+from hub.errors import OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import Exchange, ImportedPackage
 from hub.operations import packages
-from hub.operations.errors import OperationError, ValidationFailed
 from hub.operations.scope import get_exchange
 from hub.web.access import role_required
 

@@ -1,6 +1,8 @@
-"""Typed outcomes of a refused operation; both faces turn them into 4xx answers.
+"""Typed outcomes of a refused operation; the faces turn them into 4xx answers.
 
-Messages are lazy strings: they are translated when shown, in the reader's language.
+Neutral: every layer (crypto excepted, which raises its own), operations and
+the faces may import this module, and it imports nothing of the hub. Messages
+are lazy strings: they are translated when shown, in the reader's language.
 """
 
 from __future__ import annotations
