@@ -95,8 +95,7 @@ def stubbed(*, sealing: bool, auditing: bool):
     payload_id NULL, as before the encryption issue); auditing by a no-op.
     Everything else (token, schema, rules, insert, commit, response) runs as usual.
     """
-    from hub import audit
-    from hub.operations import content
+    from hub.operations import audit, content
 
     saved = content.seal_json, audit.record
     if sealing:

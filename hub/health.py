@@ -104,10 +104,10 @@ def run_checks(app: Flask) -> list[Check]:
 def _caller_is_admin() -> bool:
     if g.get("actor") is None and request.headers.get("Authorization"):
         # /healthz is outside /api/, where bearer tokens are read: read it here too.
-        from hub.security import _load_bearer
+        from hub.security import load_bearer
 
         try:
-            _load_bearer()
+            load_bearer()
         except Exception:
             _rollback()
             return False

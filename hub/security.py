@@ -31,7 +31,7 @@ def _load_identity() -> None:
     if request.path.startswith("/static/"):
         return
     if request.path.startswith("/api/"):
-        _load_bearer()
+        load_bearer()
     else:
         _load_cookie()
 
@@ -53,7 +53,9 @@ def _load_cookie() -> None:
         g.actor = Actor.for_user(row.user)
 
 
-def _load_bearer() -> None:
+def load_bearer() -> None:
+    """Identify the caller from an ``Authorization: Bearer`` header, if it names a live
+    token (sets ``g.actor``); anything else leaves the request anonymous."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

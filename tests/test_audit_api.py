@@ -7,9 +7,9 @@ import base64
 import pytest
 from audit_support import make_hub_key, rfc_leaf, rfc_verify_consistency, rfc_verify_inclusion
 
-from hub import audit
 from hub.audit import note
 from hub.extensions import db
+from hub.operations import audit
 from hub.operations.actor import SYSTEM
 
 LOG = "QB-KM-MOU"

@@ -12,18 +12,18 @@ from hub.audit import log, verify
 from hub.audit.entry import EntryError, decode_entry, parse_time
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, AuditNode
-from hub.operations.actor import SYSTEM, Actor
 
 LOG = "QB-KM-MOU"
-OFFICER = Actor(
-    user_id=None, username="qb.officer", organisation_id=None, organisation_code="QB", role="x"
-)
+#: Who did it, as the log takes it: (username, organisation code).
+OFFICER = ("qb.officer", "QB")
+SYSTEM = ("system", "HUB")
 
 
 def _items(count: int, start: int = 0) -> list[dict]:
     return [
         {
-            "actor": OFFICER if i % 3 else SYSTEM,
+            "actor": (OFFICER if i % 3 else SYSTEM)[0],
+            "organisation": (OFFICER if i % 3 else SYSTEM)[1],
             "action": "exchange_sent",
             "target_type": "exchange",
             "target_id": 1000 + i,
@@ -72,6 +72,7 @@ def _one_by_one(items: list[dict], name: str = LOG) -> None:
         audit.record(
             item["action"],
             actor=item["actor"],
+            organisation=item["organisation"],
             target_type=item["target_type"],
             target_id=item["target_id"],
             logs=[name],
@@ -146,15 +147,24 @@ def test_a_batch_for_an_unknown_agreement_is_refused(app):
 def test_collected_entries_are_not_appended_until_handed_to_a_batch(app):
     before = _state()
     with log.collecting(db.session) as collected:
-        audit.record("request_answered", actor=OFFICER, target_type="exchange", target_id=7,
-                     logs=[LOG], details={"response": 8})  # fmt: skip
+        audit.record(
+            "request_answered",
+            actor="qb.officer",
+            organisation="QB",
+            target_type="exchange",
+            target_id=7,
+            logs=[LOG],
+            details={"response": 8},
+        )
         with pytest.raises(RuntimeError), log.collecting(db.session):
             pass  # one collector at a time
     assert _state() == before  # nothing written while collecting
     assert [(name, e.action, e.target_id) for name, e in collected] == [
         (LOG, "request_answered", 7)
     ]
-    audit.record("login", actor=SYSTEM, target_type="user", target_id=1, logs=[LOG])
+    audit.record(
+        "login", actor="system", organisation="HUB", target_type="user", target_id=1, logs=[LOG]
+    )
     assert _head().size == before[0] + 1  # appends as usual after the block
     log.append_many(db.session, LOG, [e for _name, e in collected])
     db.session.commit()

@@ -17,11 +17,12 @@ from audit_support import make_hub_key
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from hub import audit, create_app
+from hub import create_app
 from hub.audit import verify
 from hub.audit.entry import decode_entry
 from hub.extensions import db
 from hub.models import Agreement, AuditEntry, AuditLog, Organisation
+from hub.operations import audit
 from hub.operations.actor import SYSTEM
 
 WRITERS = 8

@@ -18,12 +18,12 @@ from audit_support import (
 )
 from sqlalchemy import func, select
 
-from hub import audit
 from hub.audit import checkpoints, merkle, note, store, verify
 from hub.audit.entry import EntryError, decode_entry, encode_entry
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, AuditNode, Checkpoint
 from hub.models.audit import HUB_LOG
+from hub.operations import audit
 from hub.operations.actor import SYSTEM
 
 LOG = "QB-KM-MOU"
@@ -202,7 +202,15 @@ def test_a_crash_before_commit_leaves_neither_change_nor_entry(app, database_url
     try:
         from hub.audit.log import append
 
-        append(session, LOG, actor=SYSTEM, action="x", target_type="t", target_id=1)
+        append(
+            session,
+            LOG,
+            actor="system",
+            organisation="HUB",
+            action="x",
+            target_type="t",
+            target_id=1,
+        )
         session.connection().invalidate()  # the process "crashes": no commit, no rollback
     finally:
         session.close()

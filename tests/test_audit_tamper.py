@@ -15,10 +15,10 @@ import pytest
 from audit_support import make_hub_key, tamper
 from sqlalchemy import select, text
 
-from hub import audit
 from hub.audit import checkpoints, merkle, verify
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, Checkpoint
+from hub.operations import audit
 from hub.operations.actor import SYSTEM
 
 LOG = "QB-KM-MOU"

@@ -6,10 +6,10 @@ import pytest
 from audit_support import make_hub_key, tamper
 from sqlalchemy import select
 
-from hub import audit
 from hub.audit import checkpoints, note
 from hub.extensions import db
 from hub.models import AuditLog
+from hub.operations import audit
 from hub.operations.actor import SYSTEM
 
 LOG = "QB-KM-MOU"

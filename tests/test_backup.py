@@ -21,11 +21,11 @@ from conftest import _pg_exec, _settings
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from hub import audit, backup, create_app
+from hub import backup, create_app
 from hub.crypto.keyring import KdfParams, Keyring
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, Setting, User
-from hub.operations import accounts
+from hub.operations import accounts, audit
 from hub.operations.actor import SYSTEM
 
 AGREEMENT_LOG = "QB-KM-MOU"

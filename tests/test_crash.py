@@ -69,8 +69,8 @@ LOGS = ("QB-KM-MOU", "QB-SV-MOU")
 
 
 def write(base, ack_path):
-    from hub import audit
     from hub.extensions import db
+    from hub.operations import audit
     from hub.operations.actor import SYSTEM
 
     with app.app_context():

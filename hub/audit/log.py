@@ -26,7 +26,6 @@ from hub.extensions import db
 from hub.models import Agreement
 from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
-from hub.operations.actor import Actor
 
 #: session.info key: ids of the logs appended to in the open transaction
 #: (read after commit to sign checkpoints when due; see hub.audit.checkpoints).
@@ -82,13 +81,17 @@ def append(
     session: Session,
     name: str,
     *,
-    actor: Actor,
+    actor: str,
+    organisation: str,
     action: str,
     target_type: str,
     target_id: object,
     details: dict[str, Any] | None = None,
 ) -> int:
-    """Append one entry to log ``name``; returns its index. Does not commit."""
+    """Append one entry to log ``name``; returns its index. Does not commit.
+
+    ``actor`` is who did it (a username, or "system") and ``organisation`` their
+    organisation's code, as plain strings: the log knows nothing of accounts."""
     writer = store.Writer(session)
     try:
         log_id, size, root = lock_log(session, name, writer)
@@ -98,8 +101,8 @@ def append(
             log=name,
             index=size,
             time=now,
-            actor=actor.username,
-            organisation=actor.organisation_code,
+            actor=actor,
+            organisation=organisation,
             action=action,
             target_type=target_type,
             target_id=target,
@@ -109,8 +112,8 @@ def append(
             log_id,
             size,
             writer.when(now),
-            actor.username,
-            actor.organisation_code,
+            actor,
+            organisation,
             action,
             target_type,
             target,
@@ -127,7 +130,8 @@ def append(
 class Pending:
     """One entry of a batch append (:func:`append_many`); fields as for :func:`append`."""
 
-    actor: Actor
+    actor: str
+    organisation: str
     action: str
     target_type: str
     target_id: object
@@ -161,8 +165,8 @@ def append_many(session: Session, name: str, entries: Sequence[Pending]) -> int:
                 log=name,
                 index=size + offset,
                 time=moment,
-                actor=item.actor.username,
-                organisation=item.actor.organisation_code,
+                actor=item.actor,
+                organisation=item.organisation,
                 action=item.action,
                 target_type=item.target_type,
                 target_id=target,
@@ -173,8 +177,8 @@ def append_many(session: Session, name: str, entries: Sequence[Pending]) -> int:
                     log_id,
                     size + offset,
                     writer.when(moment),
-                    item.actor.username,
-                    item.actor.organisation_code,
+                    item.actor,
+                    item.organisation,
                     item.action,
                     item.target_type,
                     target,
@@ -193,11 +197,12 @@ def append_many(session: Session, name: str, entries: Sequence[Pending]) -> int:
 def record(
     action: str,
     *,
-    actor: Actor,
+    actor: str,
+    organisation: str,
     target_type: str,
     target_id: object,
     logs: Iterable[str] = (),
-    details: dict | None = None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry to each named log (agreement codes), or to the hub log when none.
 
@@ -209,13 +214,14 @@ def record(
     for name in sorted(set(logs)) or [HUB_LOG]:
         if collected is not None:
             collected.append(
-                (name, Pending(actor, action, target_type, target_id, details=details))
+                (name, Pending(actor, organisation, action, target_type, target_id, details))
             )
             continue
         append(
             db.session,
             name,
             actor=actor,
+            organisation=organisation,
             action=action,
             target_type=target_type,
             target_id=target_id,

@@ -10,7 +10,7 @@ import click
 
 from hub.cli.errors import one_line_errors
 from hub.crypto import service
-from hub.crypto.keyring import CorruptKeyFile, KeyringError, _parse_public_entry
+from hub.crypto.keyring import CorruptKeyFile, KeyringError, parse_public_entry
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM
 
@@ -138,7 +138,7 @@ def keys_import_public(file: Path, yes: bool) -> None:
     try:
         document = json.loads(text)
         org = str(document["org"])
-        entries = [_parse_public_entry(e, f"key {i}") for i, e in enumerate(document["keys"])]
+        entries = [parse_public_entry(e, f"key {i}") for i, e in enumerate(document["keys"])]
     except (ValueError, KeyError, TypeError, CorruptKeyFile) as exc:
         raise click.ClickException(f"not a valid public key export: {exc}") from exc
     click.echo(f"Public keys of {org}:")

@@ -236,7 +236,7 @@ def _public_raw(key: HpkePublicKey | Ed25519PublicKey) -> bytes:
 _PUBLIC_FIELDS: Final = ("kind", "key_version", "suite", "public_key", "fingerprint", "created")
 
 
-def _parse_public_entry(entry: Any, where: str) -> tuple[str, int, str, bytes, str, str]:
+def parse_public_entry(entry: Any, where: str) -> tuple[str, int, str, bytes, str, str]:
     """Validate one public key record and recompute its fingerprint from its bytes."""
     try:
         kind, version, suite = entry["kind"], entry["key_version"], entry["suite"]
@@ -334,7 +334,7 @@ class Keyring:
         for code in [org] if org else self.orgs():
             for (kind, version), exts in sorted(self._files(code).items()):
                 path = self._path(code, kind, version, "pub" if "pub" in exts else "key")
-                _, _, suite, _, fp, created = _parse_public_entry(_load_json(path), str(path))
+                _, _, suite, _, fp, created = parse_public_entry(_load_json(path), str(path))
                 infos.append(KeyInfo(code, kind, version, suite, fp, created, "key" in exts))
         return infos
 
@@ -556,7 +556,7 @@ class Keyring:
             raise CorruptKeyFile(f"{path}: unknown public key format or version")
         if data.get("org") != org:
             raise WrongOrganisation(f"{path} holds a key of {data.get('org')!r}, not of {org!r}")
-        got_kind, got_version, suite, raw, _, _ = _parse_public_entry(data, str(path))
+        got_kind, got_version, suite, raw, _, _ = parse_public_entry(data, str(path))
         if (got_kind, got_version) != (kind, version):
             raise CorruptKeyFile(f"{path}: kind or version does not match its name")
         private_path = self._path(org, kind, version, "key")
@@ -624,7 +624,7 @@ class Keyring:
                 "_hub is this hub's own folder; a partner's keys go under its code"
             )
 
-        parsed = [_parse_public_entry(entry, f"{org} key {i}") for i, entry in enumerate(entries)]
+        parsed = [parse_public_entry(entry, f"{org} key {i}") for i, entry in enumerate(entries)]
         # Check everything before writing anything, so a refused import changes nothing.
         for kind, version, _suite, _raw, fp, _created in parsed:
             existing = self._existing_fingerprint(org, kind, version)

@@ -27,7 +27,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 from sqlalchemy.orm import make_transient_to_detached
 
-from hub import audit
 from hub.crypto import service
 from hub.crypto.keyring import KeyNotFound, KeyringError
 from hub.crypto.sealing import (
@@ -47,6 +46,7 @@ from hub.errors import Forbidden, OperationError
 from hub.extensions import db
 from hub.models import PayloadWrap, SealedPayload, Setting
 from hub.models.base import utcnow
+from hub.operations import audit
 from hub.operations.actor import Actor
 from hub.text import clean, fold
 

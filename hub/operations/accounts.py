@@ -13,7 +13,6 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 
-from hub import audit
 from hub.auth import sessions, totp
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
 from hub.auth.tokens import new_token, token_digest
@@ -22,7 +21,7 @@ from hub.extensions import db
 from hub.models import ApiToken, Organisation, Setting, User, UserSession
 from hub.models.base import utcnow
 from hub.models.user import LANGUAGES, ROLES
-from hub.operations import attempts
+from hub.operations import attempts, audit
 from hub.operations.actor import SYSTEM, Actor
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from hub import audit
 from hub.errors import NotFound
 from hub.extensions import db
 from hub.models import Attachment, Exchange
-from hub.operations import checks, content, outbox
+from hub.operations import audit, checks, content, outbox
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.exchanges import is_reader, logs_for

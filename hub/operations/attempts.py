@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from hub import audit
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import LoginThrottle, User
 from hub.models.base import utcnow
+from hub.operations import audit
 from hub.operations.actor import Actor
 
 

@@ -1,25 +1,67 @@
-"""Reading and verifying the audit logs: who may see which log, proofs, "verify now".
+"""The audit logs as operations see them: recording for an actor; reading and verifying
+them (who may see which log, proofs, "verify now").
 
-The logs themselves are written by hub.audit.record inside every other
-operation; this module is what the faces (API, pages, CLI) call to read them.
+Every other operation calls :func:`record` inside its transaction: hub.audit takes
+who did it as plain strings, this is where an Actor becomes them. The rest is
+what the faces (API, pages, CLI) call to read the logs.
 A log is visible to the organisations party to its agreement; the hub-wide log
 to administrators. Anyone else gets NotFound, as for any record not theirs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
 
 from hub.audit import checkpoints, fields, store, verify
+from hub.audit import log as audit_log
 from hub.errors import Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, AuditEntry, AuditLog, Checkpoint, agreement_parties
 from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
 from hub.operations.actor import SYSTEM, Actor
+
+
+def record(
+    action: str,
+    *,
+    actor: Actor,
+    target_type: str,
+    target_id: object,
+    logs: Iterable[str] = (),
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append ``action`` by ``actor`` to each named log (or the hub log): see
+    :func:`hub.audit.log.record`. Inside the operation's transaction, before it commits."""
+    audit_log.record(
+        action,
+        actor=actor.username,
+        organisation=actor.organisation_code,
+        target_type=target_type,
+        target_id=target_id,
+        logs=logs,
+        details=details,
+    )
+
+
+def pending(
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: object,
+    details: dict[str, Any] | None = None,
+) -> audit_log.Pending:
+    """One entry by ``actor`` for a batch append (:func:`hub.audit.log.append_many`)."""
+    return audit_log.Pending(
+        actor.username, actor.organisation_code, action, target_type, target_id, details
+    )
+
 
 MAX_ENTRIES = 1000  # per get-entries call, as CT logs cap theirs
 

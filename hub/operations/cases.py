@@ -25,12 +25,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub import audit
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Case, Exchange, Organisation, Place, Seizure, Suspect
 from hub.models.case import CASE_STATUSES, DRUG_TYPES, UNITS
-from hub.operations import checks, content
+from hub.operations import audit, checks, content
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.permissions import case_for

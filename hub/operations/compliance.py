@@ -8,12 +8,12 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hub import audit
 from hub.compliance import periods
 from hub.compliance.evaluate import Report, evaluate
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Organisation
+from hub.operations import audit
 from hub.operations.actor import Actor
 
 EXPORT_FORMATS = ("csv", "pdf")

@@ -16,7 +16,6 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hub import audit
 from hub.errors import Conflict, NotFound
 from hub.extensions import db
 from hub.i18n import COUNTRY_LANGUAGE, LOCALES
@@ -28,7 +27,7 @@ from hub.models.exchange import (
     HANDLING_CODES,
     RELIABILITY,
 )
-from hub.operations import checks, content, outbox, reference_cache
+from hub.operations import audit, checks, content, outbox, reference_cache
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.permissions import REQUEST_KINDS, exchange_for

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from hub import audit
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import Exchange
-from hub.operations import checks, content, outbox
+from hub.operations import audit, checks, content, outbox
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.exchanges import SUBJECT_MAX, logs_for

@@ -708,8 +708,7 @@ def _status_from_history(actor: Actor, case, status: str, closed_on: date | None
     """Where an imported case stands today. The steps that led there are not in the
     file, and every status is reachable from "open" by the allowed transitions, so it
     is recorded as one change from "open", marked imported in its audit entry."""
-    from hub import audit
-    from hub.operations import cases
+    from hub.operations import audit, cases
 
     old = case.status
     case.status = status

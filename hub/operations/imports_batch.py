@@ -31,7 +31,7 @@ from hub.crypto.sealing import seal as seal_envelope
 from hub.extensions import db
 from hub.models import Exchange, PayloadWrap, SealedPayload
 from hub.models.base import utcnow
-from hub.operations import content, exchanges
+from hub.operations import audit, content, exchanges
 from hub.operations.actor import Actor
 
 #: Rows per flush: enough to amortise the statements, small enough to keep memory flat.
@@ -142,9 +142,9 @@ class ExchangeBatch:
         ]
         self.exchange_rows.append({**values, "id": exchange_id, "payload_id": payload_id})
         self.unwritten.add(exchange_id)
-        entry = log.Pending(
-            actor=actor,
-            action="exchange_sent",
+        entry = audit.pending(
+            actor,
+            "exchange_sent",
             target_type="exchange",
             target_id=exchange_id,
             details=exchanges.sent_details(values, checked, sealed.ciphertext_sha256),

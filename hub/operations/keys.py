@@ -16,7 +16,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import defer, selectinload
 
-from hub import audit
 from hub.crypto import service
 from hub.crypto.keyring import ENC, HUB, KeyInfo, KeyringError, check_org
 from hub.crypto.payloads import to_sealed
@@ -25,6 +24,7 @@ from hub.errors import NotFound, OperationError
 from hub.extensions import db
 from hub.models import Agreement, Organisation, PayloadWrap, SealedPayload
 from hub.models.audit import HUB_LOG
+from hub.operations import audit
 from hub.operations.actor import Actor
 
 

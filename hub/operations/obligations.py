@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hub import audit
 from hub.compliance.rules import validate_params
 from hub.errors import Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Obligation
+from hub.operations import audit
 from hub.operations.actor import Actor
 
 

@@ -21,12 +21,12 @@ from typing import Any, Final
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hub import audit
 from hub.crypto import payloads
 from hub.crypto.sealing import Sealed
 from hub.extensions import db
 from hub.i18n import LOCALES
 from hub.models import Attachment, Exchange, ExchangeTranslation, SealedPayload
+from hub.operations import audit
 from hub.operations.actor import Actor
 from hub.operations.permissions import REQUEST_KINDS
 

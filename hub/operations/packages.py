@@ -26,7 +26,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit
 from hub.crypto import payloads, service
 from hub.crypto.keyring import ENC, KeyringError
 from hub.crypto.package import (
@@ -60,7 +59,7 @@ from hub.models import (
 )
 from hub.models.base import utcnow
 from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, HANDLING_CODES, RELIABILITY
-from hub.operations import checks, outbox, package_updates
+from hub.operations import audit, checks, outbox, package_updates
 from hub.operations.actor import Actor
 from hub.operations.exchanges import stays_between
 from hub.operations.scope import get_exchange

@@ -20,7 +20,6 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from hub import audit
 from hub.crypto import service
 from hub.crypto.keyring import ENC, SIGN, KeyringError
 from hub.errors import Conflict, Forbidden, NotFound
@@ -29,6 +28,7 @@ from hub.models import Agreement, Organisation, OutboxItem, Peer, PeerKey, PeerO
 from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
 from hub.models.peer import QUEUED
+from hub.operations import audit
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.checks import Errors
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub import audit, reference
+from hub import reference
 from hub.extensions import db
 from hub.models import Agreement, Obligation, Organisation, OrganisationName, Place
+from hub.operations import audit
 from hub.operations.actor import SYSTEM
 
 
