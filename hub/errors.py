@@ -7,16 +7,23 @@ are lazy strings: they are translated when shown, in the reader's language.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from flask_babel import lazy_gettext as _l
+
+#: A message shown to the user: a str, or a lazy string translated when shown.
+Message: TypeAlias = object
 
 
 class OperationError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message=None):
+    def __init__(self, message: Message | None = None) -> None:
         super().__init__(str(message) if message is not None else self.code)
-        self.message = message if message is not None else _l("The request could not be done.")
+        self.message: Message = (
+            message if message is not None else _l("The request could not be done.")
+        )
 
 
 class ValidationFailed(OperationError):
@@ -25,12 +32,12 @@ class ValidationFailed(OperationError):
     status = 422
     code = "validation_failed"
 
-    def __init__(self, errors: dict[str, list]):
+    def __init__(self, errors: dict[str, list[Message]]) -> None:
         super().__init__(_l("Some fields need correcting."))
         self.errors = errors
 
     @classmethod
-    def one(cls, field: str, message) -> ValidationFailed:
+    def one(cls, field: str, message: Message) -> ValidationFailed:
         return cls({field: [message]})
 
 
@@ -40,7 +47,7 @@ class NotFound(OperationError):
     status = 404
     code = "not_found"
 
-    def __init__(self, message=None):
+    def __init__(self, message: Message | None = None) -> None:
         super().__init__(message if message is not None else _l("Not found."))
 
 
@@ -48,7 +55,7 @@ class Forbidden(OperationError):
     status = 403
     code = "forbidden"
 
-    def __init__(self, message=None):
+    def __init__(self, message: Message | None = None) -> None:
         super().__init__(message if message is not None else _l("You may not do this."))
 
 

@@ -280,7 +280,9 @@ class Keyring:
         self._cache_secret = secrets.token_bytes(32)
         self._cache: dict[tuple[str, str, int], tuple[bytes, Any]] = {}
         # Folder listings by organisation, with the folder's (inode, mtime, ctime).
-        self._listing: dict[str, tuple[tuple[int, int, int], dict]] = {}
+        self._listing: dict[
+            str, tuple[tuple[int, int, int], dict[tuple[str, int], frozenset[str]]]
+        ] = {}
 
     # --- paths and listing ---
 
@@ -349,7 +351,7 @@ class Keyring:
 
     # --- making keys ---
 
-    def _kinds_for(self, org: str) -> tuple[str, ...]:
+    def _kinds_for(self, org: str) -> tuple[Kind, ...]:
         return (SIGN,) if org == HUB else (ENC, SIGN)
 
     def _create(self, org: str, kind: str, version: int, passphrase: bytes) -> KeyInfo:
@@ -455,13 +457,16 @@ class Keyring:
     def _tag(self, passphrase: bytes) -> bytes:
         return hmac.new(self._cache_secret, passphrase, hashlib.sha256).digest()
 
-    def _unlock(self, org: str, kind: str, version: int, passphrase: bytes) -> Any:
+    def _unlock(
+        self, org: str, kind: str, version: int, passphrase: bytes
+    ) -> HpkePrivateKey | Ed25519PrivateKey:
         cache_key = (org, kind, version)
         tag = self._tag(passphrase)
         with self._lock:
             cached = self._cache.get(cache_key)
         if cached is not None and hmac.compare_digest(cached[0], tag):
-            return cached[1]
+            unlocked: HpkePrivateKey | Ed25519PrivateKey = cached[1]
+            return unlocked
 
         path = self._path(org, kind, version, "key")
         data = _load_json(path)
@@ -500,7 +505,7 @@ class Keyring:
             raise CorruptKeyFile(f"{path} was altered: its contents do not authenticate") from exc
 
         try:
-            private: Any
+            private: HpkePrivateKey | Ed25519PrivateKey
             if kind == ENC:
                 private = HpkePrivateKey.from_bytes(suite, raw)
                 derived = private.public.raw

@@ -270,16 +270,18 @@ def _check(value: Any, ok: Callable[[Any], bool], where: str) -> Any:
 
 
 def _str(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> str:
-    return _check(
+    checked: str = _check(
         value,
-        lambda v: isinstance(v, str) and bool(v) and (pattern is None or pattern.match(v)),
+        lambda v: isinstance(v, str) and bool(v) and (pattern is None or bool(pattern.match(v))),
         where,
     )
+    return checked
 
 
 def _version(value: Any, where: str) -> int:
     # bool is an int in Python; a JSON ``true`` is not a version.
-    return _check(value, lambda v: type(v) is int and v >= 1, where)
+    checked: int = _check(value, lambda v: type(v) is int and v >= 1, where)
+    return checked
 
 
 def _b64(value: Any, where: str) -> bytes:
