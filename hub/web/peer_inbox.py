@@ -18,6 +18,11 @@ def _refused(exc: inbox.InboxRefused):
     return response
 
 
+@bp.errorhandler(413)
+def too_large(_exc):
+    return _refused(inbox.InboxRefused(413, "too_large", "the body is over this hub's limit"))
+
+
 @bp.post("/inbox")
 def deliver():
     """One sealed package, as the body; answered with the signed receipt."""
