@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from hub.api import api
 from hub.api.errors import token_required
-from hub.errors import NotFound
 from hub.extensions import db
 from hub.i18n import current_language
-from hub.models import Agreement, Organisation, agreement_parties
+from hub.models import Agreement, Organisation
+from hub.operations import scope
 
 
 def _organisation(org: Organisation) -> dict:
@@ -43,15 +43,6 @@ def _agreement(agreement: Agreement) -> dict:
     }
 
 
-def _agreements_for(actor):
-    query = select(Agreement).order_by(Agreement.code)
-    if not actor.is_admin:
-        query = query.join(agreement_parties).where(
-            agreement_parties.c.organisation_id == actor.organisation_id
-        )
-    return query
-
-
 @api.get("/organisations")
 @token_required
 def list_organisations():
@@ -62,14 +53,11 @@ def list_organisations():
 @api.get("/agreements")
 @token_required
 def list_agreements():
-    rows = db.session.scalars(_agreements_for(g.actor))
+    rows = db.session.scalars(scope.agreements_visible_to(g.actor))
     return jsonify({"items": [_agreement(a) for a in rows]})
 
 
 @api.get("/agreements/<code>")
 @token_required
 def get_agreement(code: str):
-    row = db.session.scalar(_agreements_for(g.actor).where(Agreement.code == code))
-    if row is None:
-        raise NotFound()
-    return jsonify(_agreement(row))
+    return jsonify(_agreement(scope.get_agreement(g.actor, code)))

@@ -7,7 +7,7 @@ from sqlalchemy import Select, and_, or_, select
 
 from hub.errors import NotFound
 from hub.extensions import db
-from hub.models import Case, Exchange, case_organisations
+from hub.models import Agreement, Case, Exchange, agreement_parties, case_organisations
 from hub.operations.actor import Actor
 
 
@@ -135,3 +135,21 @@ def replied_to(actor: Actor, exchange: Exchange) -> Exchange | None:
 def replies(actor: Actor, exchange: Exchange) -> list[Exchange]:
     """The replies to the exchange that the actor sees."""
     return [r for r in exchange.replies if sees_exchange(actor, r)]
+
+
+def agreements_visible_to(actor: Actor) -> Select[tuple[Agreement]]:
+    """Agreements the actor sees, by code: their organisation's; all for administrators."""
+    query = select(Agreement).order_by(Agreement.code)
+    if not actor.is_admin:
+        query = query.join(agreement_parties).where(
+            agreement_parties.c.organisation_id == actor.organisation_id
+        )
+    return query
+
+
+def get_agreement(actor: Actor, code: str) -> Agreement:
+    """The agreement ``code`` if the actor sees it; NotFound otherwise (existence not revealed)."""
+    row = db.session.scalar(agreements_visible_to(actor).where(Agreement.code == code))
+    if row is None:
+        raise NotFound()
+    return row
