@@ -180,7 +180,7 @@ def test_lao_am_spellings_find_each_other(actors):
 
 def test_exchange_search_by_case_reference(actors):
     qb = actors["qb.officer"]
-    case = make_case(qb, reference="QB-2025-ĐL-7")
+    case = make_case(qb, reference="QB-2025-ĐL-7", organisations=["KM"])
     sent = make_exchange(
         qb, subject="Không liên quan", body="x", reliability="C", credibility=3, case=case.id
     )

@@ -414,7 +414,7 @@ def test_received_exchanges_bad_rows_are_reported_and_nothing_is_stored(app, off
         + f"k4{ok},,,ZZ\n"  # line 5: unknown sender
         + "k5,QB-KM-MOU,QB,response,Not a request,Body,lo,restricted,A,1,H0,,"
         + "2024-01-03T08:00,,k1,KM\n"  # line 6: answers an alert
-        + f"k6{ok},QB-2024-00003,,KM\n"  # line 7: fine (the case is ours)
+        + f"k6{ok},QB-2023-00017,,KM\n"  # line 7: fine (the case is ours, KM involved)
         + "k7,QB-SV-MOU,QB,alert,Wrong agreement,Body,lo,restricted,A,1,H0,,"
         + "2024-01-02T08:00,,,KM\n",  # line 8: KM is no party to QB-SV-MOU
     )

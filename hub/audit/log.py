@@ -24,7 +24,7 @@ from hub.audit.entry import EntryError, encode_entry
 from hub.audit.merkle import leaf_hash
 from hub.extensions import db
 from hub.models import Agreement
-from hub.models.audit import HUB_LOG
+from hub.models.audit import HUB_LOG, organisation_of_log
 from hub.models.base import utcnow
 
 #: session.info key: ids of the logs appended to in the open transaction
@@ -51,7 +51,7 @@ def lock_log(
         rows = writer.execute(query, (name,))
         if not rows:
             agreement_id = None
-            if name != HUB_LOG:
+            if name != HUB_LOG and organisation_of_log(name) is None:
                 session.flush()  # an agreement created in this transaction
                 agreement_id = session.scalar(select(Agreement.id).where(Agreement.code == name))
                 if agreement_id is None:

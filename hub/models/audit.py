@@ -11,6 +11,20 @@ from hub.extensions import db
 from hub.models.base import UTCDateTime, utcnow
 
 HUB_LOG = "hub"
+#: An organisation's own log ("org:QB"): what concerns a case but no agreement all of
+#: whose parties are involved in it. Only that organisation reads it.
+ORGANISATION_LOG_PREFIX = "org:"
+
+
+def organisation_log(code: str) -> str:
+    return ORGANISATION_LOG_PREFIX + code
+
+
+def organisation_of_log(name: str) -> str | None:
+    """The organisation code of an organisation's log, else None."""
+    if name.startswith(ORGANISATION_LOG_PREFIX):
+        return name[len(ORGANISATION_LOG_PREFIX) :]
+    return None
 
 
 class AuditLog(db.Model):
@@ -19,7 +33,7 @@ class AuditLog(db.Model):
     __tablename__ = "audit_logs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # An agreement code, or "hub" for what concerns no agreement.
+    # An agreement code, "hub" for what concerns no agreement, or "org:<code>".
     name: Mapped[str] = mapped_column(String(32), unique=True)
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"), unique=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)

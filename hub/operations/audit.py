@@ -4,8 +4,10 @@ them (who may see which log, proofs, "verify now").
 Every other operation calls :func:`record` inside its transaction: hub.audit takes
 who did it as plain strings, this is where an Actor becomes them. The rest is
 what the faces (API, pages, CLI) call to read the logs.
-A log is visible to the organisations party to its agreement; the hub-wide log
-to administrators. Anyone else gets NotFound, as for any record not theirs.
+A log is visible to the organisations party to its agreement, an organisation's
+own log (cases under no agreement all of whose parties are involved) to that
+organisation; the hub-wide log to administrators. Anyone else gets NotFound, as
+for any record not theirs.
 """
 
 from __future__ import annotations
@@ -15,14 +17,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from hub.audit import checkpoints, fields, store, verify
 from hub.audit import log as audit_log
 from hub.errors import Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
-from hub.models import Agreement, AuditEntry, AuditLog, Checkpoint, agreement_parties
-from hub.models.audit import HUB_LOG
+from hub.models import (
+    Agreement,
+    AuditEntry,
+    AuditLog,
+    Checkpoint,
+    Organisation,
+    agreement_parties,
+)
+from hub.models.audit import HUB_LOG, organisation_log, organisation_of_log
 from hub.models.base import utcnow
 from hub.operations.actor import SYSTEM, Actor
 
@@ -96,8 +105,9 @@ class LogDamaged(OperationError):
 
 
 def logs_visible_to(actor: Actor) -> Select:
-    """Logs the actor may read: their agreements' logs; the hub log for administrators;
-    all of them for the hub itself (the operator's command line)."""
+    """Logs the actor may read: their agreements' logs and their organisation's own log;
+    the hub log for administrators; all of them for the hub itself (the operator's
+    command line)."""
     query = select(AuditLog).order_by(AuditLog.name)
     if actor.role == SYSTEM.role:
         return query
@@ -110,7 +120,8 @@ def logs_visible_to(actor: Actor) -> Select:
         .where(agreement_parties.c.organisation_id == actor.organisation_id)
         .scalar_subquery()
     )
-    return query.where(AuditLog.agreement_id.in_(party))
+    own = AuditLog.name == organisation_log(actor.organisation_code)
+    return query.where(or_(AuditLog.agreement_id.in_(party), own))
 
 
 def visible_logs(actor: Actor) -> list[AuditLog]:
@@ -128,6 +139,14 @@ def get_log(actor: Actor, name: str) -> AuditLog:
 
 def agreement_of(log: AuditLog) -> Agreement | None:
     return db.session.get(Agreement, log.agreement_id) if log.agreement_id else None
+
+
+def organisation_of(log: AuditLog) -> Organisation | None:
+    """The organisation whose own log this is (None for agreements' logs and the hub's)."""
+    code = organisation_of_log(log.name)
+    if code is None:
+        return None
+    return db.session.scalar(select(Organisation).where(Organisation.code == code))
 
 
 def _index(field: str, value: int | None, low: int, high: int, default: int | None = None) -> int:

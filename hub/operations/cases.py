@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 from hub.errors import Conflict, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Case, Exchange, Organisation, Place, Seizure, Suspect
+from hub.models.audit import organisation_log
 from hub.models.case import CASE_STATUSES, DRUG_TYPES, UNITS
 from hub.operations import audit, checks, content
 from hub.operations.actor import Actor
@@ -91,19 +92,37 @@ class SuspectInput:
     identity_document: str = ""
 
 
+def involved_ids(case: Case) -> set[int]:
+    """The organisations that see the case: its owner and those involved."""
+    return {o.id for o in case.organisations} | {case.owner_organisation_id}
+
+
 def logs_for(case: Case) -> list[str]:
-    """The logs a case's entries go to: its agreements and its exchanges' agreements."""
-    codes = {a.code for a in case.agreements}
+    """The logs a case's entries go to: those of its agreements (and its exchanges')
+    whose parties are all involved in the case; when there is none, the own log of each
+    organisation involved.
+
+    A log is read by every party of its agreement, so a case's reference, seizures,
+    suspects and openings go only where every reader sees the case anyway; and never
+    to the hub-wide log, which administrators read (they see no case data).
+    """
+    agreements = {a.id: a for a in case.agreements}
     if case.id is not None:
-        codes |= set(
-            db.session.scalars(
-                select(Agreement.code)
-                .join(Exchange, Exchange.agreement_id == Agreement.id)
-                .where(Exchange.case_id == case.id)
-                .distinct()
-            )
-        )
-    return sorted(codes)
+        linked = select(Exchange.agreement_id).where(Exchange.case_id == case.id)
+        for row in db.session.scalars(
+            select(Agreement)
+            .where(Agreement.id.in_(linked), Agreement.id.not_in(list(agreements)))
+            .options(selectinload(Agreement.parties))
+        ):
+            agreements[row.id] = row
+    involved = involved_ids(case)
+    codes = [a.code for a in agreements.values() if {p.id for p in a.parties} <= involved]
+    if codes:
+        return sorted(codes)
+    organisations = {o.id: o.code for o in case.organisations}
+    if case.owner_organisation_id not in organisations:
+        organisations[case.owner_organisation_id] = case.owner.code
+    return sorted(organisation_log(code) for code in organisations.values())
 
 
 def _place(errors: Errors, name: str, code, kinds: tuple[str, ...]) -> Place | None:

@@ -88,6 +88,27 @@ def stays_between(answered: Exchange, sender_id: int, recipient_id: int) -> bool
     return {sender_id, recipient_id} == {answered.sender_id, answered.recipient_id}
 
 
+def check_case_parties(errors: Errors, case: Case, parties: list[Organisation]) -> None:
+    """A case is linked only to exchanges between organisations that both see it.
+
+    The link is one column shared by both parties: each sees the case the other linked,
+    and the case's entries then go to their agreement's log. Linking a case to a party
+    not involved would show it the case (or hide the link from it); the user involves
+    that organisation in the case first.
+    """
+    involved = {o.id for o in case.organisations} | {case.owner_organisation_id}
+    for party in parties:
+        if party.id not in involved:
+            errors.add(
+                "case",
+                _l(
+                    "%(organisation)s is not involved in this case: add it to the case's"
+                    " organisations first.",
+                    organisation=party.code,
+                ),
+            )
+
+
 def _check_reply(
     errors: Errors,
     actor: Actor,
@@ -228,6 +249,8 @@ def _check(actor: Actor, data: NewExchange, now: datetime):
             case = db.session.scalar(cases_visible_to(actor).where(Case.id == data.case))
         if case is None:
             errors.add("case", _l("Unknown case."))
+        elif recipient is not None:
+            check_case_parties(errors, case, [sender, recipient])
     if data.permission_granted is not None and not isinstance(data.permission_granted, bool):
         errors.add("permission_granted", _l("Answer yes or no."))
     target = None
@@ -476,6 +499,9 @@ def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
             case = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
         if case is None:
             raise checks.ValidationFailed.one("case", _l("Unknown case."))
+        errors = Errors()
+        check_case_parties(errors, case, [exchange.sender, exchange.recipient])
+        errors.raise_if_any()
     exchange.case_id = case.id if case else None
     if case is not None and exchange.agreement not in case.agreements:
         case.agreements.append(exchange.agreement)

@@ -570,6 +570,8 @@ class _ExchangeRows:
             case = db.session.scalar(cases_visible_to(self.actor).where(Case.id == data.case))
             if case is None:
                 errors.add("case", _l("Unknown case."))
+            elif sender is not None:
+                exchanges.check_case_parties(errors, case, [sender])
         errors.raise_if_any()
         as_sender = Actor(
             user_id=self.actor.user_id,

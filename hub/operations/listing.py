@@ -207,6 +207,11 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
     if f.case is not None:
         if not checks.valid_id(f.case):
             errors.add("case", _l("Unknown case."))
+        elif (
+            db.session.scalar(cases_visible_to(actor, select(Case.id)).where(Case.id == f.case))
+            is None
+        ):
+            sides = {}  # a case the actor does not see lists as one that does not exist
         clauses.append(Exchange.case_id == f.case)
     clauses.extend(_date_clauses(errors, Exchange.sent_at, f.date_from, f.date_to, instant=True))
     if f.overdue is True:
@@ -220,7 +225,7 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
             clauses.append(
                 or_(
                     Exchange.subject_key.like(pattern, escape="\\"),
-                    Exchange.case_id.in_(_cases_matching(pattern)),
+                    Exchange.case_id.in_(_cases_matching(actor, pattern)),
                 )
             )
     return clauses, sides
@@ -230,11 +235,15 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
 CASE_IDS_MAX = 500
 
 
-def _cases_matching(pattern: str) -> list[int] | Select:
-    """Ids of the cases whose reference matches, found once (a scan of the references:
-    a LIKE '%...%' has no index). Inlined as a subquery, it ran once per branch of
-    the exchange list (sent, received); when many match, the subquery it stays."""
-    found = select(Case.id).where(Case.reference_key.like(pattern, escape="\\"))
+def _cases_matching(actor: Actor, pattern: str) -> list[int] | Select:
+    """Ids of the cases the actor sees whose reference matches, found once (a scan of
+    the references: a LIKE '%...%' has no index). Inlined as a subquery, it ran once per
+    branch of the exchange list (sent, received); when many match, the subquery it stays.
+    Only cases the actor sees: a partner's reference must not find the exchanges linked
+    to it (that would tell the partner which of its exchanges concern that case)."""
+    found = cases_visible_to(actor, select(Case.id)).where(
+        Case.reference_key.like(pattern, escape="\\")
+    )
     ids = list(db.session.scalars(found.limit(CASE_IDS_MAX + 1)))
     return ids if len(ids) <= CASE_IDS_MAX else found
 

@@ -113,7 +113,7 @@ def _row(entry: AuditEntry) -> dict:
 @role_required("supervisor", "admin")
 def index():
     rows = [
-        (log, ops.agreement_of(log), ops.latest_checkpoint(log))
+        (log, ops.agreement_of(log), ops.latest_checkpoint(log), ops.organisation_of(log))
         for log in ops.visible_logs(g.actor)
     ]
     return render_template("audit/index.html", rows=rows)
@@ -148,6 +148,7 @@ def log_page(name: str):
         "audit/log.html",
         log=log,
         agreement=ops.agreement_of(log),
+        organisation=ops.organisation_of(log),
         checkpoint=ops.latest_checkpoint(log),
         entries=[_row(e) for e in entries],
         total=total,
