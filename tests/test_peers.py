@@ -268,7 +268,7 @@ def test_removing_a_peer_stops_its_queue(km_peer, make_user):
 
 
 def test_admin_pages_list_register_show_and_remove(km_keys, make_user, browser):
-    make_user("admin.peers", org="QB", role="admin")
+    make_user("admin.peers", org="QB", role="admin", language="en")
     db.session.commit()
     browser.login("admin.peers")
     page = browser.client.get("/admin/peers/")
@@ -309,7 +309,7 @@ def test_the_exchange_page_says_queued(km_peer, make_user, browser):
     from hub.operations import exchanges
     from hub.operations.exchanges import NewExchange
 
-    user = make_user("qb.view", org="QB")
+    user = make_user("qb.view", org="QB", language="en")
     sent = exchanges.send(
         Actor.for_user(user),
         NewExchange(
