@@ -14,7 +14,7 @@ from hub.audit import verify
 from hub.audit.entry import decode_entry
 from hub.extensions import db
 from hub.models import AuditEntry, Case, Exchange, SealedPayload, Seizure, Suspect
-from hub.operations import cases, exchanges, imports, imports_batch
+from hub.operations import cases, exchanges, imports, sealed
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -374,7 +374,7 @@ def test_a_late_bad_row_reports_every_bad_row_and_stores_nothing(
 ):
     """With batches of 2, good rows and their entries are written before the bad
     rows are met: the rollback takes them all back."""
-    monkeypatch.setattr(imports_batch, "BATCH", batch)
+    monkeypatch.setattr(sealed, "BATCH", batch)
     good = "".join(
         f"g{i},QB-KM-MOU,KM,alert,Alert {i},Body,vi,restricted,A,1,H0,,2024-01-02T08:00,,\n"
         for i in range(5)
@@ -437,7 +437,7 @@ def test_batches_reply_across_their_boundaries_and_log_like_send(
 ):
     """Small batches: replies to rows still queued, to rows of earlier batches and
     received responses all land as send() would put them, and the log verifies."""
-    monkeypatch.setattr(imports_batch, "BATCH", 3)
+    monkeypatch.setattr(sealed, "BATCH", 3)
     line = "{row},QB-KM-MOU,{to},{kind},S {row},Body {row},vi,restricted,B,2,H0,,{at},,{re},{by}\n"
     specs = [
         ("a1", "KM", "request", "2024-03-01T08:00", "", ""),

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from hub.audit.entry import decode_entry
 from hub.extensions import db
 from hub.models import AuditEntry, Case, Exchange, SealedPayload, User
-from hub.operations import cases, exchanges, imports, imports_batch
+from hub.operations import cases, exchanges, imports, sealed
 from hub.operations.actor import Actor
 
 LOCAL = timezone(timedelta(hours=7))
@@ -167,7 +167,7 @@ def _side(asked: int, ids: list[int], hub: str) -> dict:
 def test_importing_rows_stores_what_sending_them_stores(
     app, demo_users, tmp_path, monkeypatch, batch
 ):
-    monkeypatch.setattr(imports_batch, "BATCH", batch)  # 2: replies cross batch boundaries
+    monkeypatch.setattr(sealed, "BATCH", batch)  # 2: replies cross batch boundaries
     with app.test_request_context():
         qb = _actor("qb.officer")
         case = cases.create_case(

@@ -169,6 +169,21 @@ def payload_row(
     }
 
 
+def wrap_rows(sealed: Sealed, payload_id: int) -> list[dict[str, Any]]:
+    """The wrap table's rows for an envelope, one per reader (the importer writes them in bulk)."""
+    return [
+        {
+            "payload_id": payload_id,
+            "org_code": org,
+            "key_version": w.version,
+            "kem": w.suite,
+            "fingerprint": w.fingerprint,
+            "enc": w.enc,
+        }
+        for org, w in sorted(sealed.wraps.items())
+    ]
+
+
 def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False):
     """Add the rows for an envelope (no commit) and return the payload row.
 
@@ -181,20 +196,7 @@ def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: b
     session = db.session
     session.flush()  # rows pending before this one keep their order
     payload_id = session.execute(_INSERT_PAYLOAD, values).inserted_primary_key[0]
-    session.execute(
-        _INSERT_WRAP,
-        [
-            {
-                "payload_id": payload_id,
-                "org_code": org,
-                "key_version": w.version,
-                "kem": w.suite,
-                "fingerprint": w.fingerprint,
-                "enc": w.enc,
-            }
-            for org, w in sorted(sealed.wraps.items())
-        ],
-    )
+    session.execute(_INSERT_WRAP, wrap_rows(sealed, payload_id))
     row = SealedPayload(id=payload_id, **values)
     make_transient_to_detached(row)
     session.add(row)
@@ -218,6 +220,54 @@ def expected_binding(payload: SealedPayload, record_type: str, record_id: int | 
 # --- the interface ----------------------------------------------------------------
 
 
+class Keys:
+    """The keys a seal needs, looked up once for as long as this object lives (a bulk
+    run keeps one; a single seal makes its own): readers' newest public encryption
+    keys, and the signer's newest signing key."""
+
+    def __init__(self) -> None:
+        self.readers: dict[str, tuple] = {}
+        self.signers: dict[str, tuple] = {}
+
+    def reader(self, org: str) -> tuple:
+        if org not in self.readers:
+            self.readers[org] = service.public_enc(org)
+        return self.readers[org]
+
+    def signer(self, org: str) -> tuple:
+        if org not in self.signers:
+            self.signers[org] = service.signing_key(org)
+        return self.signers[org]
+
+
+def envelope(
+    *,
+    record_type: str,
+    record_id: int | str,
+    agreement: str | None,
+    sender: str,
+    recipient: str | None,
+    readers: list[str],
+    content: bytes,
+    keys: Keys | None = None,
+) -> Sealed:
+    """Seal ``content`` for ``readers`` (organisation codes; the sender reads only if
+    listed), signed by ``sender``, bound to the record; nothing is stored."""
+    keys = keys or Keys()
+    binding = binding_for(
+        record_type=record_type,
+        record_id=record_id,
+        agreement=agreement,
+        sender=sender,
+        recipient=recipient,
+    )
+    reader_keys = {org: keys.reader(org) for org in sorted(set(readers))}
+    version, signing_key = keys.signer(sender)
+    return _seal(
+        content, binding=binding, readers=reader_keys, signer=(sender, version, signing_key)
+    )
+
+
 def seal(
     *,
     record_type: str,
@@ -228,19 +278,15 @@ def seal(
     readers: list[str],
     content: bytes,
 ) -> SealedPayload:
-    """Seal ``content`` for ``readers`` (organisation codes; the sender reads only if
-    listed), signed by ``sender``; the new row is added to the session and flushed."""
-    binding = binding_for(
+    """`envelope`, then `store`: the new payload row is added to the session and flushed."""
+    sealed = envelope(
         record_type=record_type,
         record_id=record_id,
         agreement=agreement,
         sender=sender,
         recipient=recipient,
-    )
-    reader_keys = {org: service.public_enc(org) for org in sorted(set(readers))}
-    version, signing_key = service.signing_key(sender)
-    sealed = _seal(
-        content, binding=binding, readers=reader_keys, signer=(sender, version, signing_key)
+        readers=readers,
+        content=content,
     )
     return store(sealed, record_type=record_type, record_id=record_id)
 

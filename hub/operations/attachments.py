@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from hub.errors import NotFound
 from hub.extensions import db
 from hub.models import Attachment, Exchange
-from hub.operations import audit, checks, content, outbox
+from hub.operations import checks, content, outbox, sealed
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.exchanges import is_reader, logs_for
@@ -108,29 +108,22 @@ def add(
             errors.add("filename", _l("The file name's extension does not match its content."))
     errors.raise_if_any()
     row = Attachment(exchange_id=exchange.id, media_type=media_type, size=len(data))
-    db.session.add(row)
-    db.session.flush()
-    payload = content.seal_bytes(
+    sealed.add(
+        actor,
+        row,
         record_type="attachment",
-        record_id=row.id,
         agreement=exchange.agreement.code,
-        sender=exchange.sender.code,
         recipient=exchange.recipient.code,
         readers=[exchange.sender.code, exchange.recipient.code],
         content=content.attachment_content(filename, media_type, data),
-    )
-    row.payload_id = payload.id
-    audit.record(
-        "attachment_added",
-        actor=actor,
+        action="attachment_added",
         target_type="exchange",
         target_id=exchange.id,
         logs=logs_for(exchange),
-        details={
-            "attachment": row.id,
+        details=lambda attachment: {
+            "attachment": attachment,
             "media_type": media_type,
             "size": len(data),
-            "payload_sha256": payload.ciphertext_sha256,
         },
     )
     outbox.attachment_added(actor, exchange, row)

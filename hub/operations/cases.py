@@ -30,7 +30,7 @@ from hub.extensions import db
 from hub.models import Agreement, Case, Exchange, Organisation, Place, Seizure, Suspect
 from hub.models.audit import organisation_log
 from hub.models.case import CASE_STATUSES, DRUG_TYPES, UNITS
-from hub.operations import audit, checks, content
+from hub.operations import audit, checks, content, sealed
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.permissions import case_for
@@ -509,29 +509,24 @@ def _store_suspect(actor: Actor, case: Case, item: dict, logs: list[str]) -> Sus
         if item["identity_document"]
         else None,
     )
-    db.session.add(row)
-    db.session.flush()
-    readers = sorted({o.code for o in case.organisations} | {case.owner.code})
-    payload = content.seal_json(
+    sealed.add(
+        actor,
+        row,
         record_type="suspect",
-        record_id=row.id,
         agreement=None,
-        sender=actor.organisation_code,
         recipient=None,
-        readers=readers,
-        value={
-            **item,
-            "date_of_birth": item["date_of_birth"].isoformat() if item["date_of_birth"] else "",
-        },
-    )
-    row.payload_id = payload.id
-    audit.record(
-        "suspect_recorded",
-        actor=actor,
+        readers=sorted({o.code for o in case.organisations} | {case.owner.code}),
+        content=content.canonical(
+            {
+                **item,
+                "date_of_birth": item["date_of_birth"].isoformat() if item["date_of_birth"] else "",
+            }
+        ),
+        action="suspect_recorded",
         target_type="case",
         target_id=case.id,
         logs=logs,
-        details={"suspect": row.id, "payload_sha256": payload.ciphertext_sha256},
+        details=lambda suspect: {"suspect": suspect},
     )
     return row
 

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from hub.errors import Conflict, ValidationFailed
 from hub.extensions import db
 from hub.models import Exchange
-from hub.operations import audit, checks, content, outbox
+from hub.operations import audit, checks, content, outbox, sealed
 from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.exchanges import SUBJECT_MAX, logs_for
@@ -84,32 +84,23 @@ def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -
         sent_at=now,
         created_at=now,
     )
-    db.session.add(copy)
-    db.session.flush()
-    payload = content.seal_json(
+    sealed.add(
+        actor,
+        copy,
         record_type="exchange",
-        record_id=copy.id,
         agreement=chosen.code,
-        sender=actor.organisation_code,
         recipient=third.code,
         readers=[actor.organisation_code, third.code],
-        value={**opened, "forwarded_from": original.id},
-    )
-    copy.payload_id = payload.id
-    details = {
-        "original": original.id,
-        "copy": copy.id,
-        "recipient": third.code,
-        "handling": original.handling,
-        "payload_sha256": payload.ciphertext_sha256,
-    }
-    audit.record(
-        "exchange_forwarded",
-        actor=actor,
-        target_type="exchange",
+        content=content.canonical({**opened, "forwarded_from": original.id}),
+        action="exchange_forwarded",
         target_id=original.id,
         logs=sorted({original.agreement.code, chosen.code}),
-        details=details,
+        details=lambda copy_id: {
+            "original": original.id,
+            "copy": copy_id,
+            "recipient": third.code,
+            "handling": original.handling,
+        },
     )
     outbox.exchange_sent(actor, copy)  # the copy, for the third organisation's hub
     db.session.commit()

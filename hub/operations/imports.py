@@ -3,11 +3,11 @@
 The column layouts are documented in schemas/import.md (templates beside it).
 This module reads cells into the inputs of the ordinary operations. A case row
 goes through `cases.create_case` (``commit=False``). An exchange row is checked
-by `exchanges.validate`, the rules of `exchanges.send`, then sealed and audited
-as `send` does, in batches (hub.operations.imports_batch) so that 100 000 rows
-fit in minutes. Every bad row is reported with its line number; the
-transaction is committed only when no row failed and this is not a dry run,
-otherwise rolled back.
+by `exchanges.validate`, the rules of `exchanges.send`, then written by
+`exchanges.record`, the pipeline `send` runs, with a `hub.operations.sealed.Batch`
+that writes the rows and their entries in bulk, so that 100 000 rows fit in
+minutes. Every bad row is reported with its line number; the transaction is
+committed only when no row failed and this is not a dry run, otherwise rolled back.
 """
 
 from __future__ import annotations
@@ -400,7 +400,7 @@ def import_exchanges(
 
     One pass: each row is checked by `exchanges.validate` (the rules of `send`,
     writing nothing), so a refused row leaves nothing behind and needs no
-    savepoint; good rows are written in batches (hub.operations.imports_batch)
+    savepoint; good rows are written in batches (`hub.operations.sealed.Batch`)
     and stay written while later rows are checked, so those can reply to them.
     The transaction is committed only when no row failed and this is not a dry run.
     """
@@ -465,11 +465,12 @@ class _ExchangeRows:
     """Turns rows into validated exchanges queued for the batch writer."""
 
     def __init__(self, actor: Actor, default_language: str | None) -> None:
-        from hub.operations.imports_batch import ExchangeBatch
+        from hub.models import Exchange
+        from hub.operations import sealed
 
         self.actor = actor
         self.default_language = default_language
-        self.batch = ExchangeBatch()
+        self.batch = sealed.Batch(Exchange.__table__)
         #: value of column "row" -> the id of its exchange (queued or written)
         self.by_row: dict[str, int] = {}
         self.case_ids: dict[str, int | None] = {}
@@ -496,7 +497,6 @@ class _ExchangeRows:
         return earlier
 
     def store(self, row: dict) -> None:
-        from hub.audit import log
         from hub.operations import exchanges
 
         ref = cell_text(row, "row")
@@ -531,21 +531,10 @@ class _ExchangeRows:
             checked = self._validate_received(sender, data, now)
         else:
             checked = exchanges.validate(self.actor, data, now)
-        values = exchanges.row_values(self.actor, data, checked, now)
-        case, agreement, target = checked.case, checked.agreement, checked.target
-        if case is not None and agreement not in case.agreements:
-            case.agreements.append(agreement)  # as send() does
-        exchange_id = self.batch.add(self.actor, data, checked, values)
-        if data.kind == "response" and target is not None:
-            # The response answers its request as in send(): the request changes
-            # now (later rows' checks see it), its entries follow the response's.
-            response = exchanges.Exchange(**values, id=exchange_id)  # not added: read only
-            with log.collecting(db.session) as collected:
-                exchanges.answer_request(self.actor, target, response, [agreement.code])
-            self.batch.add_entries(collected)
+        exchange = exchanges.record(self.actor, data, checked, now, batch=self.batch)
         self.batch.row_done()
         if ref:
-            self.by_row[ref] = exchange_id
+            self.by_row[ref] = exchange.id
 
     def _validate_received(self, sender_code: str, data, now):
         """An exchange a partner sent to the actor's organisation: checked by the same

@@ -63,6 +63,7 @@ from hub.operations import audit, checks, outbox, package_updates
 from hub.operations.actor import Actor
 from hub.operations.exchanges import stays_between
 from hub.operations.scope import get_exchange
+from hub.operations.sealed import store_sealed
 from hub.text import fold
 
 INDEX_FORMAT: Final = "blo-hub-exchange-bundle"
@@ -503,25 +504,12 @@ def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
             sent_at=sent_at,
             due_at=due,
         )
-        db.session.add(row)
-        db.session.flush()
-        body = payloads.store(
-            by_digest[entry["item"]], record_type="exchange", record_id=row.id, imported=True
-        )
-        row.payload_id = body.id
+        store_sealed(row, by_digest[entry["item"]], record_type="exchange")
         for att in entry["attachments"]:
             attachment = Attachment(
                 exchange_id=row.id, media_type=str(att["media_type"])[:100], size=int(att["size"])
             )
-            db.session.add(attachment)
-            db.session.flush()
-            stored = payloads.store(
-                by_digest[att["item"]],
-                record_type="attachment",
-                record_id=attachment.id,
-                imported=True,
-            )
-            attachment.payload_id = stored.id
+            store_sealed(attachment, by_digest[att["item"]], record_type="attachment")
         local[entry["ref"]] = row
         ids.append(row.id)
         if parent is not None:
