@@ -321,6 +321,18 @@ def test_a_request_travels_and_its_answer_in_lao_comes_back(hubs):
     )
     assert km.count(PackageReceipt) == 2
     assert qb.count(ImportedPackage) == 2
+    # KM adds a Vietnamese translation of its answer: it travels too, beside the original.
+    status, _ = km.api(
+        "POST",
+        f"/exchanges/{answer['id']}/translations",
+        tokens["km.officer"],
+        {"language": "vi", "body": "Xe này qua cửa khẩu Na Phao ngày 3 tháng này."},
+    )
+    assert status in (200, 201)
+    texts = wait_for(
+        lambda: len(t := qb_view(hubs, reply_id)["texts"]) == 2 and t, "the translation at QB"
+    )
+    assert {(t["language"], t["original"]) for t in texts} == {("lo", True), ("vi", False)}
 
 
 def test_the_peer_down_while_sending_gets_it_later_once_across_a_restart(hubs):
