@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from hub.auth.tokens import new_token, token_digest
 from hub.extensions import db
-from hub.models import User, UserSession
+from hub.models import ApiToken, User, UserSession
 from hub.models.base import utcnow
 
 COOKIE = "hub_session"
@@ -56,3 +56,16 @@ def end_all_sessions(user_id: int) -> None:
         .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+def end_all_access(user_id: int) -> int:
+    """Every session and every API token of the user ends (a password reset, "log out
+    everywhere"): whoever held any of them is out.  Returns how many tokens were revoked."""
+    end_all_sessions(user_id)
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

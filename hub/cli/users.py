@@ -85,9 +85,9 @@ def user_disable(username) -> None:
 @in_english
 @one_line_errors
 def user_set_password(username, password) -> None:
-    """Set an account's password (ends its sessions)."""
+    """Set an account's password (ends its sessions and revokes its API tokens)."""
     accounts.set_password(SYSTEM, username, password)
-    click.echo(f"Password set for {username}.")
+    click.echo(f"Password set for {username}; its sessions ended and its API tokens are revoked.")
 
 
 @user_group.command("enable")

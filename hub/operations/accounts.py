@@ -93,8 +93,9 @@ def log_in(user: User, *, pending_totp: bool, replacing: UserSession | None = No
 
 
 def log_out(actor: Actor, session_row, *, everywhere: bool = False) -> None:
+    details = None
     if everywhere:
-        sessions.end_all_sessions(session_row.user_id)
+        details = {"tokens_revoked": sessions.end_all_access(session_row.user_id)}
     else:
         sessions.end_session(session_row)
     audit.record(
@@ -102,6 +103,7 @@ def log_out(actor: Actor, session_row, *, everywhere: bool = False) -> None:
         actor=actor,
         target_type="user",
         target_id=session_row.user_id,
+        details=details,
     )
     db.session.commit()
 
@@ -214,8 +216,10 @@ def set_password(actor: Actor, username: str, password: str) -> User:
         raise Forbidden()
     _check_password(password)
     user.password_hash = hash_password(password)
-    sessions.end_all_sessions(user.id)
-    audit.record("password_set", actor=actor, target_type="user", target_id=user.id)
+    details = {"tokens_revoked": sessions.end_all_access(user.id)}
+    audit.record(
+        "password_set", actor=actor, target_type="user", target_id=user.id, details=details
+    )
     db.session.commit()
     return user
 

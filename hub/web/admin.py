@@ -199,7 +199,10 @@ def user_password(username: str):
         except ValidationFailed as exc:
             _flash_errors(exc)
         else:
-            flash(_("Password set; the account's sessions have ended."), "status")
+            flash(
+                _("Password set; the account's sessions ended and its API tokens are revoked."),
+                "status",
+            )
     else:
         flash(_("Some fields need correcting."), "error")
     return redirect(url_for("admin.user", username=username))

@@ -117,6 +117,7 @@ DETAIL_KEYS = {
     "size": _l("Size"),
     "suspect": _l("Suspect"),
     "to": _l("To"),
+    "tokens_revoked": _l("API tokens revoked"),
     "translation": _l("Translation"),
     "unit": _l("Unit"),
     "url": _l("Address"),

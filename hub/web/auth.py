@@ -270,7 +270,7 @@ def logout_everywhere():
     if not EmptyForm().validate_on_submit():
         abort(400)
     accounts.log_out(g.actor, g.session_row, everywhere=True)
-    flash(_("You are logged out on every device."), "status")
+    flash(_("You are logged out on every device, and your API tokens are revoked."), "status")
     response = make_response(redirect(url_for("auth.login")))
     response.delete_cookie(COOKIE)
     return response
