@@ -19,9 +19,8 @@ from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.i18n import current_language
 from hub.models import Case
-from hub.operations import cases, listing
+from hub.operations import cases, listing, pickers
 from hub.text import QuantityError, format_quantity
-from hub.web import pickers
 from hub.web.access import login_required, role_required
 from hub.web.case_forms import (
     CaseFilterForm,

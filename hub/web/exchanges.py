@@ -15,8 +15,7 @@ from hub.downloads import download
 from hub.errors import NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.i18n import current_language
-from hub.operations import attachments, exchanges, listing, scope
-from hub.web import pickers
+from hub.operations import attachments, exchanges, listing, pickers, scope
 from hub.web.access import login_required, role_required
 from hub.web.exchange_forms import ExchangeFilterForm, ExchangeForm, TranslationForm
 from hub.web.forms import EmptyForm
