@@ -24,7 +24,6 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -95,17 +94,32 @@ def stubbed(*, sealing: bool, auditing: bool):
     payload_id NULL, as before the encryption issue); auditing by a no-op.
     Everything else (token, schema, rules, insert, commit, response) runs as usual.
     """
-    from hub.operations import audit, content
+    from hub.extensions import db
+    from hub.operations import audit, sealed
 
-    saved = content.seal_json, audit.record
+    def unsealed(actor, row, *, record_type, action, logs, details, target_type=None, **kw):
+        # sealed.add without the seal: the row added, its entry written (or stubbed).
+        db.session.add(row)
+        db.session.flush()
+        target = row.id if kw.get("target_id") is None else kw["target_id"]
+        audit.record(
+            action,
+            actor=actor,
+            target_type=target_type or record_type,
+            target_id=target,
+            logs=logs,
+            details=details(row.id) if callable(details) else details,
+        )
+
+    saved = sealed.add, audit.record
     if sealing:
-        content.seal_json = lambda **_kw: SimpleNamespace(id=None, ciphertext_sha256="")
+        sealed.add = unsealed
     if auditing:
         audit.record = lambda *_a, **_kw: None
     try:
         yield
     finally:
-        content.seal_json, audit.record = saved
+        sealed.add, audit.record = saved
 
 
 #: What each recording run leaves out (sealing, auditing).

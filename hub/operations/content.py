@@ -1,6 +1,7 @@
-"""Sealed content of cases and exchanges: the one place operations seal and open payloads.
+"""Sealed content of cases and exchanges: its formats, and opening it for a reader.
 
-Formats (the bytes handed to hub.crypto.payloads.seal):
+Records are sealed by hub.operations.sealed (the sealed-record helper). Formats
+(the bytes sealed):
 
 - ``exchange`` and ``exchange_translation``: canonical JSON (sorted keys, UTF-8)
   ``{"body": str, "fields": {...}, "language": str}``.
@@ -24,33 +25,6 @@ from hub.operations.actor import Actor
 
 def canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def seal_bytes(
-    *,
-    record_type: str,
-    record_id: int,
-    agreement: str | None,
-    sender: str,
-    recipient: str | None,
-    readers: list[str],
-    content: bytes,
-) -> SealedPayload:
-    from hub.crypto import payloads
-
-    return payloads.seal(
-        record_type=record_type,
-        record_id=record_id,
-        agreement=agreement,
-        sender=sender,
-        recipient=recipient,
-        readers=sorted(set(readers)),
-        content=content,
-    )
-
-
-def seal_json(*, value: dict, **binding) -> SealedPayload:
-    return seal_bytes(content=canonical(value), **binding)
 
 
 def open_bytes(
