@@ -44,6 +44,14 @@ def _int_env(name: str, default: int) -> int:
     return value
 
 
+def _bounded_int_env(name: str, default: int, low: int, high: int) -> int:
+    """A whole number within [low, high]: out-of-range values are refused, not clamped."""
+    value = _int_env(name, default)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -66,6 +74,10 @@ class Settings:
     peer_delivery_interval_seconds: int = 30
     peer_retry_max_seconds: int = 3600
     peer_clock_skew_seconds: int = 300
+    # `hub serve` (waitress): worker threads, open connections, idle-connection timeout.
+    serve_threads: int = 8
+    serve_connection_limit: int = 500
+    serve_channel_timeout: int = 30
     # Seals TOTP secrets; kept apart from HUB_SECRET_KEY so rotating that one keeps enrolments.
     totp_key_file: Path | None = None
     translations_dir: Path = field(default=PROJECT_ROOT / "translations")
@@ -130,6 +142,10 @@ class Settings:
             peer_delivery_interval_seconds=_int_env("HUB_PEER_DELIVERY_INTERVAL_SECONDS", 30),
             peer_retry_max_seconds=_int_env("HUB_PEER_RETRY_MAX_SECONDS", 3600),
             peer_clock_skew_seconds=_int_env("HUB_PEER_CLOCK_SKEW_SECONDS", 300),
+            serve_threads=_bounded_int_env("HUB_SERVE_THREADS", 8, 1, 64),
+            # Below select()'s 1024 descriptors, well above a border post's idle links.
+            serve_connection_limit=_bounded_int_env("HUB_SERVE_CONNECTION_LIMIT", 500, 10, 900),
+            serve_channel_timeout=_bounded_int_env("HUB_SERVE_CHANNEL_TIMEOUT", 30, 5, 3600),
             totp_key_file=Path(
                 overrides.pop("totp_key_file", None)
                 or _env("HUB_TOTP_KEY_FILE")

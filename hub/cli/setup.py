@@ -110,8 +110,16 @@ def serve(host: str, port: int) -> None:
     from hub.operations import delivery
 
     delivery.start_background(current_app._get_current_object())  # the peers' outbox
+    settings = current_app.config["HUB"]
     click.echo(f"Serving BLO Hub on http://{host}:{port}/")
-    waitress_serve(current_app._get_current_object(), host=host, port=port, threads=8)
+    waitress_serve(
+        current_app._get_current_object(),
+        host=host,
+        port=port,
+        threads=settings.serve_threads,
+        connection_limit=settings.serve_connection_limit,
+        channel_timeout=settings.serve_channel_timeout,
+    )
 
 
 @click.command("serve")
