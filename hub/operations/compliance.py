@@ -12,7 +12,7 @@ from hub.compliance import periods
 from hub.compliance.evaluate import Report, evaluate
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
-from hub.models import Agreement, Organisation
+from hub.models import Agreement, Organisation, agreement_parties
 from hub.operations import audit
 from hub.operations.actor import Actor
 
@@ -99,3 +99,15 @@ def record_export(actor: Actor, report: Report, fmt: str, content: bytes) -> Non
         },
     )
     db.session.commit()
+
+
+def agreements_reviewed_by(actor: Actor) -> list[Agreement]:
+    """The agreements whose compliance the actor reviews: their organisation's, by code."""
+    return list(
+        db.session.scalars(
+            select(Agreement)
+            .join(agreement_parties)
+            .where(agreement_parties.c.organisation_id == actor.organisation_id)
+            .order_by(Agreement.code)
+        )
+    )

@@ -597,3 +597,16 @@ def receipts_of(exchange_id: int) -> list[PackageReceipt]:
             .order_by(PackageReceipt.id)
         )
     )
+
+
+def imported_receipt(actor: Actor, digest: str) -> str:
+    """The signed receipt this hub wrote for an imported package, for its recipient's
+    users only; NotFound otherwise (another organisation's imports are not revealed)."""
+    row = db.session.scalar(
+        select(ImportedPackage).where(ImportedPackage.package_sha256 == digest[:64])
+    )
+    if row is None or not row.receipt_json:
+        raise NotFound()
+    if json.loads(row.receipt_json).get("recipient") != actor.organisation_code:
+        raise NotFound()
+    return row.receipt_json

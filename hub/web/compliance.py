@@ -23,7 +23,7 @@ from hub.downloads import download
 from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.i18n import parse_input_date
-from hub.models import Agreement, agreement_parties
+from hub.models import Agreement
 from hub.operations import compliance, obligations
 from hub.web.access import login_required, role_required
 
@@ -76,12 +76,7 @@ def exchange_link(exchange_id: int) -> str | None:
 @login_required
 def index():
     """The agreements the user's organisation is party to."""
-    rows = db.session.scalars(
-        select(Agreement)
-        .join(agreement_parties)
-        .where(agreement_parties.c.organisation_id == g.actor.organisation_id)
-        .order_by(Agreement.code)
-    ).all()
+    rows = compliance.agreements_reviewed_by(g.actor)
     return render_template("compliance/index.html", agreements=rows)
 
 

@@ -4,19 +4,16 @@ hub.operations.packages; these views parse, call and render."""
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import select
 
 from hub.downloads import download
 from hub.errors import OperationError, ValidationFailed
 from hub.extensions import db
-from hub.models import Exchange, ImportedPackage
+from hub.models import Exchange
 from hub.operations import packages
 from hub.operations.scope import get_exchange
 from hub.web.access import role_required
@@ -133,11 +130,5 @@ def import_package():
 @bp.get("/imported/<digest>/receipt")
 @role_required(*ROLES)
 def imported_receipt(digest: str):
-    row = db.session.scalar(
-        select(ImportedPackage).where(ImportedPackage.package_sha256 == digest[:64])
-    )
-    if row is None or not row.receipt_json:
-        abort(404)
-    if json.loads(row.receipt_json).get("recipient") != g.actor.organisation_code:
-        abort(404)
-    return _download(row.receipt_json, f"receipt-{digest[:16]}.json")
+    receipt = packages.imported_receipt(g.actor, digest)
+    return _download(receipt, f"receipt-{digest[:16]}.json")
