@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -81,7 +82,24 @@ class EnrolForm(FlaskForm):
     candidate = HiddenField(validators=[DataRequired(), Length(max=512)])
 
 
+def _rotate_csrf() -> None:
+    """A new CSRF secret whenever the server-side session starts or ends.
+
+    Flask-WTF keeps the secret in Flask's signed session cookie (and caches the token
+    in `g`): dropping both makes the next form get a fresh one, so a token seen
+    before login (or by whoever used the browser before the logout) is worthless.
+    """
+    session.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+    g.pop("csrf_token", None)
+
+
+def _end_session_cookie(response) -> None:
+    response.delete_cookie(COOKIE)
+    _rotate_csrf()
+
+
 def _set_session_cookie(response, token: str) -> None:
+    _rotate_csrf()
     settings = current_app.config["HUB"]
     response.set_cookie(
         COOKIE,
@@ -182,7 +200,7 @@ def login_code():
         except LoginFailed as exc:
             flash(str(exc.message), "error")
             response = make_response(redirect(url_for("auth.login")))
-            response.delete_cookie(COOKIE)
+            _end_session_cookie(response)
             return response
         response = make_response(redirect(next_or_home(form.next.data)))
         _set_session_cookie(response, token)
@@ -198,7 +216,7 @@ def login_cancel():
     if EmptyForm().validate_on_submit() and pending is not None:
         accounts.log_out(Actor.for_user(pending.user), pending)
     response = make_response(redirect(url_for("auth.login")))
-    response.delete_cookie(COOKIE)
+    _end_session_cookie(response)
     return response
 
 
@@ -210,7 +228,7 @@ def logout():
         abort(400)
     accounts.log_out(g.actor, g.session_row, everywhere=False)
     response = make_response(redirect(url_for("auth.login")))
-    response.delete_cookie(COOKIE)
+    _end_session_cookie(response)
     return response
 
 
@@ -272,7 +290,7 @@ def logout_everywhere():
     accounts.log_out(g.actor, g.session_row, everywhere=True)
     flash(_("You are logged out on every device, and your API tokens are revoked."), "status")
     response = make_response(redirect(url_for("auth.login")))
-    response.delete_cookie(COOKIE)
+    _end_session_cookie(response)
     return response
 
 
