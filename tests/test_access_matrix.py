@@ -280,3 +280,16 @@ def test_lists_hold_only_own_records(client, records, api_token):
         visible = role != "admin" and org in PARTIES
         assert bool(exchanges) == visible, name
         assert bool(cases) == visible, name
+
+
+def test_an_agreement_not_ones_own_answers_as_an_unknown_one(client, records, api_token):
+    """No existence oracle: for every role, filtering by an agreement the organisation
+    is not party to answers exactly as filtering by one that does not exist."""
+    for name, org, _role in ROLES:
+        headers = api_token(name)
+        path = "/api/v1/exchanges"
+        unknown = client.get(f"{path}?agreement=NO-SUCH-AGREEMENT", headers=headers)
+        other = "QB-KM-MOU" if org == "SV" else "QB-SV-MOU" if org == "KM" else "NO-SUCH-2"
+        foreign = client.get(f"{path}?agreement={other}", headers=headers)
+        assert unknown.status_code == foreign.status_code == 422, name
+        assert unknown.json["errors"] == foreign.json["errors"], name

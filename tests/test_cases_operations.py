@@ -253,8 +253,10 @@ def test_filters_that_cannot_match_answer_empty_or_overdue_lists(actors):
         credibility=3,
         sent_at=datetime.now(UTC) - timedelta(days=9),
     )
-    page = listing.list_exchanges(sv, listing.ExchangeFilters(agreement="QB-KM-MOU"))
-    assert page.items == []
+    # An agreement SV is not party to answers as an unknown one (no existence oracle).
+    with pytest.raises(ValidationFailed) as caught:
+        listing.list_exchanges(sv, listing.ExchangeFilters(agreement="QB-KM-MOU"))
+    assert list(caught.value.errors) == ["agreement"]
     page = listing.list_exchanges(sv, listing.ExchangeFilters(overdue=True))
     assert [e.id for e in page.items] == [late.id]
     page = listing.list_exchanges(qb, listing.ExchangeFilters(overdue=True, direction="in"))

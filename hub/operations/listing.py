@@ -117,6 +117,19 @@ def _code_lookup(errors: Errors, name: str, model, code):
     return row_id
 
 
+def _own_agreement(errors: Errors, actor: Actor, code) -> int | None:
+    """The id of an agreement the actor's organisation is party to; an agreement it is
+    not party to gets the answer of one that does not exist (no existence oracle)."""
+    row_id = db.session.scalar(
+        select(Agreement.id)
+        .join(agreement_parties, agreement_parties.c.agreement_id == Agreement.id)
+        .where(Agreement.code == code, agreement_parties.c.organisation_id == actor.organisation_id)
+    )
+    if row_id is None:
+        errors.add("agreement", _l("Unknown agreement."))
+    return row_id
+
+
 def _check_paging(errors: Errors, page, per_page, cursor) -> None:
     if page is not None and (not isinstance(page, int) or not 1 <= page <= MAX_PAGE):
         errors.add(
@@ -175,16 +188,8 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
     clauses: list = []
     sides = {"out": [], "in": []}  # sent by / received by the actor's organisation
     if f.agreement:
-        agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
+        agreement_id = _own_agreement(errors, actor, f.agreement)
         clauses.append(Exchange.agreement_id == agreement_id)
-        party = db.session.scalar(
-            select(agreement_parties.c.agreement_id).where(
-                agreement_parties.c.agreement_id == agreement_id,
-                agreement_parties.c.organisation_id == actor.organisation_id,
-            )
-        )
-        if party is None:
-            sides = {}  # nothing of the actor's can be under it: no need to look
     if f.partner:
         partner_id = _code_lookup(errors, "partner", Organisation, f.partner)
         if partner_id is not None and partner_id == actor.organisation_id:
@@ -384,6 +389,8 @@ def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> _CaseQuery:
     links: list = []
     candidates: Select | None = None
     if f.agreement:
+        # Any agreement: a case shows its agreements to every organisation involved,
+        # including agreements one of them is not party to (tests/test_case_list_links.py).
         agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
         links.append(
             exists().where(
