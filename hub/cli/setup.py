@@ -119,6 +119,9 @@ def serve(host: str, port: int) -> None:
         threads=settings.serve_threads,
         connection_limit=settings.serve_connection_limit,
         channel_timeout=settings.serve_channel_timeout,
+        # waitress looks for stalled connections every 30 s by default: check often enough
+        # that one is closed soon after HUB_SERVE_CHANNEL_TIMEOUT.
+        cleanup_interval=max(1, min(30, settings.serve_channel_timeout // 2)),
     )
 
 
