@@ -163,6 +163,12 @@ def read_state(conn: Any, backend: str) -> DatabaseState:
 # --- making a backup ---
 
 
+def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """The database member is extracted readable by its owner only (0600), like the file."""
+    info.mode = 0o600
+    return info
+
+
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -338,7 +344,7 @@ def make_backup(app: Flask, output: Path) -> dict[str, Any]:
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mode, info.mtime = len(raw), 0o600, int(datetime.now(UTC).timestamp())
             archive.addfile(info, io.BytesIO(raw))
-            archive.add(member, arcname=member.name, recursive=False)
+            archive.add(member, arcname=member.name, recursive=False, filter=_private)
         with partial.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(partial, 0o600)  # it holds the whole database

@@ -427,3 +427,12 @@ def test_pg_dump_must_match_the_server(tmp_path, databases, backend):
     with hub_at(tmp_path, url, "ver"):
         server = db.session.execute(text("SHOW server_version_num")).scalar()
     assert major >= int(server) // 10000
+
+
+def test_every_member_of_a_backup_is_owner_only(source):
+    """The database inside the backup extracts as 0600, as the manifest and the file do."""
+    with tarfile.open(source["file"], "r:gz") as archive:
+        modes = {info.name: info.mode & 0o777 for info in archive.getmembers()}
+    assert len(modes) == 2, modes
+    assert set(modes.values()) == {0o600}, modes
+    assert source["file"].stat().st_mode & 0o777 == 0o600
