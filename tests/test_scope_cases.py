@@ -334,3 +334,20 @@ def test_an_organisations_own_log_is_read_by_that_organisation_only(
         if response.status_code != want:
             wrong.append(f"{name}: {response.status_code}, want {want}")
     assert not wrong, wrong
+
+
+def test_importer_answers_a_partners_reference_as_an_unknown_one(app, own_case, tmp_path):
+    """KM names QB's case reference: the same answer as for a reference nobody uses."""
+    path = tmp_path / "km.csv"
+    path.write_text(
+        HEADER + "\n"
+        f"r1,{QB_KM},QB,alert,Cảnh báo,x,lo,restricted,B,2,H0,,2026-01-02T08:00,{REFERENCE},\n"
+        f"r2,{QB_KM},QB,alert,Cảnh báo,x,lo,restricted,B,2,H0,,2026-01-02T08:00,NO-SUCH-REF,\n",
+        encoding="utf-8",
+    )
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        report = imports.import_exchanges(_actor("km.officer"), path)
+        messages = [(e.field, str(e.message)) for e in report.errors]
+    assert len(messages) == 2
+    assert messages[0] == messages[1]
+    assert messages[0][0] == "case"

@@ -477,8 +477,12 @@ class _ExchangeRows:
 
     def case_id(self, reference: str) -> int:
         if reference not in self.case_ids:
+            from hub.operations.scope import cases_visible_to
+
+            # Only cases the actor sees: another organisation's reference answers as
+            # one that does not exist (no existence oracle).
             self.case_ids[reference] = db.session.scalar(
-                select(Case.id).where(Case.reference == reference)
+                cases_visible_to(self.actor, select(Case.id)).where(Case.reference == reference)
             )
         found = self.case_ids[reference]
         if found is None:
