@@ -56,6 +56,7 @@ DETAIL_KEYS = {
     "answered_at": _l("Answered at"),
     "attachment": _l("Attachment"),
     "before": _l("Before"),
+    "by": _l("By organisation"),
     "bytes": _l("Size"),
     "case": _l("Case"),
     "changed": _l("Changed"),
