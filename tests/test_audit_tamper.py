@@ -8,11 +8,19 @@ through `hub audit verify`.
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 
 import pytest
-from audit_support import make_hub_key, tamper
+from audit_support import (
+    make_hub_key,
+    rfc_leaf,
+    rfc_root,
+    rfc_verify_consistency,
+    rfc_verify_inclusion,
+    tamper,
+)
 from sqlalchemy import select, text
 
 from hub.audit import checkpoints, merkle, verify
@@ -538,3 +546,53 @@ def test_a_verify_forked_from_a_single_threaded_process_names_the_change(app, hi
     assert forked_verify() == (
         f"audit log {LOG}: entry was changed after it was appended at index 2"
     )
+
+
+@pytest.mark.parametrize(("level", "index"), [(0, 5), (1, 2), (2, 1), (3, 0), (4, 0)])
+def test_no_proof_is_served_from_a_stored_node_that_does_not_match(
+    app, history, client, make_user, api_token, level, index
+):
+    """One byte flipped in a stored subtree hash: a proof that would use it is refused
+    with 503 naming the log; every proof served still leads to the roots of the
+    entries (checked by the independent verifier).  Issue 15."""
+    make_user("km.officer", org="KM")
+    km = api_token("km.officer")
+    size = _size()
+    leaves = [_leaf(i) for i in range(size)]
+    stored = db.session.scalar(
+        text('SELECT hash FROM audit_nodes WHERE log_id = :l AND level = :v AND "index" = :i'),
+        {"l": history, "v": level, "i": index},
+    )
+    db.session.commit()
+    tamper(
+        app,
+        'UPDATE audit_nodes SET hash = :h WHERE log_id = :l AND level = :v AND "index" = :i',
+        h=bytes([stored[0] ^ 1]) + bytes(stored[1:]),
+        l=history,
+        v=level,
+        i=index,
+    )
+    base = f"/api/v1/agreements/{LOG}/audit"
+    refused = served = 0
+    for tree_size in (8, 20, size):
+        root = rfc_root([rfc_leaf(x) for x in leaves[:tree_size]])
+        for leaf in range(tree_size):
+            answer = client.get(f"{base}/proof/inclusion?index={leaf}&size={tree_size}", headers=km)
+            if answer.status_code == 503:
+                assert answer.get_json()["code"] == "log_damaged"
+                assert LOG in str(answer.get_json()["errors"])
+                refused += 1
+                continue
+            assert answer.status_code == 200, answer.get_json()
+            path = [base64.b64decode(p) for p in answer.get_json()["audit_path"]]
+            assert rfc_verify_inclusion(leaf, tree_size, rfc_leaf(leaves[leaf]), path, root)
+            served += 1
+        if tree_size < size:
+            answer = client.get(f"{base}/proof/consistency?from={tree_size}&to={size}", headers=km)
+            if answer.status_code == 200:
+                proof = [base64.b64decode(p) for p in answer.get_json()["consistency"]]
+                whole = rfc_root([rfc_leaf(x) for x in leaves])
+                assert rfc_verify_consistency(tree_size, size, proof, root, whole)
+            else:
+                assert answer.status_code == 503
+    assert refused > 0

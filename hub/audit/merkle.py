@@ -42,31 +42,42 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 
 def root(leaf_hashes: Sequence[bytes]) -> bytes:
-    """Root over a list of leaf hashes.
+    """Root over a list of leaf hashes (the RFC's MTH), in O(log n) memory."""
+    stack: list[bytes] = []
+    for index, h in enumerate(leaf_hashes):
+        push(stack, index, h)
+    return fold(stack)
 
-    Hashes level by level, carrying an odd last node up unchanged: that builds
-    exactly the RFC tree (largest power of two on the left) with one flat loop
-    per level instead of recursion, which matters for a million entries.
-    """
-    if not leaf_hashes:
+
+def push(stack: list[bytes], index: int, h: bytes, level: int = 0) -> list[tuple[int, int, bytes]]:
+    """Append the complete subtree ``(level, index)`` of hash ``h`` to the compact range
+    ``stack`` (in place); return it and every subtree it completes, ``(level, index,
+    hash)`` lowest first: the rows a node store persists. ``index`` counts from where
+    ``stack`` began: while it is odd, its left sibling is the stack's last entry."""
+    created = [(level, index, h)]
+    while index & 1:
+        h = node_hash(stack.pop(), h)
+        index >>= 1
+        level += 1
+        created.append((level, index, h))
+    stack.append(h)
+    return created
+
+
+def fold(nodes: Sequence[bytes]) -> bytes:
+    """The root over a compact range (complete subtrees, largest first), folded from
+    the right as the RFC's right-leaning recursion does; the empty tree's for none."""
+    if not nodes:
         return EMPTY_ROOT
-    level = list(leaf_hashes)
-    while len(level) > 1:
-        nxt = [
-            sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
-        ]
-        if len(level) & 1:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
+    h = nodes[-1]
+    for left in reversed(nodes[:-1]):
+        h = node_hash(left, h)
+    return h
 
 
 class StreamingRoot:
-    """Root of a growing log in O(log n) memory.
-
-    Holds the "compact range" of the tree: the hashes of the complete subtrees
-    that the set bits of the size decompose it into, largest first.
-    """
+    """Root of a growing log in O(log n) memory: the compact range of the tree (the
+    hashes of the complete subtrees the set bits of the size name, largest first)."""
 
     __slots__ = ("_stack", "size")
 
@@ -75,33 +86,13 @@ class StreamingRoot:
         self.size = 0
 
     def push(self, leaf_hash: bytes) -> list[tuple[int, int, bytes]]:
-        """Append one leaf hash; return every complete subtree it completes.
-
-        The list is ``(level, index, hash)``, the leaf itself first: exactly
-        the rows a node store must persist so that ``get_node`` can later
-        serve roots and proofs for any size.
-        """
-        index = self.size
-        created = [(0, index, leaf_hash)]
-        h, level, stack = leaf_hash, 0, self._stack
-        while index & 1:  # a right child: its left sibling is on the stack
-            h = sha256(b"\x01" + stack.pop() + h).digest()
-            index >>= 1
-            level += 1
-            created.append((level, index, h))
-        stack.append(h)
+        """Append one leaf hash; return every complete subtree it completes (see push)."""
+        created = push(self._stack, self.size, leaf_hash)
         self.size += 1
         return created
 
     def root(self) -> bytes:
-        """Root at the current size (folds the compact range right to left)."""
-        stack = self._stack
-        if not stack:
-            return EMPTY_ROOT
-        h = stack[-1]
-        for left in reversed(stack[:-1]):
-            h = sha256(b"\x01" + left + h).digest()
-        return h
+        return fold(self._stack)
 
 
 def _range_hash(start: int, end: int, get_node: GetNode) -> bytes:
@@ -111,17 +102,12 @@ def _range_hash(start: int, end: int, get_node: GetNode) -> bytes:
     of ``end - start``), each aligned because ``start`` is; the last one is
     hashed into the one before it, as in the RFC's right-leaning recursion.
     """
-    if start >= end:
-        return EMPTY_ROOT
     nodes = []
     while start < end:
         level = (end - start).bit_length() - 1
         nodes.append(get_node(level, start >> level))
         start += 1 << level
-    h = nodes.pop()
-    while nodes:
-        h = sha256(b"\x01" + nodes.pop() + h).digest()
-    return h
+    return fold(nodes)
 
 
 def root_from_nodes(size: int, get_node: GetNode) -> bytes:
@@ -211,12 +197,12 @@ def verify_inclusion(
         if sn == 0:
             raise ProofError("inclusion proof is longer than the path to the root")
         if fn & 1 or fn == sn:
-            r = sha256(b"\x01" + p + r).digest()
+            r = node_hash(p, r)
             while fn and not fn & 1:
                 fn >>= 1
                 sn >>= 1
         else:
-            r = sha256(b"\x01" + r + p).digest()
+            r = node_hash(r, p)
         fn >>= 1
         sn >>= 1
     if sn != 0:
@@ -260,13 +246,13 @@ def verify_consistency(
         if sn == 0:
             raise ProofError("consistency proof is longer than the path to the root")
         if fn & 1 or fn == sn:
-            fr = sha256(b"\x01" + c + fr).digest()
-            sr = sha256(b"\x01" + c + sr).digest()
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
             while fn and not fn & 1:
                 fn >>= 1
                 sn >>= 1
         else:
-            sr = sha256(b"\x01" + sr + c).digest()
+            sr = node_hash(sr, c)
         fn >>= 1
         sn >>= 1
     if sn != 0:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC
-from hashlib import sha256
 
 from sqlalchemy.orm import Session
 
@@ -68,6 +67,10 @@ class MissingNode(LookupError):
     """A subtree hash the tree needs is not stored (damaged or tampered store)."""
 
 
+class Mismatch(ValueError):
+    """Stored subtree hashes that do not lead to the log's root (damaged or tampered)."""
+
+
 def _batched(session: Session, log_id: int, compute: Callable[[merkle.GetNode], object]):
     """Run a merkle function twice: once to learn which nodes it reads (they depend
     only on sizes and indexes, never on hash values), then over one fetched batch."""
@@ -104,6 +107,54 @@ def consistency(session: Session, log_id: int, first: int, second: int) -> list[
 
 def leaf_hash_at(session: Session, log_id: int, index: int) -> bytes | None:
     return fetch_nodes(session, log_id, [(0, index)]).get((0, index))
+
+
+def _vouched_root(session: Session, log_id: int, size: int, head: tuple[int, bytes]) -> bytes:
+    """The root at ``size`` from the stored nodes, shown to lead to the head's root
+    (written by the appends, checked by verify) by a consistency proof; else Mismatch."""
+    head_size, head_root = head
+    root = root_at(session, log_id, size)
+    try:
+        if size < head_size:
+            proof = consistency(session, log_id, size, head_size)
+            merkle.verify_consistency(size, head_size, proof, root, head_root)
+        elif root != head_root:
+            raise merkle.ProofError("the stored subtrees do not give the head's root")
+    except merkle.ProofError as exc:
+        raise Mismatch(str(exc)) from None
+    return root
+
+
+def checked_inclusion(
+    session: Session, log_id: int, index: int, size: int, head: tuple[int, bytes]
+) -> tuple[bytes, list[bytes], bytes]:
+    """(leaf hash, audit path, root) for entry ``index`` at ``size``, each checked
+    against the log's ``head`` (size, root) before anyone is given it."""
+    root = _vouched_root(session, log_id, size, head)
+    path, leaf = inclusion(session, log_id, index, size), leaf_hash_at(session, log_id, index)
+    if leaf is None:
+        raise MissingNode(f"leaf {index} is not stored")
+    try:
+        merkle.verify_inclusion(leaf, index, size, path, root)
+    except merkle.ProofError as exc:
+        raise Mismatch(str(exc)) from None
+    return leaf, path, root
+
+
+def checked_consistency(
+    session: Session, log_id: int, first: int, second: int, head: tuple[int, bytes]
+) -> tuple[list[bytes], bytes, bytes]:
+    """(proof, first root, second root), checked against the log's ``head`` first."""
+    roots = (
+        _vouched_root(session, log_id, first, head),
+        _vouched_root(session, log_id, second, head),
+    )
+    proof = consistency(session, log_id, first, second)
+    try:
+        merkle.verify_consistency(first, second, proof, *roots)
+    except merkle.ProofError as exc:
+        raise Mismatch(str(exc)) from None
+    return proof, *roots
 
 
 class Writer:
@@ -154,10 +205,14 @@ def _frontier(writer: Writer, log_id: int, size: int, root: bytes | None) -> lis
         )
     }
     try:
-        return [found[node] for node in frontier]
+        stack = [found[node] for node in frontier]
     except KeyError as exc:
         missing = exc.args[0]
         raise MissingNode(f"subtree {missing} of the current tree is not stored") from None
+    # The new root and the checkpoints signed over it are built on these nodes.
+    if merkle.fold(stack) != root:
+        raise Mismatch("the stored subtrees of the current tree do not give its root")
+    return stack
 
 
 def append_entry(
@@ -178,7 +233,7 @@ def append_entry(
     """
     stack = _frontier(writer, log_id, size, root)
     nodes = [v for node in _push(stack, log_id, size, leaf) for v in node]
-    new_root = _root(stack)
+    new_root = merkle.fold(stack)
     head = (size + 1, new_root, writer.when(when), log_id)
     values = ", ".join(["(%s, %s, %s, %s)"] * (len(nodes) // 4))
     insert_nodes = f"{INSERT_NODES} VALUES {values}"
@@ -205,25 +260,8 @@ UPDATE_HEAD = "UPDATE audit_logs SET size = %s, root = %s, updated_at = %s WHERE
 
 
 def _push(stack: list[bytes], log_id: int, index: int, leaf: bytes) -> list[tuple]:
-    """Add leaf ``index`` to the compact range ``stack`` (in place); return the
-    ``(log_id, level, index, hash)`` rows of the leaf and the subtrees it completes."""
-    h, level = leaf, 0
-    nodes = [(log_id, 0, index, h)]
-    while index & 1:  # a right child: merge with its left sibling
-        h = sha256(b"\x01" + stack.pop() + h).digest()
-        index >>= 1
-        level += 1
-        nodes.append((log_id, level, index, h))
-    stack.append(h)
-    return nodes
-
-
-def _root(stack: list[bytes]) -> bytes:
-    """The root of the tree whose compact range is ``stack`` (non-empty)."""
-    new_root = stack[-1]
-    for left in reversed(stack[:-1]):
-        new_root = sha256(b"\x01" + left + new_root).digest()
-    return new_root
+    """merkle.push, as ``(log_id, level, index, hash)`` rows to insert."""
+    return [(log_id, *node) for node in merkle.push(stack, index, leaf)]
 
 
 def _appended(
@@ -266,7 +304,7 @@ def append_entries(
         for offset, leaf in enumerate(leaves)
         for node in _push(stack, log_id, size + offset, leaf)
     ]
-    new_root = _root(stack)
+    new_root = merkle.fold(stack)
     _insert_rows(writer, INSERT_ENTRY.split(" VALUES ")[0], entries, ENTRY_TYPES)
     _insert_rows(writer, INSERT_NODES, nodes, NODE_TYPES)
     writer.execute(UPDATE_HEAD, (size + len(entries), new_root, writer.when(when), log_id))

@@ -19,7 +19,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 
-from hub.audit import checkpoints, fields, store, verify
+from hub.audit import checkpoints, fields, merkle, store, verify
 from hub.audit import log as audit_log
 from hub.errors import Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
@@ -98,10 +98,20 @@ class LogDamaged(OperationError):
     status = 409
     code = "log_damaged"
 
-    def __init__(self):
+    def __init__(self, name: str):
         super().__init__(
-            _l("This audit log's stored tree is damaged; an administrator should verify it.")
+            _l(
+                "The audit log %(log)s cannot give this proof: its stored tree is damaged. "
+                "An administrator should run hub audit verify.",
+                log=name,
+            )
         )
+
+
+class ProofRefused(LogDamaged):
+    """A proof from the stored nodes does not lead to the log's root: never served."""
+
+    status = 503
 
 
 def logs_visible_to(actor: Actor) -> Select:
@@ -208,14 +218,18 @@ def inclusion_proof(actor: Actor, name: str, index: int | None, size: int | None
     size = _index("size", size, 1, log.size, default=log.size)
     index = _index("index", index, 0, size - 1)
     try:
-        path = store.inclusion(db.session, log.id, index, size)
-        leaf = store.leaf_hash_at(db.session, log.id, index)
-        root = store.root_at(db.session, log.id, size)
+        leaf, path, root = store.checked_inclusion(
+            db.session, log.id, index, size, (log.size, _head_root(log))
+        )
     except store.MissingNode:
-        raise LogDamaged() from None
-    if leaf is None:
-        raise LogDamaged()
+        raise LogDamaged(name) from None
+    except store.Mismatch:
+        raise ProofRefused(name) from None
     return InclusionProof(index, size, leaf, path, root)
+
+
+def _head_root(log: AuditLog) -> bytes:
+    return bytes(log.root) if log.root is not None else merkle.EMPTY_ROOT
 
 
 @dataclass(frozen=True)
@@ -234,10 +248,13 @@ def consistency_proof(
     second = _index("to", second, 1, log.size, default=log.size)
     first = _index("from", first, 1, second)
     try:
-        proof = store.consistency(db.session, log.id, first, second)
-        roots = store.root_at(db.session, log.id, first), store.root_at(db.session, log.id, second)
+        proof, *roots = store.checked_consistency(
+            db.session, log.id, first, second, (log.size, _head_root(log))
+        )
     except store.MissingNode:
-        raise LogDamaged() from None
+        raise LogDamaged(name) from None
+    except store.Mismatch:
+        raise ProofRefused(name) from None
     return ConsistencyProof(first, second, proof, *roots)
 
 
