@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
@@ -15,6 +17,48 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 class SchemaError(Exception):
     """The database's schema is not one this code can use."""
+
+
+#: SQLite's primary result codes for a file that is not a database or is damaged.
+_SQLITE_DAMAGED = {11: "fails integrity_check", 26: "is not a database"}  # CORRUPT, NOTADB
+
+
+class DatabaseDamaged(Exception):
+    """The SQLite file is not a database or is damaged: only a backup helps."""
+
+    def __init__(self, path: str, what: str):
+        super().__init__(path, what)
+        self.path, self.what = path, what
+
+    def line(self) -> str:
+        from flask_babel import gettext as _
+
+        if self.what == _SQLITE_DAMAGED[26]:
+            return _(
+                "the database file %(path)s is not a database: stop the hub and restore "
+                "the last backup with hub restore",
+                path=self.path,
+            )
+        return _(
+            "the database file %(path)s fails integrity_check: stop the hub and restore "
+            "the last backup with hub restore",
+            path=self.path,
+        )
+
+
+def damaged(exc: BaseException, path: str | None) -> DatabaseDamaged | None:
+    """The DatabaseDamaged that ``exc`` (raw or wrapped by SQLAlchemy) stands for, if any."""
+    if isinstance(exc, DatabaseDamaged):
+        return exc
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if (
+        isinstance(orig, sqlite3.DatabaseError)
+        and code is not None
+        and code & 0xFF in _SQLITE_DAMAGED
+    ):
+        return DatabaseDamaged(path or "?", _SQLITE_DAMAGED[code & 0xFF])
+    return None
 
 
 def engine_options(database_url: str) -> dict:
@@ -36,12 +80,18 @@ def configure_sqlite(engine: Engine) -> None:
     used temporary storage, which a pooled connection in a long-running process has.
     """
 
+    path = engine.url.database
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # pragma: no cover - exercised via engine
         # Let SQLAlchemy's "begin" event issue BEGIN, not the sqlite3 module.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # the first read of the file
+        except sqlite3.DatabaseError as exc:
+            raise damaged(exc, path) or exc from exc
+        _private(path)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -52,6 +102,19 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # pragma: no cover - exercised via engine
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _private(path: str | None) -> None:
+    """The database, its -wal and -shm readable by the hub's user only (they hold
+    every record); sqlite creates them with the umask's mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def alembic_head() -> str:

@@ -8,12 +8,37 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from hub.database import SchemaError
+from hub.database import SchemaError, damaged
 from hub.errors import OperationError, ValidationFailed
 
 
 def one_line_errors(func):
     """No tracebacks for expected failures: name the problem and exit non-zero."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            bad = damaged(exc, _database_path())
+            if bad is None:
+                raise
+            click.echo(f"hub: {bad.line()}", err=True)
+            sys.exit(2)
+
+    return _known(wrapper)
+
+
+def _database_path() -> str | None:
+    from flask import current_app
+
+    from hub.extensions import db
+
+    return db.engine.url.database if current_app.config["HUB"].is_sqlite else None
+
+
+def _known(func):
+    """The failures every verb shares, each as one line."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
