@@ -25,6 +25,11 @@ from flask_babel import ngettext
 
 # Zero-width space, non-joiner, joiner, BOM / zero-width no-break space, word joiner.
 _ZERO_WIDTH = re.compile("[\u200b-\u200d\ufeff\u2060]")
+#: Bidirectional embedding, override and isolate controls (U+202A-202E, U+2066-2069):
+#: Vietnamese, Lao and English never need them, and they make "inv\u202egpj.exe" show
+#: as "invexe.jpg". Typed input holding one is refused (hub.operations.checks.text);
+#: `clean` drops them from anything else it is given.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 # Lao NIGGAHITA (ໍ) + AA (າ) is the decomposed way of writing AM (ຳ); a tone mark
 # may be typed between them, and belongs before the ຳ in the canonical spelling.
 _LAO_AM = re.compile("\u0ecd([\u0ec8-\u0ecb]?)\u0eb2")
@@ -35,12 +40,13 @@ _THAI = re.compile("[\u0e00-\u0e7f]")
 
 
 def clean(text: str) -> str:
-    """What every stored text field holds: zero-width characters removed, then NFC.
+    """What every stored text field holds: zero-width and bidirectional controls removed,
+    then NFC.
 
     Zero-width characters go first so that one hidden between a letter and its
     accent cannot stop the two from composing.
     """
-    return unicodedata.normalize("NFC", _ZERO_WIDTH.sub("", text))
+    return unicodedata.normalize("NFC", BIDI_CONTROLS.sub("", _ZERO_WIDTH.sub("", text)))
 
 
 def fold(text: str) -> str:

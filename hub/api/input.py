@@ -1,19 +1,29 @@
 """Reading a request's JSON body and query string through a schema.
 
-A body that is not JSON, or not an object, is a 400 naming `_json`; a body
+A body that is not JSON (as hub.strict_json reads it: no key twice, no NaN, no
+deep nesting), or not an object, is a 400 naming `_json`; a body
 that breaks the schema is a 422 naming each field (marshmallow's errors, made
 translatable in hub.api.schemas).
 """
 
 from __future__ import annotations
 
-import json
-
 from flask import request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
 
+from hub import strict_json
 from hub.errors import ValidationFailed
+
+#: Why a body is refused (hub.strict_json's reasons), in the caller's language.
+_REFUSED = {
+    "syntax": _l("The body is not valid JSON."),
+    "duplicate_key": _l("A field is given twice in the same object."),
+    "constant": _l("The body is not valid JSON."),
+    "too_deep": _l(
+        "The body is nested too deeply (at most %(n)d levels).", n=strict_json.MAX_DEPTH
+    ),
+}
 
 
 class MalformedBody(ValidationFailed):
@@ -27,9 +37,9 @@ def json_object() -> dict:
         raise MalformedBody.one("_json", _l("Send a JSON object (Content-Type: application/json)."))
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise MalformedBody.one("_json", _l("The body is not valid JSON.")) from None
+        data = strict_json.loads(raw)
+    except strict_json.JSONRefused as exc:
+        raise MalformedBody.one("_json", _REFUSED.get(exc.reason, _REFUSED["syntax"])) from None
     if not isinstance(data, dict):
         raise MalformedBody.one("_json", _l("Send a JSON object."))
     return data

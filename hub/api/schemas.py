@@ -8,7 +8,6 @@ The OpenAPI document (hub.api.openapi) is generated from these classes.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
@@ -23,12 +22,12 @@ from hub.models.exchange import (
     HANDLING_CODES,
     RELIABILITY,
 )
+from hub.operations import checks
 from hub.operations.checks import MAX_ID
 from hub.operations.listing import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
 from hub.web.errors import CODES
 
 LANGUAGES = ("vi", "lo", "en")
-FIELDS_MAX_BYTES = 64 * 1024
 
 _COMMON = {
     "required": _l("Missing data for required field."),
@@ -145,12 +144,12 @@ class Quantity(fields.Field):
 
 
 def _json_fields(value: dict) -> None:
-    try:
-        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (ValueError, TypeError, UnicodeEncodeError):
-        raise ValidationError(_l("The structured fields cannot be stored.")) from None
-    if len(encoded) > FIELDS_MAX_BYTES:
-        raise ValidationError(_l("The structured fields are too large."))
+    """The one rule of structured fields (hub.operations.checks.structured)."""
+    errors = checks.Errors()
+    checks.structured(errors, "fields", value)
+    if errors:
+        # A list: marshmallow iterates a lazy string given alone, one message per character.
+        raise ValidationError(list(errors["fields"]))
 
 
 class BaseSchema(Schema):

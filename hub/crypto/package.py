@@ -25,6 +25,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub import strict_json
 from hub.crypto.sealing import (
     BINDING_FIELDS,
     CIPHER,
@@ -222,33 +223,14 @@ def export_package(
 # --- strict parsing ----------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Duplicate keys are read differently by different parsers: refuse them, so
-    # what we verify is what any other implementation would see.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise MalformedPackage(f"duplicate field {key!r}")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise MalformedPackage(f"{name} is not allowed")
-
-
 def _loads(text: str | bytes) -> Any:
+    # One strict parser for everything from outside (hub.strict_json): a duplicate key
+    # is read differently by different parsers, so it is refused, and so are NaN,
+    # fractions and nesting deep enough to exhaust a recursive reader.
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_refuse_constant,
-            parse_float=lambda _: _refuse_constant("a fractional number"),
-        )
-    except (ValueError, UnicodeDecodeError) as exc:
-        if isinstance(exc, MalformedPackage):
-            raise
-        raise MalformedPackage(f"not JSON: {exc}") from exc
+        return strict_json.loads(text, fractions=False)
+    except strict_json.JSONRefused as exc:
+        raise MalformedPackage(exc.detail) from None
 
 
 def _obj(value: Any, fields: Sequence[str], where: str) -> dict[str, Any]:

@@ -75,6 +75,36 @@ def _sniff_zip(data: bytes) -> str | None:
     return None
 
 
+def check_file(errors: Errors, filename, data: bytes, *, prefix: str = "") -> tuple[str, str]:
+    """The rules of an attached file, uploaded here or arriving in a partner's package:
+    a clean file name without folders, not empty, within the size limit, of an allowed
+    type recognised from its bytes, the name's extension agreeing. Returns the clean
+    name and the sniffed media type (errors under `prefix` + "filename" / "file")."""
+    name_field, file_field = f"{prefix}filename", f"{prefix}file"
+    filename = checks.text(errors, name_field, filename, max_length=FILENAME_MAX)
+    if "/" in filename or "\\" in filename or filename in (".", ".."):
+        errors.add(name_field, _l("Give a file name without folders."))
+    limit = current_app.config["HUB"].max_attachment_bytes
+    media_type = ""
+    if not data:
+        errors.add(file_field, _l("The file is empty."))
+    elif len(data) > limit:
+        errors.add(
+            file_field,
+            _l("The file is larger than the limit of %(mb)s MB.", mb=f"{limit / 1048576:.1f}"),
+        )
+    else:
+        media_type = sniff(data) or ""
+        if not media_type:
+            errors.add(
+                file_field,
+                _l("This type of file is not accepted (PDF, JPEG, PNG, TXT, DOCX, XLSX, ODT)."),
+            )
+        elif filename and not filename.lower().endswith(ALLOWED[media_type]):
+            errors.add(name_field, _l("The file name's extension does not match its content."))
+    return filename, media_type
+
+
 def add(
     actor: Actor, exchange_id: int, *, filename: str, data: bytes, commit: bool = True
 ) -> Attachment:
@@ -85,27 +115,7 @@ def add(
     """
     exchange = exchange_for(actor, exchange_id, "attach")
     errors = Errors()
-    filename = checks.text(errors, "filename", filename, max_length=FILENAME_MAX)
-    if "/" in filename or "\\" in filename:
-        errors.add("filename", _l("Give a file name without folders."))
-    limit = current_app.config["HUB"].max_attachment_bytes
-    media_type = None
-    if not data:
-        errors.add("file", _l("The file is empty."))
-    elif len(data) > limit:
-        errors.add(
-            "file",
-            _l("The file is larger than the limit of %(mb)s MB.", mb=f"{limit / 1048576:.1f}"),
-        )
-    else:
-        media_type = sniff(data)
-        if media_type is None:
-            errors.add(
-                "file",
-                _l("This type of file is not accepted (PDF, JPEG, PNG, TXT, DOCX, XLSX, ODT)."),
-            )
-        elif filename and not filename.lower().endswith(ALLOWED[media_type]):
-            errors.add("filename", _l("The file name's extension does not match its content."))
+    filename, media_type = check_file(errors, filename, data)
     errors.raise_if_any()
     row = Attachment(exchange_id=exchange.id, media_type=media_type, size=len(data))
     sealed.add(

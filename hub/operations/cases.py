@@ -159,12 +159,7 @@ def _check_case(errors: Errors, actor: Actor, data: CaseInput) -> dict:
         errors, "place_note", data.place_note, max_length=PLACE_NOTE_MAX, required=False
     )
     opened_on = data.opened_on or local_today()
-    if not isinstance(opened_on, date) or isinstance(opened_on, datetime):
-        errors.add("opened_on", _l("Give a date."))
-    elif opened_on > local_today() + timedelta(days=1):
-        errors.add("opened_on", _l("This date is in the future."))
-    elif opened_on < checks.EARLIEST.date():
-        errors.add("opened_on", _l("This date is too far in the past."))
+    checks.day(errors, "opened_on", opened_on, latest=local_today() + timedelta(days=1))
     values["opened_on"] = opened_on
     province = _place(errors, "province", data.province, ("province",))
     district = _place(errors, "district", data.district, ("district",))
@@ -414,11 +409,9 @@ def _check_seizure(errors: Errors, data: SeizureInput, prefix: str) -> dict:
         elif data.unit == "tablets" and quantity != quantity.to_integral_value():
             errors.add(f"{prefix}.quantity", _l("Count tablets in whole numbers."))
             quantity = None
-    seized_on = data.seized_on
-    if seized_on is not None and (
-        not isinstance(seized_on, date) or seized_on > local_today() + timedelta(days=1)
-    ):
-        errors.add(f"{prefix}.seized_on", _l("This date is in the future."))
+    seized_on = checks.day(
+        errors, f"{prefix}.seized_on", data.seized_on, latest=local_today() + timedelta(days=1)
+    )
     return {
         "drug_type": data.drug_type,
         "quantity": quantity,
@@ -486,15 +479,14 @@ def _check_suspect(errors: Errors, data: SuspectInput, prefix: str) -> dict:
 
 
 def _date_of_birth(errors: Errors, name: str, value) -> date | None:
-    if value is None:
-        return None
-    if not isinstance(value, date) or isinstance(value, datetime):
-        errors.add(name, _l("Give a date."))
-        return None
-    if value > local_today() or value.year < 1900:
-        errors.add(name, _l("This date of birth is not possible."))
-        return None
-    return value
+    return checks.day(
+        errors,
+        name,
+        value,
+        earliest=checks.EARLIEST_BIRTH,
+        latest=local_today(),
+        message=_l("This date of birth is not possible."),
+    )
 
 
 def _store_suspect(actor: Actor, case: Case, item: dict, logs: list[str]) -> Suspect:

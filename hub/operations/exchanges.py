@@ -191,17 +191,26 @@ def _agreement_by_code(errors: Errors, code) -> Agreement | None:
     return row
 
 
-def _check(actor: Actor, data: NewExchange, now: datetime):
-    errors = Errors()
+@dataclass
+class CleanFields:
+    """An exchange's own fields after `check_fields`: clean text, a bounded time."""
+
+    subject: str
+    body: str
+    note: str
+    sent_at: datetime
+    language: str | None
+
+
+def check_fields(errors: Errors, data: NewExchange, now: datetime) -> CleanFields:
+    """The rules of an exchange's own fields, whoever sent it and however it arrived:
+    `send()` (pages, API, the importer) and imported packages apply exactly these."""
     checks.choice(errors, "kind", data.kind, EXCHANGE_KINDS)
     subject = checks.text(errors, "subject", data.subject, max_length=SUBJECT_MAX)
     body = checks.text(errors, "body", data.body, max_length=BODY_MAX, multiline=True)
     checks.choice(errors, "classification", data.classification, CLASSIFICATIONS)
     checks.choice(errors, "reliability", data.reliability, RELIABILITY)
-    if isinstance(data.credibility, bool):
-        errors.add("credibility", _l("Choose one of: %(choices)s.", choices="1, 2, 3, 4, 5, 6"))
-    else:
-        checks.choice(errors, "credibility", data.credibility, CREDIBILITY)
+    checks.whole(errors, "credibility", data.credibility, CREDIBILITY)
     checks.choice(errors, "handling", data.handling, HANDLING_CODES)
     note = checks.text(
         errors, "handling_note", data.handling_note, max_length=HANDLING_NOTE_MAX, required=False
@@ -211,9 +220,21 @@ def _check(actor: Actor, data: NewExchange, now: datetime):
     language = data.language
     if language is not None and language not in LOCALES:
         errors.add("language", _l("Unknown language."))
-    if not isinstance(data.fields, dict):
-        errors.add("fields", _l("Give the structured fields as an object."))
+    checks.structured(errors, "fields", data.fields)
     sent_at = checks.when(errors, "sent_at", data.sent_at, now=now)
+    return CleanFields(subject, body, note, sent_at, language)
+
+
+def _check(actor: Actor, data: NewExchange, now: datetime):
+    errors = Errors()
+    own = check_fields(errors, data, now)
+    subject, body, note, sent_at, language = (
+        own.subject,
+        own.body,
+        own.note,
+        own.sent_at,
+        own.language,
+    )
 
     agreement = _agreement_by_code(errors, data.agreement)
     # The recipient is normally one of the parties just loaded; only otherwise is it

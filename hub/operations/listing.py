@@ -255,8 +255,8 @@ def _cases_matching(actor: Actor, pattern: str) -> list[int] | Select:
 
 def _date_clauses(errors: Errors, column, start, end, *, instant: bool) -> list:
     for name, value in (("date_from", start), ("date_to", end)):
-        if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
-            errors.add(name, _l("Give a date."))
+        # The one date rule (year 9999 would overflow the day after it, year 1 the zone).
+        if value is not None and checks.day(errors, name, value, latest=checks.LATEST_DAY) is None:
             return []
     if start and end and end < start:
         errors.add("date_to", _l("The end date is before the start date."))

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hub import strict_json
 from hub.crypto import payloads, service
 from hub.crypto.keyring import ENC, KeyringError
 from hub.crypto.package import (
@@ -48,6 +50,7 @@ from hub.crypto.sealing import (
 from hub.crypto.sealing import seal as seal_envelope
 from hub.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
+from hub.i18n import COUNTRY_LANGUAGE
 from hub.models import (
     Agreement,
     Attachment,
@@ -57,9 +60,8 @@ from hub.models import (
     Organisation,
     PackageReceipt,
 )
-from hub.models.base import utcnow
-from hub.models.exchange import CLASSIFICATIONS, EXCHANGE_KINDS, HANDLING_CODES, RELIABILITY
-from hub.operations import audit, checks, outbox, package_updates
+from hub.models.exchange import CLASSIFICATIONS
+from hub.operations import audit, checks, exchanges, outbox, package_updates
 from hub.operations.actor import Actor
 from hub.operations.exchanges import stays_between
 from hub.operations.scope import get_exchange
@@ -365,8 +367,9 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
         raise _refuse(
             _l("An item of the package does not open: %(reason)s", reason=str(exc))
         ) from exc
-    exchanges, updates = _check_index(pkg, opened)
-    ids = _store(actor, pkg, exchanges)
+    entries, updates = _check_index(pkg, opened)
+    cleaned = _clean(pkg, opened, entries)  # every field, before anything is written
+    ids = _store(actor, pkg, cleaned)
     ids += package_updates.apply(actor, pkg, updates)
     version, key = service.signing_key(recipient)
     receipt = make_receipt(pkg.digest, recipient, (recipient, version, key))
@@ -378,7 +381,7 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
         actor=actor,
         target_type="exchange",
         target_id=ids[0],
-        logs=sorted({e["agreement"] for e in exchanges} | package_updates.logs_of(updates)),
+        logs=sorted({e["agreement"] for e in entries} | package_updates.logs_of(updates)),
         details={
             "package_sha256": pkg.digest,
             "exporter": pkg.exporter_org,
@@ -402,7 +405,9 @@ def _check_index(pkg, opened: dict[str, bytes]) -> tuple[list[dict[str, Any]], l
     if len(index_items) != 1 or index_items[0].binding["sender"] != pkg.exporter_org:
         raise _refuse(bad)
     try:
-        document = json.loads(opened[index_items[0].digest])
+        document = strict_json.loads(opened[index_items[0].digest])
+        if not isinstance(document, dict):
+            raise _refuse(bad)
         if document.get("format") != INDEX_FORMAT or document.get("version") != INDEX_VERSION:
             raise _refuse(
                 _l(
@@ -412,7 +417,7 @@ def _check_index(pkg, opened: dict[str, bytes]) -> tuple[list[dict[str, Any]], l
                 )
             )
         exchanges = list(document["exchanges"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (strict_json.JSONRefused, KeyError, TypeError) as exc:
         raise _refuse(bad) from exc
     by_digest = {i.digest: i for i in pkg.items}
     used = {index_items[0].digest}
@@ -426,11 +431,8 @@ def _check_index(pkg, opened: dict[str, bytes]) -> tuple[list[dict[str, Any]], l
                 or binding["sender"] != entry["sender"]
                 or binding["recipient"] != entry["recipient"]
                 or binding["agreement"] != entry["agreement"]
-                or entry["kind"] not in EXCHANGE_KINDS
-                or entry["classification"] not in CLASSIFICATIONS
-                or entry["handling"] not in HANDLING_CODES
-                or entry["reliability"] not in RELIABILITY
                 or pkg.recipient not in (entry["sender"], entry["recipient"])
+                or not isinstance(entry["attachments"], list)
             ):
                 raise _refuse(bad)
             used.add(entry["item"])
@@ -453,64 +455,222 @@ def _parse_time(value: str | None) -> datetime | None:
     return package_updates.parse_stamp(value)
 
 
-def _store(actor: Actor, pkg, exchanges: list[dict[str, Any]]) -> list[int]:
+@dataclass
+class _CleanAttachment:
+    media_type: str
+    size: int
+    item: Sealed
+
+
+@dataclass
+class _CleanExchange:
+    """One index entry after every rule local input passes: what `_store` writes."""
+
+    ref: str
+    in_reply_to: Any
+    agreement: Agreement
+    sender: Organisation
+    recipient: Organisation
+    data: exchanges.NewExchange
+    fields: exchanges.CleanFields
+    onward_sharing_permitted: bool
+    court_use_permitted: bool
+    permission_granted: bool | None
+    item: Sealed
+    attachments: list[_CleanAttachment]
+
+
+def _package_time(errors: checks.Errors, field: str, value) -> datetime | None:
+    """A package's time: the format's UTC form ("2025-01-31T08:00:00Z") or absent."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return _parse_time(value)
+    except ValueError:
+        errors.add(field, _l("Give a date and time with its time zone."))
+        return None
+
+
+def _sealed_json(errors: checks.Errors, field: str, plaintext: bytes) -> dict:
+    try:
+        value = strict_json.loads(plaintext)
+    except strict_json.JSONRefused:
+        value = None
+    if not isinstance(value, dict):
+        errors.add(field, _l("The sealed content is not in the format this hub reads."))
+        return {}
+    return value
+
+
+def _clean_attachment(
+    errors: checks.Errors, prefix: str, att: Any, by_digest: dict, opened: dict[str, bytes]
+) -> _CleanAttachment | None:
+    """An attached file from a package passes the upload rules (`attachments.check_file`):
+    its name, its size, its type sniffed from its bytes; what the package declares about
+    it (type, size) must be what the bytes are."""
+    from hub.operations import attachments
+
+    if not isinstance(att, dict):
+        errors.add(f"{prefix}item", _l("The package's index does not match its items."))
+        return None
+    header_bytes, _, data = opened[att["item"]].partition(b"\n")
+    header = _sealed_json(errors, f"{prefix}filename", header_bytes)
+    _name, sniffed = attachments.check_file(errors, header.get("filename"), data, prefix=prefix)
+    limit = current_app.config["HUB"].max_attachment_bytes
+    size = checks.count(errors, f"{prefix}size", att.get("size"), maximum=limit)
+    if size is not None and (size != len(data) or header.get("size") != len(data)):
+        errors.add(f"{prefix}size", _l("The declared size is not the file's size."))
+    declared = (att.get("media_type"), header.get("media_type"))
+    if sniffed and any(value != sniffed for value in declared):
+        errors.add(f"{prefix}media_type", _l("The declared type is not what the file holds."))
+    return _CleanAttachment(sniffed, len(data), by_digest[att["item"]])
+
+
+def _clean_entry(
+    errors: checks.Errors, entry: dict, by_digest: dict, opened: dict[str, bytes], now: datetime
+) -> _CleanExchange | None:
+    """The rules of local input, applied to one exchange of a partner's package."""
+    sealed = _sealed_json(errors, "body", opened[entry["item"]])
+    sent_at = _package_time(errors, "sent_at", entry.get("sent_at"))
+    data = exchanges.NewExchange(
+        agreement=entry["agreement"],
+        recipient=entry["recipient"],
+        kind=entry.get("kind"),
+        subject=entry.get("subject"),
+        body=sealed.get("body"),
+        classification=entry.get("classification"),
+        reliability=entry.get("reliability"),
+        credibility=entry.get("credibility"),
+        handling=entry.get("handling"),
+        handling_note=entry.get("handling_note", ""),
+        sent_at=sent_at,
+        fields=sealed.get("fields", {}),
+        language=entry.get("language"),
+    )
+    # An unreadable sent_at is named above; check_fields then measures from now.
+    own = exchanges.check_fields(errors, data, now)
+    if sealed.get("language", data.language) != data.language:
+        errors.add("language", _l("Unknown language."))
+    due = _package_time(errors, "due_at", entry.get("due_at"))
+    if due is not None and "sent_at" not in errors:
+        if due < own.sent_at:
+            errors.add("due_at", _l("A due time cannot be before the time it was sent."))
+        else:
+            checks.moment(errors, "due_at", due)
+    onward = checks.flag(errors, "onward_sharing_permitted", entry.get("onward_sharing_permitted"))
+    court = checks.flag(errors, "court_use_permitted", entry.get("court_use_permitted"))
+    granted = entry.get("permission_granted")
+    if granted is not None:
+        checks.flag(errors, "permission_granted", granted)
+    agreement = checks.agreement_by_code(errors, "agreement", entry["agreement"])
+    sender = checks.organisation_by_code(errors, "sender", entry["sender"])
+    recipient = checks.organisation_by_code(errors, "recipient", entry["recipient"])
+    if agreement is not None:
+        parties = {p.id for p in agreement.parties}
+        if sender is not None and sender.id not in parties:
+            errors.add("sender", _l("The sender is not a party to this agreement."))
+        if recipient is not None and recipient.id not in parties:
+            errors.add("recipient", _l("The recipient is not a party to this agreement."))
+        allowed = agreement.classifications
+        if (
+            allowed
+            and data.classification in CLASSIFICATIONS
+            and data.classification not in allowed
+        ):
+            errors.add(
+                "classification", _l("This agreement does not share information at this level.")
+            )
+    files = [
+        _clean_attachment(errors, f"attachments[{j}].", att, by_digest, opened)
+        for j, att in enumerate(entry["attachments"])
+    ]
+    if errors:
+        return None
+    return _CleanExchange(
+        ref=entry["ref"],
+        in_reply_to=entry.get("in_reply_to"),
+        agreement=agreement,
+        sender=sender,
+        recipient=recipient,
+        data=data,
+        fields=own,
+        onward_sharing_permitted=onward,
+        court_use_permitted=court,
+        permission_granted=granted,
+        item=by_digest[entry["item"]],
+        attachments=[f for f in files if f is not None],
+    )
+
+
+def _clean(pkg, opened: dict[str, bytes], entries: list[dict[str, Any]]) -> list[_CleanExchange]:
+    """Every exchange of the package through the rules local input passes; a refusal
+    names each field (``exchanges[0].credibility``) and nothing is stored."""
     by_digest = {i.digest: i for i in pkg.items}
-    orgs = {o.code: o for o in db.session.scalars(select(Organisation))}
+    now = checks.now()
+    problems: list[str] = []
+    cleaned: list[_CleanExchange] = []
+    for i, entry in enumerate(entries):
+        errors = checks.Errors()
+        if not isinstance(entry, dict):
+            raise _refuse(_l("The package's index does not match its items."))
+        row = _clean_entry(errors, entry, by_digest, opened, now)
+        for field, messages in errors.items():
+            problems.append(f"exchanges[{i}].{field}: {' '.join(str(m) for m in messages)}")
+        if row is not None:
+            cleaned.append(row)
+    if problems:
+        raise _refuse(
+            _l(
+                "The package is refused and nothing was stored: %(problems)s",
+                problems="; ".join(problems),
+            )
+        )
+    return cleaned
+
+
+def _store(actor: Actor, pkg, cleaned: list[_CleanExchange]) -> list[int]:
     local: dict[str, Exchange] = {}
     ids = []
-    for entry in exchanges:
-        agreement = db.session.scalar(select(Agreement).where(Agreement.code == entry["agreement"]))
-        sender, recipient = orgs.get(entry["sender"]), orgs.get(entry["recipient"])
-        if agreement is None or sender is None or recipient is None:
-            db.session.rollback()
-            raise _refuse(
-                _l("The package names an agreement or organisation this hub does not know.")
-            )
-        try:
-            sent_at = _parse_time(entry["sent_at"]) or utcnow()
-            due = _parse_time(entry.get("due_at"))
-            subject = str(entry["subject"])[:200]
-        except (ValueError, TypeError) as exc:
-            db.session.rollback()
-            raise _refuse(_l("The package's index does not match its items.")) from exc
-        parent = local.get(entry.get("in_reply_to") or "") or package_updates.resolve(
-            entry.get("in_reply_to")
-        )
+    for entry in cleaned:
+        data, own = entry.data, entry.fields
+        sender, recipient = entry.sender, entry.recipient
+        ref = entry.in_reply_to
+        parent = (local.get(ref) if isinstance(ref, str) else None) or package_updates.resolve(ref)
         if parent is not None and not stays_between(parent, sender.id, recipient.id):
             db.session.rollback()
             raise _refuse(
                 _l("In the package, a reply goes between other organisations than what it answers.")
             )
         row = Exchange(
-            agreement_id=agreement.id,
-            sender_id=sender.id,
-            recipient_id=recipient.id,
-            kind=entry["kind"],
+            agreement_id=entry.agreement.id,
+            sender_id=entry.sender.id,
+            recipient_id=entry.recipient.id,
+            kind=data.kind,
             status="sent",
-            classification=entry["classification"],
-            handling=entry["handling"],
-            handling_note=str(entry.get("handling_note", ""))[:500],
-            onward_sharing_permitted=bool(entry.get("onward_sharing_permitted")),
-            court_use_permitted=bool(entry.get("court_use_permitted")),
-            reliability=entry["reliability"],
-            credibility=int(entry["credibility"]),
-            subject=subject,
-            subject_key=fold(subject)[:200],
-            language=str(entry.get("language") or "vi")[:8],
+            classification=data.classification,
+            handling=data.handling,
+            handling_note=own.note,
+            onward_sharing_permitted=entry.onward_sharing_permitted,
+            court_use_permitted=entry.court_use_permitted,
+            reliability=data.reliability,
+            credibility=data.credibility,
+            subject=own.subject,
+            subject_key=fold(own.subject)[: exchanges.SUBJECT_MAX],
+            language=own.language or COUNTRY_LANGUAGE.get(entry.sender.country, "vi"),
             in_reply_to_id=parent.id if parent else None,
-            permission_granted=entry.get("permission_granted")
-            if isinstance(entry.get("permission_granted"), bool)
-            else None,
-            sent_at=sent_at,
-            due_at=due,
+            permission_granted=entry.permission_granted,
+            sent_at=own.sent_at,
+            # Derived here as for every exchange (the agreement's response_time), not
+            # taken from the package: the package's due_at was only checked for sense.
+            due_at=exchanges.due_at(entry.agreement, data.kind, own.sent_at),
         )
-        store_sealed(row, by_digest[entry["item"]], record_type="exchange")
-        for att in entry["attachments"]:
-            attachment = Attachment(
-                exchange_id=row.id, media_type=str(att["media_type"])[:100], size=int(att["size"])
-            )
-            store_sealed(attachment, by_digest[att["item"]], record_type="attachment")
-        local[entry["ref"]] = row
+        store_sealed(row, entry.item, record_type="exchange")
+        for att in entry.attachments:
+            attachment = Attachment(exchange_id=row.id, media_type=att.media_type, size=att.size)
+            store_sealed(attachment, att.item, record_type="attachment")
+        local[entry.ref] = row
         ids.append(row.id)
         if parent is not None:
             package_updates.replied(actor, parent, row)
