@@ -43,7 +43,7 @@ def post_raw(client, headers, text: str):
     ],
 )
 def test_the_parser_refuses(text, reason):
-    from hub import strict_json
+    from hub.crypto import strict_json
 
     with pytest.raises(strict_json.JSONRefused) as caught:
         strict_json.loads(text)
@@ -51,7 +51,7 @@ def test_the_parser_refuses(text, reason):
 
 
 def test_the_parser_reads_ordinary_json():
-    from hub import strict_json
+    from hub.crypto import strict_json
 
     assert strict_json.loads('{"a": [1, 2.5, {"b": null}]}') == {"a": [1, 2.5, {"b": None}]}
     assert strict_json.loads("[" * 64 + "]" * 64)

@@ -12,7 +12,7 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
 
-from hub import strict_json
+from hub.crypto import strict_json
 from hub.errors import ValidationFailed
 
 #: Why a body is refused (hub.strict_json's reasons), in the caller's language.

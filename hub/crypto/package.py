@@ -25,7 +25,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub import strict_json
+from hub.crypto import strict_json
 from hub.crypto.sealing import (
     BINDING_FIELDS,
     CIPHER,

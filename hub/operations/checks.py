@@ -217,7 +217,7 @@ def structured(errors: Errors, field: str, value) -> dict:
     """Structured fields sealed with an exchange: an object of JSON values, at most
     `FIELDS_MAX_DEPTH` levels and `FIELDS_MAX_BYTES` bytes, whose every key and text
     passes the text rule (no control or bidirectional characters)."""
-    from hub import strict_json
+    from hub.crypto import strict_json
 
     if value is None:
         return {}

@@ -27,8 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hub import strict_json
-from hub.crypto import payloads, service
+from hub.crypto import payloads, service, strict_json
 from hub.crypto.keyring import ENC, KeyringError
 from hub.crypto.package import (
     MalformedPackage,
