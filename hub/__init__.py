@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         if settings.is_sqlite:
             database.configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(database.MIGRATIONS_DIR))
+    from hub.web import body_limits
+
+    app.before_request(body_limits.apply)  # before CSRF and the NUL check read the form
     csrf.init_app(app)
     i18n.init_app(app, babel)
     security.init_app(app)

@@ -17,6 +17,7 @@ from hub.models import Exchange
 from hub.operations import packages
 from hub.operations.scope import get_exchange
 from hub.web.access import role_required
+from hub.web.body_limits import allows_body
 
 bp = Blueprint("packages", __name__, url_prefix="/packages")
 
@@ -111,9 +112,8 @@ def receipt():
 
 @bp.route("/import", methods=["GET", "POST"])
 @role_required("officer")
+@allows_body(packages.MAX_PACKAGE_BYTES)  # attachments travel base64-encoded
 def import_package():
-    # A package carries attachments base64-encoded: allow more than one attachment's size.
-    request.max_content_length = packages.MAX_PACKAGE_BYTES
     form = PackageUploadForm()
     if request.method == "GET" or not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200

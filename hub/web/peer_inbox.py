@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from hub.operations import inbox
+from hub.operations.packages import MAX_PACKAGE_BYTES
+from hub.web.body_limits import allows_body
 
 bp = Blueprint("peer_inbox", __name__, url_prefix="/peer/v1")
 
@@ -24,6 +26,7 @@ def too_large(_exc):
 
 
 @bp.post("/inbox")
+@allows_body(MAX_PACKAGE_BYTES)
 def deliver():
     """One sealed package, as the body; answered with the signed receipt."""
     try:
