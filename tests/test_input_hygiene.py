@@ -89,7 +89,7 @@ def test_duplicate_keys_are_refused(client, qb):
     body = json.dumps(exchange())[:-1] + ', "credibility": 3}'
     response = post_raw(client, qb, body)
     assert_refused(response, 400, "_json", before)
-    assert "twice" in response.json["errors"]["_json"][0]
+    assert "hai lần" in response.json["errors"]["_json"][0]  # "given twice", in the user's vi
 
 
 def test_an_oversized_fields_message_is_one_message(client, qb):

@@ -16,6 +16,7 @@ Pure standard library: the crypto core and the faces both use it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, Final
 
 #: Deepest nesting of arrays and objects accepted anywhere (the deepest legitimate
@@ -60,6 +61,7 @@ def depth(value: Any) -> int:
     todo: list[tuple[Any, int]] = [(value, 0)]
     while todo:
         node, level = todo.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
             children = node.values()
         elif isinstance(node, list):
@@ -79,7 +81,7 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, fractions: bool = Tr
             text,
             object_pairs_hook=_pairs,
             parse_constant=_constant,
-            **({} if fractions else {"parse_float": _fraction}),
+            parse_float=None if fractions else _fraction,
         )
     except JSONRefused:
         raise
