@@ -13,6 +13,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub import database, health, i18n, security
     from hub import logging as hub_logging
     from hub.extensions import babel, csrf, db, migrate
+    from hub.operations import unit
 
     settings = settings or Settings.from_env()
     settings.instance_path.mkdir(parents=True, exist_ok=True)
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app, babel)
     security.init_app(app)
+    unit.init_app(app)
     hub_logging.init_app(app)  # after security: its request line knows the user
 
     from hub import cli, web

@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from hub import database
 from hub.extensions import db
+from hub.operations import unit
 
 bp = Blueprint("health", __name__)
 
@@ -60,9 +61,7 @@ def check_database() -> list[Check]:
 
 
 def _rollback() -> None:
-    try:
-        db.session.rollback()
-    except Exception:  # the connection itself may be what failed
+    if not unit.end_failed_transaction():  # the connection itself may be what failed
         log.warning("rollback failed", extra={"check": "database"})
 
 

@@ -14,6 +14,7 @@ from hub.auth.tokens import token_digest
 from hub.extensions import db
 from hub.models import ApiToken, User
 from hub.models.base import utcnow
+from hub.operations import accounts
 from hub.operations.actor import Actor
 
 CSP = (
@@ -40,13 +41,18 @@ def _load_cookie() -> None:
     from flask import current_app
 
     settings = current_app.config["HUB"]
-    row = sessions.find_session(
-        request.cookies.get(sessions.COOKIE),
-        idle=timedelta(minutes=settings.session_idle_minutes),
-        absolute=timedelta(hours=settings.session_absolute_hours),
-    )
+    row = sessions.find_session(request.cookies.get(sessions.COOKIE))
     if row is None:
         return
+    now = utcnow()
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    if sessions.expired(
+        row, now, idle=idle, absolute=timedelta(hours=settings.session_absolute_hours)
+    ):
+        accounts.end_expired_session(row, now)
+        return
+    if sessions.touch_due(row.last_seen_at, now):
+        accounts.note_session_seen(row, now)
     g.session_row = row
     if not row.pending_totp:
         g.user = row.user
@@ -71,16 +77,13 @@ def load_bearer() -> None:
     if row is None or row.revoked_at is not None or row.user.disabled:
         return
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now
+    if sessions.touch_due(row.last_used_at, now):
+        accounts.note_token_used(row, now)
     g.user = row.user
     g.actor = Actor.for_user(row.user)
 
 
 def _finish(response: Response) -> Response:
-    # Touches of last-seen times are the only writes a GET may leave pending.
-    if db.session.dirty:
-        db.session.commit()
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,4 +1,4 @@
-"""An exchange and its files are stored together or not at all (attachments.add commit=False)."""
+"""An exchange and its files are stored together or not at all (one unit of work)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import pytest
 from conftest import make_exchange
 from sqlalchemy import func, select
 
-from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Attachment, AuditEntry, Exchange
 from hub.operations import attachments
+from hub.operations.errors import ValidationFailed
+from hub.operations.unit import unit_of_work
 
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
@@ -54,7 +55,7 @@ def test_a_refused_second_file_leaves_no_exchange_and_no_first_file(browser, dem
     assert count(AuditEntry) == before
 
 
-def test_add_without_commit_is_undone_by_the_callers_rollback(app, demo_users):
+def test_adds_joined_to_the_callers_unit_are_undone_with_it(app, demo_users):
     from hub.models import User
     from hub.operations.actor import Actor
 
@@ -62,10 +63,14 @@ def test_add_without_commit_is_undone_by_the_callers_rollback(app, demo_users):
     exchange = make_exchange(
         qb, kind="alert", subject="Alert", body="Body", reliability="A", credibility=1
     )
-    attachments.add(qb, exchange.id, filename="a.pdf", data=PDF, commit=False)
+
+    def both_in_one_unit() -> None:
+        with unit_of_work():  # the caller's operation: the adds join it
+            attachments.add(qb, exchange.id, filename="a.pdf", data=PDF)
+            attachments.add(qb, exchange.id, filename="b.exe", data=b"MZ\x90\x00")
+
     with pytest.raises(ValidationFailed):
-        attachments.add(qb, exchange.id, filename="b.exe", data=b"MZ\x90\x00", commit=False)
-    db.session.rollback()
+        both_in_one_unit()
     assert count(Attachment) == 0
-    attachments.add(qb, exchange.id, filename="a.pdf", data=PDF)  # default: commits
+    attachments.add(qb, exchange.id, filename="a.pdf", data=PDF)  # on its own: commits
     assert count(Attachment) == 1

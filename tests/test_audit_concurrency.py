@@ -24,6 +24,7 @@ from hub.extensions import db
 from hub.models import Agreement, AuditEntry, AuditLog, Organisation
 from hub.operations import audit
 from hub.operations.actor import SYSTEM
+from hub.operations.unit import unit_of_work
 
 WRITERS = 8
 EACH = int(__import__("os").environ.get("HUB_RACE_EACH", "2000"))
@@ -94,14 +95,14 @@ def test_eight_writers_2000_entries_each_make_one_unbroken_log(race_app):
             with app.app_context():
                 start.wait()
                 for i in range(EACH):
-                    audit.record(
-                        "race_step",
-                        actor=SYSTEM,
-                        target_type="writer",
-                        target_id=f"{number}:{i}",
-                        logs=[CODE],
-                    )
-                    db.session.commit()
+                    with unit_of_work():  # one operation each: committed, signed when due
+                        audit.record(
+                            "race_step",
+                            actor=SYSTEM,
+                            target_type="writer",
+                            target_id=f"{number}:{i}",
+                            logs=[CODE],
+                        )
                 db.session.remove()
         except BaseException as exc:  # reported below, with the thread's number
             errors.append(exc)

@@ -25,6 +25,7 @@ from hub.models import AuditEntry, AuditLog, AuditNode, Checkpoint
 from hub.models.audit import HUB_LOG
 from hub.operations import audit
 from hub.operations.actor import SYSTEM
+from hub.operations.unit import savepoint, sign_due_checkpoints, unit_of_work
 
 LOG = "QB-KM-MOU"
 
@@ -46,15 +47,15 @@ def _leaves(name: str = LOG) -> list[bytes]:
 
 def _append(n: int, name: str = LOG) -> None:
     for i in range(n):
-        audit.record(
-            "exchange_sent",
-            actor=SYSTEM,
-            target_type="exchange",
-            target_id=f"ex-{i}",
-            logs=[name],
-            details={"n": i, "ciphertext_sha256": "ab" * 32},
-        )
-        db.session.commit()
+        with unit_of_work():  # as an operation writes: committed, checkpoints signed when due
+            audit.record(
+                "exchange_sent",
+                actor=SYSTEM,
+                target_type="exchange",
+                target_id=f"ex-{i}",
+                logs=[name],
+                details={"n": i, "ciphertext_sha256": "ab" * 32},
+            )
 
 
 # --- Entries ------------------------------------------------------------------
@@ -276,7 +277,7 @@ def test_checkpoints_are_signed_after_writes_when_due(app):
     _append(5)  # within the interval: none
     assert count() == 1
     later = datetime.now(UTC) + timedelta(minutes=app.config["HUB"].checkpoint_interval_minutes)
-    assert checkpoints.sign_due({log_id}, now=later) == 1
+    assert sign_due_checkpoints({log_id}, now=later) == 1
     assert count() == 2
     newest = checkpoints.newest(db.session, log_id)
     assert newest.size == _head().size
@@ -369,11 +370,11 @@ def test_a_released_savepoint_does_not_sign_until_the_outer_commit(app):
     log_id = _head().id
     db.session.commit()
     started = time.monotonic()
-    with db.session.begin_nested():
-        audit.record("x", actor=SYSTEM, target_type="t", target_id=1, logs=[LOG])
-    assert time.monotonic() - started < 5
-    assert checkpoints.newest(db.session, log_id) is None  # outer transaction still open
-    db.session.commit()
+    with unit_of_work():
+        with savepoint():
+            audit.record("x", actor=SYSTEM, target_type="t", target_id=1, logs=[LOG])
+        assert time.monotonic() - started < 5
+        assert checkpoints.newest(db.session, log_id) is None  # outer transaction still open
     assert checkpoints.newest(db.session, log_id).size == _head().size
 
 

@@ -12,7 +12,6 @@ entry commits with the change it records or not at all. Modules:
 - verify.py       recomputing every tree from its entries and naming what broke
 """
 
-from hub.audit import checkpoints as _checkpoints  # noqa: F401  (registers the commit hook)
 from hub.audit.log import ensure_log, record
 
 __all__ = ["ensure_log", "record"]

@@ -15,7 +15,8 @@ in the keyring (``_hub/sign-v<N>``), so old checkpoints stay verifiable after
 a rotation.
 
 When: after a write batch that touched a log, at most once per
-``checkpoint_interval_minutes`` (the after-commit hook below), whenever a
+``checkpoint_interval_minutes`` (the unit of work asks :func:`due` after its
+commit and signs in a transaction of its own: hub.operations.unit), whenever a
 checkpoint is asked for and the newest one does not cover the tree
 (:func:`current`), and on ``hub audit checkpoint``.
 """
@@ -28,16 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, select
+from flask import Flask, current_app
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.audit import merkle, note
-from hub.audit.log import TOUCHED
 from hub.crypto import service
 from hub.crypto.keyring import HUB, SIGN, KeyringError
-from hub.extensions import db
 from hub.models import AuditLog, Checkpoint
 from hub.models.base import utcnow
 
@@ -202,94 +201,62 @@ def sign_head(session: Session, log_id: int) -> Checkpoint:
 
 
 def current(session: Session, log_id: int) -> Checkpoint:
-    """The checkpoint to serve: the newest, or a fresh one if entries came after it.
-    Commits when it signs."""
+    """The checkpoint to serve: the newest, or a fresh one if entries came after it
+    (added to the caller's transaction: the operation's unit commits it)."""
     size = session.scalar(select(AuditLog.size).where(AuditLog.id == log_id))
     latest = newest(session, log_id)
     if latest is not None and latest.size == size:
         return latest
-    row = sign_head(session, log_id)
-    session.commit()
-    return row
+    return sign_head(session, log_id)
 
 
-def sign_due(log_ids: set[int], *, now: datetime | None = None) -> int:
-    """Sign a checkpoint for each log whose newest one is older than the interval.
-
-    Runs in its own transaction (it is called after the writer's commit).
-    Failures are logged, never raised: a missing key must not undo or fail
-    the change that was just committed. Returns how many were signed.
-    """
-    app = current_app._get_current_object()
-    state = _state(app)
-    interval = timedelta(minutes=app.config["HUB"].checkpoint_interval_minutes)
+def due(log_ids: set[int], *, now: datetime | None = None) -> list[int]:
+    """The logs among these whose newest checkpoint (as this process last saw it) is
+    older than the interval; none while the key failed recently or does not exist.
+    Reads no table: the unit of work asks after every commit that wrote a log."""
+    state = _state()
     now = now or utcnow()
     if state.key_failed_at is not None and now - state.key_failed_at < RETRY_AFTER:
-        return 0
+        return []
     if not have_key():  # keys are made by hub init / keys init, never behind a commit
-        return 0
+        return []
+    interval = _interval()
     with state.lock:
-        due = [i for i in log_ids if i not in state.newest or now - state.newest[i] >= interval]
-    if not due:
-        return 0
+        return sorted(
+            i for i in log_ids if i not in state.newest or now - state.newest[i] >= interval
+        )
+
+
+def key_failed(now: datetime | None = None) -> None:
+    """The key could not be used: wait RETRY_AFTER before trying again."""
+    _state().key_failed_at = now or utcnow()
+
+
+def _interval() -> timedelta:
+    return timedelta(minutes=current_app.config["HUB"].checkpoint_interval_minutes)
+
+
+def sign_due(session: Session, log_ids: list[int], *, now: datetime | None = None) -> int:
+    """Sign a checkpoint for each log whose newest one is older than the interval, in
+    ``session`` (the caller commits); returns how many were signed. Raises
+    :class:`CheckpointKeyUnavailable` when the key cannot be used."""
+    state = _state()
+    interval = _interval()
+    now = now or utcnow()
     signed = 0
-    session = Session(bind=db.engine)
-    try:
-        for log_id in sorted(due):
-            latest = newest(session, log_id)
-            size = session.scalar(select(AuditLog.size).where(AuditLog.id == log_id))
-            if latest is not None and (latest.size == size or now - latest.signed_at < interval):
-                with state.lock:
-                    state.newest[log_id] = latest.signed_at
-                continue
-            sign_head(session, log_id)
-            signed += 1
-        session.commit()
-    except CheckpointKeyUnavailable as exc:
-        session.rollback()
-        state.key_failed_at = now
-        log.warning("audit checkpoints not signed: %s", exc)
-    except Exception:  # the writer's change is committed; report, do not propagate
-        session.rollback()
-        log.exception("audit checkpoints not signed")
-    finally:
-        session.close()
+    for log_id in sorted(log_ids):
+        latest = newest(session, log_id)
+        size = session.scalar(select(AuditLog.size).where(AuditLog.id == log_id))
+        if latest is not None and (latest.size == size or now - latest.signed_at < interval):
+            with state.lock:
+                state.newest[log_id] = latest.signed_at
+            continue
+        sign_head(session, log_id)
+        signed += 1
     return signed
 
 
 def sign_all(session: Session) -> list[Checkpoint]:
-    """A checkpoint covering every log's current tree (``hub audit checkpoint --all``)."""
-    rows = [sign_head(session, log_id) for log_id in session.scalars(select(AuditLog.id))]
-    session.commit()
-    return rows
-
-
-_COMMITTED = "hub_audit_committed"
-
-
-def _after_commit(session: Session) -> None:
-    # Also fired when a savepoint is released, while the outer transaction still
-    # holds the write lock: signing then, on another connection, would wait on
-    # ourselves (30 s per imported row on SQLite). So only note it here...
-    session.info[_COMMITTED] = True
-
-
-def _after_transaction_end(session: Session, transaction) -> None:
-    # ...and sign once the outermost transaction is over, if it committed.
-    if transaction.nested or transaction.parent is not None:
-        return
-    committed = session.info.pop(_COMMITTED, False)
-    touched = session.info.pop(TOUCHED, None)
-    if committed and touched and has_app_context():
-        sign_due(touched)
-
-
-def _after_rollback(session: Session) -> None:
-    session.info.pop(TOUCHED, None)
-    session.info.pop(_COMMITTED, None)
-
-
-# Every session of the process: the hook finds its app through the app context.
-event.listen(Session, "after_commit", _after_commit)
-event.listen(Session, "after_transaction_end", _after_transaction_end)
-event.listen(Session, "after_rollback", _after_rollback)
+    """A checkpoint covering every log's current tree (``hub audit checkpoint --all``),
+    in the caller's transaction."""
+    return [sign_head(session, log_id) for log_id in session.scalars(select(AuditLog.id))]

@@ -28,7 +28,7 @@ from hub.models.audit import HUB_LOG, organisation_of_log
 from hub.models.base import utcnow
 
 #: session.info key: ids of the logs appended to in the open transaction
-#: (read after commit to sign checkpoints when due; see hub.audit.checkpoints).
+#: (read after commit to sign checkpoints when due; see hub.operations.unit).
 TOUCHED = "hub_audit_touched"
 #: session.info key: while set (see `collecting`), `record` queues entries there.
 COLLECT = "hub_audit_collect"

@@ -6,7 +6,7 @@ session at the next request, something a signed cookie alone cannot do.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -27,8 +27,12 @@ def start_session(user: User, *, pending_totp: bool) -> str:
     return token
 
 
-def find_session(token: str | None, *, idle: timedelta, absolute: timedelta) -> UserSession | None:
-    """The live session for a cookie value, touching its last-seen time; None when ended."""
+def find_session(token: str | None) -> UserSession | None:
+    """The session row for a cookie value, if not revoked and its user not disabled.
+
+    Reads only: ending an expired session and touching a live one's last-seen
+    time are operations (hub.operations.accounts), called by hub.security.
+    """
     if not token:
         return None
     row = db.session.scalar(
@@ -36,14 +40,16 @@ def find_session(token: str | None, *, idle: timedelta, absolute: timedelta) -> 
     )
     if row is None or row.revoked_at is not None or row.user.disabled:
         return None
-    now = utcnow()
-    if now - row.last_seen_at > idle or now - row.created_at > absolute:
-        row.revoked_at = now
-        return None
-    # Write the touch at most once a minute: every request is not a write.
-    if now - row.last_seen_at > timedelta(minutes=1):
-        row.last_seen_at = now
     return row
+
+
+def expired(row: UserSession, now: datetime, *, idle: timedelta, absolute: timedelta) -> bool:
+    return now - row.last_seen_at > idle or now - row.created_at > absolute
+
+
+def touch_due(last: datetime | None, now: datetime) -> bool:
+    """Write a last-seen time at most once a minute: every request is not a write."""
+    return last is None or now - last > timedelta(minutes=1)
 
 
 def end_session(row: UserSession) -> None:

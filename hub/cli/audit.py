@@ -122,7 +122,7 @@ def checkpoint_command(code: str | None, every: bool) -> None:
         raise click.UsageError("give an agreement CODE or --all")
     try:
         if every:
-            for row in checkpoints.sign_all(db.session):
+            for row in ops.sign_all_checkpoints():
                 click.echo(f"{row.note.splitlines()[0]} {row.size}")
             return
         click.echo(ops.current_checkpoint(SYSTEM, code).note, nl=False)

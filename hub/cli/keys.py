@@ -36,10 +36,9 @@ def make_missing_keys(orgs: list[str] | None = None) -> None:
         click.echo("Keys made: " + ", ".join(f"{k.org}/{k.kind}-v{k.version}" for k in made))
     # Logs written before the hub's key existed (reference data at the first init) get
     # their first signed checkpoint now rather than at their next write.
-    from hub.audit.checkpoints import sign_all
-    from hub.extensions import db
+    from hub.operations.audit import sign_all_checkpoints
 
-    sign_all(db.session)
+    sign_all_checkpoints()
 
 
 @click.group("keys")

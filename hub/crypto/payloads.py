@@ -6,7 +6,9 @@
   per reader) to the session.
 - :func:`open_for` opens a payload for an actor whose organisation is a reader,
   after checking that it belongs to the record it is opened for, and audits the
-  reading. A failed opening is audited and committed on its own, then refused.
+  reading. A failed opening is audited too, then refused. Both entries are
+  *lasting* (hub.operations.unit): they stay whatever happens next, even when
+  the operation that opened fails and is rolled back (issue 12).
 - :func:`blind_index` is the keyed HMAC used to find suspects by exact name or
   identity document without storing either in plaintext.
 
@@ -48,6 +50,7 @@ from hub.models import PayloadWrap, SealedPayload, Setting
 from hub.models.base import utcnow
 from hub.operations import audit
 from hub.operations.actor import Actor
+from hub.operations.unit import lasting, operation_keeping_loaded
 from hub.text import clean, fold
 
 #: Same key as hub.backup's: one id names this hub in backups and in bindings.
@@ -316,14 +319,15 @@ def _failure(exc: Exception) -> tuple[str, object]:
     return "key_unavailable", _l("The keys of this hub cannot be used to open this content now.")
 
 
+@operation_keeping_loaded
 def open_for(
     actor: Actor, payload: SealedPayload, *, record_type: str, record_id: int, logs: list[str]
 ) -> bytes:
     """Open a payload for ``actor``: refuse if their organisation is not a reader; check
     binding, signature, wrap and tag; audit the reading (in the caller's transaction).
 
-    A failure rolls back the caller's open transaction, records "payload_open_failed"
-    and commits that entry, then raises :class:`PayloadUnreadable`.
+    A failure records "payload_open_failed" and raises :class:`PayloadUnreadable`.
+    Both entries are lasting: a rollback of the caller's work never undoes them.
     """
     org = actor.organisation_code
     wrap = next((w for w in payload.wraps if w.org_code == org), None)
@@ -347,13 +351,15 @@ def open_for(
     except (SealingError, KeyringError, service.KeysUnavailable, ValueError) as exc:
         _record_failure(actor, payload_id, digest, record_type, record_id, logs, exc)
         raise PayloadUnreadable(_failure(exc)[1]) from exc
-    audit.record(
-        "payload_opened",
-        actor=actor,
-        target_type=record_type,
-        target_id=record_id,
-        logs=logs,
-        details={"payload": payload_id, "sha256": digest},
+    lasting(
+        lambda: audit.record(
+            "payload_opened",
+            actor=actor,
+            target_type=record_type,
+            target_id=record_id,
+            logs=logs,
+            details={"payload": payload_id, "sha256": digest},
+        )
     )
     return plaintext
 
@@ -367,18 +373,19 @@ def _record_failure(
     logs: list[str],
     exc: Exception,
 ) -> None:
-    # The request fails, but the attempt must stay on record: start clean (the
-    # caller's unfinished changes go), write the entry alone and commit it.
-    db.session.rollback()
-    audit.record(
-        "payload_open_failed",
-        actor=actor,
-        target_type=record_type,
-        target_id=record_id,
-        logs=logs,
-        details={"payload": payload_id, "sha256": digest, "reason": _failure(exc)[0]},
+    # The attempt stays on record, as do the openings before it: never roll back
+    # here (that undid them: issue 12); a failing unit keeps lasting entries.
+    reason = _failure(exc)[0]
+    lasting(
+        lambda: audit.record(
+            "payload_open_failed",
+            actor=actor,
+            target_type=record_type,
+            target_id=record_id,
+            logs=logs,
+            details={"payload": payload_id, "sha256": digest, "reason": reason},
+        )
     )
-    db.session.commit()
 
 
 def normalise(value: str) -> str:

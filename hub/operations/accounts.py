@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -23,6 +23,7 @@ from hub.models.base import utcnow
 from hub.models.user import LANGUAGES, ROLES
 from hub.operations import attempts, audit
 from hub.operations.actor import SYSTEM, Actor
+from hub.operations.unit import lasting, operation, operation_keeping_loaded
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,9 @@ class LoginFailed(OperationError):
         super().__init__(_l("Wrong username or password, or the account cannot sign in now."))
 
 
+@operation
 def authenticate(username: str, password: str, *, max_failures: int, lockout: timedelta) -> User:
-    """The user for these credentials, or LoginFailed (committed, with the failure counted).
+    """The user for these credentials, or LoginFailed (the failure counted and committed).
 
     After `max_failures` failures in a row a username is locked for `lockout`,
     whether or not it exists, so the lockout itself reveals nothing.
@@ -54,18 +56,10 @@ def authenticate(username: str, password: str, *, max_failures: int, lockout: ti
     locked = attempts.is_locked(throttle, now)
     ok = verify_password(user.password_hash if user else None, password)
     if locked or not ok or user is None or user.disabled:
-        if not locked:
-            attempts.count_failure(throttle, now, attempts.Limits(max_failures, lockout))
-        audit.record(
-            "login_failed",
-            actor=SYSTEM,
-            target_type="user",
-            target_id=user.id if user else "unknown",
-            details={
-                "locked": bool(locked or (throttle.locked_until and throttle.locked_until > now))
-            },
-        )
-        db.session.commit()
+        target = user.id if user else "unknown"
+        limits = attempts.Limits(max_failures, lockout)
+        # Lasting: the unit rolls back as LoginFailed passes, then counts it again alone.
+        lasting(lambda: _count_login_failure(username, target, now, limits))
         raise LoginFailed()
     attempts.clear(throttle)
     if needs_rehash(user.password_hash):
@@ -73,8 +67,44 @@ def authenticate(username: str, password: str, *, max_failures: int, lockout: ti
     return user
 
 
+def _count_login_failure(
+    username: str, target: int | str, now: datetime, limits: attempts.Limits
+) -> None:
+    throttle = attempts.throttle_row(username)  # read again after a rollback
+    locked = attempts.is_locked(throttle, now)
+    if not locked:
+        attempts.count_failure(throttle, now, limits)
+    audit.record(
+        "login_failed",
+        actor=SYSTEM,
+        target_type="user",
+        target_id=target,
+        details={"locked": locked or attempts.is_locked(throttle, now)},
+    )
+
+
+# --- last seen: the writes a plain request may make (hub.security) ---------------------
+
+
+@operation_keeping_loaded
+def end_expired_session(row: UserSession, now: datetime) -> None:
+    """An idle or too old session ends (its cookie stops working)."""
+    row.revoked_at = now
+
+
+@operation_keeping_loaded
+def note_session_seen(row: UserSession, now: datetime) -> None:
+    row.last_seen_at = now
+
+
+@operation_keeping_loaded
+def note_token_used(row: ApiToken, now: datetime) -> None:
+    row.last_used_at = now
+
+
+@operation
 def log_in(user: User, *, pending_totp: bool, replacing: UserSession | None = None) -> str:
-    """Start a session (commits); returns the cookie value.
+    """Start a session; returns the cookie value.
 
     Always a fresh id: whatever session the browser held before (`replacing`) ends,
     so a cookie planted before login is never the one that carries it.
@@ -88,10 +118,10 @@ def log_in(user: User, *, pending_totp: bool, replacing: UserSession | None = No
         target_type="user",
         target_id=user.id,
     )
-    db.session.commit()
     return token
 
 
+@operation
 def log_out(actor: Actor, session_row, *, everywhere: bool = False) -> None:
     details = None
     if everywhere:
@@ -105,7 +135,6 @@ def log_out(actor: Actor, session_row, *, everywhere: bool = False) -> None:
         target_id=session_row.user_id,
         details=details,
     )
-    db.session.commit()
 
 
 def _check_password(password: str) -> None:
@@ -116,6 +145,7 @@ def _check_password(password: str) -> None:
         )
 
 
+@operation
 def add_user(
     actor: Actor,
     *,
@@ -166,7 +196,6 @@ def add_user(
         target_id=user.id,
         details={"role": role, "organisation": org.code},
     )
-    db.session.commit()
     return user
 
 
@@ -197,6 +226,7 @@ def _keep_an_admin(actor: Actor, user: User, *, role: str, disabled: bool) -> No
         raise ValidationFailed.one("role", _l("At least one active administrator must remain."))
 
 
+@operation
 def disable_user(actor: Actor, username: str) -> User:
     _require_admin(actor)
     user = _user(username)
@@ -206,10 +236,10 @@ def disable_user(actor: Actor, username: str) -> User:
     user.disabled = True
     sessions.end_all_sessions(user.id)
     audit.record("user_disabled", actor=actor, target_type="user", target_id=user.id)
-    db.session.commit()
     return user
 
 
+@operation
 def set_password(actor: Actor, username: str, password: str) -> User:
     user = _user(username)
     if actor is not SYSTEM and not actor.is_admin and actor.user_id != user.id:
@@ -220,10 +250,10 @@ def set_password(actor: Actor, username: str, password: str) -> User:
     audit.record(
         "password_set", actor=actor, target_type="user", target_id=user.id, details=details
     )
-    db.session.commit()
     return user
 
 
+@operation
 def create_token(actor: Actor, username: str, label: str = "") -> str:
     """A new API bearer token for the user; only its hash is kept, so show it once."""
     if actor is not SYSTEM and not actor.is_admin:
@@ -236,10 +266,10 @@ def create_token(actor: Actor, username: str, label: str = "") -> str:
     db.session.add(row)
     db.session.flush()
     audit.record("token_created", actor=actor, target_type="api_token", target_id=row.id)
-    db.session.commit()
     return token
 
 
+@operation
 def revoke_token(actor: Actor, token_id: int) -> ApiToken:
     if actor is not SYSTEM and not actor.is_admin:
         raise Forbidden()
@@ -250,10 +280,10 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
         return row
     row.revoked_at = utcnow()
     audit.record("token_revoked", actor=actor, target_type="api_token", target_id=row.id)
-    db.session.commit()
     return row
 
 
+@operation
 def set_language(actor: Actor, language: str) -> None:
     """Save the actor's preferred language (what the switcher does for a signed-in user)."""
     if language not in LANGUAGES:
@@ -268,7 +298,6 @@ def set_language(actor: Actor, language: str) -> None:
             target_id=user.id,
             details={"language": language},
         )
-        db.session.commit()
 
 
 # --- users: reading and changing ---------------------------------------------------------
@@ -295,16 +324,17 @@ def tokens_of(actor: Actor, username: str) -> list[ApiToken]:
     )
 
 
+@operation
 def enable_user(actor: Actor, username: str) -> User:
     _require_admin(actor)
     user = _user(username)
     if user.disabled:
         user.disabled = False
         audit.record("user_enabled", actor=actor, target_type="user", target_id=user.id)
-        db.session.commit()
     return user
 
 
+@operation
 def set_role(actor: Actor, username: str, *, role: str, organisation_code: str) -> User:
     """Change a user's role and organisation; it applies from their next request."""
     _require_admin(actor)
@@ -329,8 +359,6 @@ def set_role(actor: Actor, username: str, *, role: str, organisation_code: str) 
     audit.record(
         "user_changed", actor=actor, target_type="user", target_id=user.id, details=details
     )
-    db.session.commit()
-    db.session.refresh(user)
     return user
 
 
@@ -353,6 +381,7 @@ def totp_required_roles() -> set[str]:
     return {role for role in row.value.split(",") if role in ROLES}
 
 
+@operation
 def set_totp_required_roles(actor: Actor, roles: Iterable[str]) -> set[str]:
     _require_admin(actor)
     chosen = set(roles)
@@ -374,7 +403,6 @@ def set_totp_required_roles(actor: Actor, roles: Iterable[str]) -> set[str]:
         target_id=TOTP_ROLES_KEY,
         details={"roles": sorted(chosen)},
     )
-    db.session.commit()
     return chosen
 
 
@@ -443,6 +471,7 @@ def _check_own_code(user: User, field: str, code: str) -> None:
     )
 
 
+@operation
 def complete_second_factor(
     session_row: UserSession, code: str, *, max_failures: int, lockout: timedelta
 ) -> str:
@@ -457,31 +486,15 @@ def complete_second_factor(
     throttle = attempts.throttle_row(user.username)
     now = utcnow()
     actor = Actor.for_user(user)
+    limits = attempts.Limits(max_failures, lockout)
+    # Lasting: counted (and the session ended on lockout) whatever the unit does next.
     if attempts.is_locked(throttle, now):
-        sessions.end_session(session_row)
-        audit.record(
-            "totp_failed",
-            actor=actor,
-            target_type="user",
-            target_id=user.id,
-            details={"locked": True},
-        )
-        db.session.commit()
+        lasting(lambda: _second_factor_failed(session_row, actor, now, limits, replay=False))
         raise LoginFailed()
     step = _code_step(user, code)
     if step is None or not _claim_step(user, step):
-        locked = attempts.count_failure(throttle, now, attempts.Limits(max_failures, lockout))
-        if locked:
-            sessions.end_session(session_row)
-        audit.record(
-            "totp_failed",
-            actor=actor,
-            target_type="user",
-            target_id=user.id,
-            details={"locked": locked, "replay": step is not None},
-        )
-        db.session.commit()
-        if locked:
+        replay = step is not None
+        if lasting(lambda: _second_factor_failed(session_row, actor, now, limits, replay=replay)):
             raise LoginFailed()
         raise SecondFactorFailed()
     attempts.clear(throttle)
@@ -490,8 +503,25 @@ def complete_second_factor(
     audit.record(
         "login", actor=actor, target_type="user", target_id=user.id, details={"second_factor": True}
     )
-    db.session.commit()
     return token
+
+
+def _second_factor_failed(
+    session_row: UserSession, actor: Actor, now: datetime, limits: attempts.Limits, *, replay: bool
+) -> bool:
+    """Count a wrong code (or note one refused while locked); True when locked."""
+    throttle = attempts.throttle_row(actor.username)  # read again after a rollback
+    if attempts.is_locked(throttle, now):
+        locked, details = True, {"locked": True}
+    else:
+        locked = attempts.count_failure(throttle, now, limits)
+        details = {"locked": locked, "replay": replay}
+    if locked:
+        sessions.end_session(session_row)
+    audit.record(
+        "totp_failed", actor=actor, target_type="user", target_id=actor.user_id, details=details
+    )
+    return locked
 
 
 @dataclass(frozen=True)
@@ -526,6 +556,7 @@ def reopen_enrolment(user: User, candidate: str) -> Enrolment | None:
     return Enrolment(secret, totp.provisioning_uri(secret, user.username), candidate)
 
 
+@operation
 def confirm_enrolment(
     user: User,
     candidate: str,
@@ -576,10 +607,10 @@ def confirm_enrolment(
         audit.record(
             "login", actor=actor, target_type="user", target_id=user.id, details={"enrolled": True}
         )
-    db.session.commit()
     return token
 
 
+@operation
 def remove_own_totp(actor: Actor, code: str) -> None:
     """A user turns their second factor off: only with a current code, and only where
     their role does not require one."""
@@ -592,9 +623,9 @@ def remove_own_totp(actor: Actor, code: str) -> None:
     user.totp_secret_sealed = None
     user.totp_last_step = None
     audit.record("totp_removed", actor=actor, target_type="user", target_id=user.id)
-    db.session.commit()
 
 
+@operation
 def reset_totp(actor: Actor, username: str) -> User:
     """An administrator clears a user's second factor (lost phone): they enrol again, and
     their sessions end, since whoever holds the old device may be signed in."""
@@ -606,10 +637,10 @@ def reset_totp(actor: Actor, username: str) -> User:
     user.totp_last_step = None
     sessions.end_all_sessions(user.id)
     audit.record("totp_reset", actor=actor, target_type="user", target_id=user.id)
-    db.session.commit()
     return user
 
 
+@operation
 def change_own_password(actor: Actor, session_row: UserSession, *, current: str, new: str) -> None:
     """A user changes their own password: the current one first, and every other session
     of theirs ends (whoever else knew the old password is out); this one stays."""
@@ -638,4 +669,3 @@ def change_own_password(actor: Actor, session_row: UserSession, *, current: str,
         .execution_options(synchronize_session=False)
     )
     audit.record("password_changed", actor=actor, target_type="user", target_id=user.id)
-    db.session.commit()

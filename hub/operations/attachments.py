@@ -24,6 +24,7 @@ from hub.operations.actor import Actor
 from hub.operations.checks import Errors
 from hub.operations.exchanges import is_reader, logs_for
 from hub.operations.permissions import exchange_for, visible_exchange
+from hub.operations.unit import operation, operation_keeping_loaded
 
 #: media type -> file name extensions it may carry.
 ALLOWED = {
@@ -105,13 +106,12 @@ def check_file(errors: Errors, filename, data: bytes, *, prefix: str = "") -> tu
     return filename, media_type
 
 
-def add(
-    actor: Actor, exchange_id: int, *, filename: str, data: bytes, commit: bool = True
-) -> Attachment:
+@operation
+def add(actor: Actor, exchange_id: int, *, filename: str, data: bytes) -> Attachment:
     """Attach a file to an exchange the actor's organisation sent.
 
-    `commit=False` leaves the transaction open, so an exchange recorded with
-    several files is committed with all of them or not at all.
+    Called inside another operation (an exchange sent with several files), it joins
+    that one's unit: all of them are committed, or none.
     """
     exchange = exchange_for(actor, exchange_id, "attach")
     errors = Errors()
@@ -137,8 +137,6 @@ def add(
         },
     )
     outbox.attachment_added(actor, exchange, row)
-    if commit:
-        db.session.commit()
     return row
 
 
@@ -149,6 +147,7 @@ class OpenedAttachment:
     data: bytes
 
 
+@operation_keeping_loaded
 def open_attachment(actor: Actor, exchange_id: int, attachment_id: int) -> OpenedAttachment:
     exchange: Exchange = visible_exchange(actor, exchange_id)
     if not checks.valid_id(attachment_id):
@@ -163,5 +162,4 @@ def open_attachment(actor: Actor, exchange_id: int, attachment_id: int) -> Opene
             actor, row.payload, record_type="attachment", record_id=row.id, logs=logs_for(exchange)
         )
     )
-    db.session.commit()  # the opening's audit entry
     return OpenedAttachment(filename=header["filename"], media_type=row.media_type, data=data)

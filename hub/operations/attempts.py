@@ -23,6 +23,7 @@ from hub.models import LoginThrottle, User
 from hub.models.base import utcnow
 from hub.operations import audit
 from hub.operations.actor import Actor
+from hub.operations.unit import lasting
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,12 @@ def clear(row: LoginThrottle) -> None:
 class WrongSecret(ValidationFailed):
     """A wrong secret typed by a signed-in user; the failure counted is committed with it."""
 
-    commit_before_raising = True
-
 
 class SecretLocked(ValidationFailed):
     """Too many wrong secrets: refused, right or wrong, until the lock ends."""
 
     status = 429
     code = "locked"
-    commit_before_raising = True
 
     def __init__(self, field: str, locked_until: datetime, now: datetime):
         minutes = max(1, math.ceil((locked_until - now).total_seconds() / 60))
@@ -110,34 +108,31 @@ def check_typed_secret(
     Locked: refused without looking (SecretLocked).  Wrong: counted, audited as
     `action`, and refused with `message` on `field` (WrongSecret), or SecretLocked when
     this failure locks.  Right: the run of failures ends and the caller goes on in the
-    same transaction.  A refusal commits the count before raising, so it is never lost
-    with the refused change.
+    same transaction.  The count of a refusal is lasting (hub.operations.unit): the unit
+    rolls the refused change back and keeps the count, so it is never lost with it.
     """
     row = throttle_row(user.username)
     now = utcnow()
     actor = Actor.for_user(user)
+    username = user.username
     if is_locked(row, now):
-        audit.record(
-            action,
-            actor=actor,
-            target_type="user",
-            target_id=user.id,
-            details={"locked": True},
-        )
-        db.session.commit()
-        raise SecretLocked(field, row.locked_until, now)
+        locked_until = row.locked_until
+        lasting(lambda: _record(action, actor, {"locked": True}))
+        raise SecretLocked(field, locked_until, now)
     if correct():
         clear(row)
         return
-    locked = count_failure(row, now, Limits.from_settings())
-    audit.record(
-        action,
-        actor=actor,
-        target_type="user",
-        target_id=user.id,
-        details={"locked": locked},
-    )
-    db.session.commit()
-    if locked:
-        raise SecretLocked(field, row.locked_until, now)
+    limits = Limits.from_settings()
+
+    def failed() -> bool:
+        locked = count_failure(throttle_row(username), now, limits)  # read again after a rollback
+        _record(action, actor, {"locked": locked})
+        return locked
+
+    if lasting(failed):
+        raise SecretLocked(field, now + limits.lockout, now)
     raise WrongSecret.one(field, message)
+
+
+def _record(action: str, actor: Actor, details: dict) -> None:
+    audit.record(action, actor=actor, target_type="user", target_id=actor.user_id, details=details)

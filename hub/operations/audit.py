@@ -34,6 +34,7 @@ from hub.models import (
 from hub.models.audit import HUB_LOG, organisation_log, organisation_of_log
 from hub.models.base import utcnow
 from hub.operations.actor import SYSTEM, Actor
+from hub.operations.unit import operation
 
 
 def record(
@@ -175,14 +176,21 @@ def _index(field: str, value: int | None, low: int, high: int, default: int | No
     return value
 
 
+@operation
 def current_checkpoint(actor: Actor, name: str) -> Checkpoint:
     """A signed checkpoint covering the log's current tree (signed now if needed)."""
     log = get_log(actor, name)
     try:
         return checkpoints.current(db.session, log.id)
     except checkpoints.CheckpointKeyUnavailable:
-        db.session.rollback()
         raise CheckpointUnavailable() from None
+
+
+@operation
+def sign_all_checkpoints() -> list[Checkpoint]:
+    """A checkpoint covering every log's current tree (``hub audit checkpoint --all``,
+    and the logs written before the hub's key existed, at ``hub init``)."""
+    return checkpoints.sign_all(db.session)
 
 
 def latest_checkpoint(log: AuditLog) -> Checkpoint | None:
@@ -301,18 +309,23 @@ def verify_now(actor: Actor, name: str, *, deep: bool = False) -> verify.Result:
     ``deep`` also decodes every entry and compares its columns (slower)."""
     if not (actor.is_supervisor or actor.is_admin or actor.role == SYSTEM.role):
         raise Forbidden()
-    log = get_log(actor, name)
-    log_id = log.id
-    db.session.commit()  # SQLite: release the write lock before verify reads elsewhere
+    # Its own unit, ended before verify reads on other connections (SQLite: an open
+    # transaction holds the write lock, which verify's would wait on).
+    log_id = _log_id(actor, name)
     [result] = verify.verify(db.engine, log_name=name, deep=deep)
     record_verification(log_id, result)
     return result
 
 
+@operation
+def _log_id(actor: Actor, name: str) -> int:
+    return get_log(actor, name).id
+
+
+@operation
 def record_verification(log_id: int, result: verify.Result) -> None:
     """Store the outcome on the log's head (the one audit row that is updatable)."""
     log = db.session.get(AuditLog, log_id)
     log.last_verified_at = utcnow()
     log.last_verified_ok = result.ok
     log.last_verified_message = result.line()[:500]
-    db.session.commit()

@@ -36,6 +36,7 @@ from hub.operations.checks import Errors
 from hub.operations.permissions import case_for
 from hub.operations.permissions import visible_case as visible_case  # re-exported
 from hub.operations.scope import cases_visible_to
+from hub.operations.unit import operation, operation_keeping_loaded
 from hub.text import QuantityError, clean, fold, parse_quantity
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -219,13 +220,13 @@ def _next_reference(org_code: str, opened_on: date) -> str:
         number += 1
 
 
+@operation
 def create_case(
     actor: Actor,
     data: CaseInput,
     *,
     seizures: list[SeizureInput] = (),
     suspects: list[SuspectInput] = (),
-    commit: bool = True,
 ) -> Case:
     """Open a case owned by the actor's organisation."""
     checks.require_officer(actor)
@@ -275,11 +276,10 @@ def create_case(
         _store_seizure(actor, case, item, logs)
     for item in checked_suspects:
         _store_suspect(actor, case, item, logs)
-    if commit:
-        db.session.commit()
     return case
 
 
+@operation
 def update_case(actor: Actor, case_id: int, data: CaseInput) -> Case:
     """Edit a case's details (not its status: see change_status)."""
     case = case_for(actor, case_id, "edit")
@@ -323,7 +323,6 @@ def update_case(actor: Actor, case_id: int, data: CaseInput) -> Case:
             logs=logs_for(case),
             details={"changed": changed},
         )
-        db.session.commit()
     return case
 
 
@@ -341,6 +340,7 @@ def allowed_statuses(case: Case) -> tuple[str, ...]:
     return TRANSITIONS.get(case.status, ())
 
 
+@operation
 def change_status(actor: Actor, case_id: int, status: str) -> Case:
     case = case_for(actor, case_id, "status")
     if status not in CASE_STATUSES:
@@ -369,7 +369,6 @@ def change_status(actor: Actor, case_id: int, status: str) -> Case:
         logs=logs_for(case),
         details={"from": old, "to": status},
     )
-    db.session.commit()
     return case
 
 
@@ -440,6 +439,7 @@ def _store_seizure(actor: Actor, case: Case, item: dict, logs: list[str]) -> Sei
     return row
 
 
+@operation
 def add_seizure(actor: Actor, case_id: int, data: SeizureInput) -> Seizure:
     case = case_for(actor, case_id, "seizure")
     errors = Errors()
@@ -447,7 +447,6 @@ def add_seizure(actor: Actor, case_id: int, data: SeizureInput) -> Seizure:
     errors = Errors({k.lstrip("."): v for k, v in errors.items()})
     errors.raise_if_any()
     row = _store_seizure(actor, case, item, logs_for(case))
-    db.session.commit()
     return row
 
 
@@ -523,6 +522,7 @@ def _store_suspect(actor: Actor, case: Case, item: dict, logs: list[str]) -> Sus
     return row
 
 
+@operation
 def add_suspect(actor: Actor, case_id: int, data: SuspectInput) -> Suspect:
     case = case_for(actor, case_id, "suspect")
     errors = Errors()
@@ -530,7 +530,6 @@ def add_suspect(actor: Actor, case_id: int, data: SuspectInput) -> Suspect:
     errors = Errors({k.lstrip("."): v for k, v in errors.items()})
     errors.raise_if_any()
     row = _store_suspect(actor, case, item, logs_for(case))
-    db.session.commit()
     return row
 
 
@@ -543,6 +542,7 @@ class SuspectView:
     identity_document: str
 
 
+@operation_keeping_loaded
 def read_suspects(actor: Actor, case: Case) -> list[SuspectView]:
     """Open the case's suspects for the actor (each opening audited); unreadable ones skipped."""
     from hub.errors import OperationError
@@ -568,7 +568,6 @@ def read_suspects(actor: Actor, case: Case) -> list[SuspectView]:
                 identity_document=value.get("identity_document", ""),
             )
         )
-    db.session.commit()  # the openings' audit entries
     return views
 
 

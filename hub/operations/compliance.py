@@ -15,6 +15,7 @@ from hub.extensions import db
 from hub.models import Agreement, Organisation, agreement_parties
 from hub.operations import audit
 from hub.operations.actor import Actor
+from hub.operations.unit import operation
 
 EXPORT_FORMATS = ("csv", "pdf")
 
@@ -43,6 +44,7 @@ def partner_for(agreement: Agreement, code: str | None) -> Organisation | None:
     return partner
 
 
+@operation
 def review(
     actor: Actor,
     code: str,
@@ -75,10 +77,10 @@ def review(
         raise ValidationFailed(errors)
     report = evaluate(agreement, period, partner=organisation)
     # SQLite begins every transaction IMMEDIATE: end this read so writers are not held up.
-    db.session.commit()
     return report
 
 
+@operation
 def record_export(actor: Actor, report: Report, fmt: str, content: bytes) -> None:
     """Every export lands in the agreement's audit log, with a digest of what left."""
     if fmt not in EXPORT_FORMATS:
@@ -98,7 +100,6 @@ def record_export(actor: Actor, report: Report, fmt: str, content: bytes) -> Non
             "bytes": len(content),
         },
     )
-    db.session.commit()
 
 
 def agreements_reviewed_by(actor: Actor) -> list[Agreement]:

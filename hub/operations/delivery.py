@@ -41,6 +41,7 @@ from hub.models.peer import DELIVERED, QUEUED
 from hub.operations import outbox, packages, peers
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.inbox import HELLO_PATH, INBOX_PATH
+from hub.operations.unit import operation
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +106,22 @@ class DeliveryResult:
     errors: list[str] = field(default_factory=list)
 
 
-def _deliver(item_id: int) -> str | None:
-    """Try one queued package; None when the peer stored it and its receipt is recorded."""
+@operation
+def _queued_item(item_id: int) -> tuple[str, bytes, str, str] | None:
+    """What a queued package's delivery needs; a unit of its own, ended before the
+    request goes on the wire (nothing held meanwhile: the peer may be this process)."""
     row = db.session.get(OutboxItem, item_id)
     if row is None or row.status != QUEUED:
         return None
-    base_url, body = row.peer.base_url, row.package_json.encode("utf-8")
-    org, digest = row.exporter_org, row.package_sha256
-    db.session.commit()  # nothing held while the request is on the wire
+    return row.peer.base_url, row.package_json.encode("utf-8"), row.exporter_org, row.package_sha256
+
+
+def _deliver(item_id: int) -> str | None:
+    """Try one queued package; None when the peer stored it and its receipt is recorded."""
+    item = _queued_item(item_id)
+    if item is None:
+        return None
+    base_url, body, org, digest = item
     try:
         answer = signed_post(base_url, INBOX_PATH, body, org)
     except PeerUnreachable as exc:
@@ -130,15 +139,15 @@ def _deliver(item_id: int) -> str | None:
     except (ValueError, AttributeError):
         return "the peer's answer carries no receipt for this package"
     try:
-        packages.record_receipt(SYSTEM, receipt)
+        packages.record_receipt(SYSTEM, receipt)  # its own unit: refused, nothing stays
     except Conflict:
         pass  # recorded already (carried back by USB, or an earlier answer)
     except OperationError as exc:
-        db.session.rollback()
         return f"the peer's receipt was not accepted: {exc.message}"
     return None
 
 
+@operation
 def _record(item_id: int, error: str | None) -> None:
     row = db.session.get(OutboxItem, item_id)
     if row is None:
@@ -156,12 +165,10 @@ def _record(item_id: int, error: str | None) -> None:
         row.next_attempt_at = now + backoff(row.attempts)
         row.last_error = error[:500]
         row.peer.last_error, row.peer.last_error_at = error[:500], now
-    db.session.commit()
 
 
-def deliver_once(*, peer_name: str | None = None, include_waiting: bool = False) -> DeliveryResult:
-    """One pass over the queue (see the module's docstring)."""
-    now = utcnow()
+@operation
+def _queue(peer_name: str | None) -> list:
     query = (
         select(OutboxItem.id, OutboxItem.peer_id, OutboxItem.next_attempt_at)
         .join(Peer, Peer.id == OutboxItem.peer_id)
@@ -170,8 +177,24 @@ def deliver_once(*, peer_name: str | None = None, include_waiting: bool = False)
     )
     if peer_name is not None:
         query = query.where(Peer.name == peer_name)
-    queued = list(db.session.execute(query))
-    db.session.commit()
+    return list(db.session.execute(query))
+
+
+@operation
+def _left() -> int:
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.status == QUEUED)
+        )
+        or 0
+    )
+
+
+def deliver_once(*, peer_name: str | None = None, include_waiting: bool = False) -> DeliveryResult:
+    """One pass over the queue (see the module's docstring). Each read and each record
+    is a unit of its own: no transaction stays open while a request is on the wire."""
+    now = utcnow()
+    queued = _queue(peer_name)
     result = DeliveryResult()
     stopped: set[int] = set()
     for item_id, peer_id, due in queued:
@@ -196,24 +219,20 @@ def deliver_once(*, peer_name: str | None = None, include_waiting: bool = False)
                     "target_id": item_id,
                 },
             )
-    result.left = int(
-        db.session.scalar(
-            select(func.count()).select_from(OutboxItem).where(OutboxItem.status == QUEUED)
-        )
-        or 0
-    )
-    db.session.commit()
+    result.left = _left()
     return result
+
+
+@operation
+def _hello_target(actor: Actor, name: str) -> tuple[str, list[str]]:
+    return peers.get(actor, name).base_url, sorted(peers.own_organisations())
 
 
 def check_peer(actor: Actor, name: str) -> dict[str, Any]:
     """A signed hello to the peer: does it answer, and does it know us?"""
-    peer = peers.get(actor, name)
-    own = sorted(peers.own_organisations())
+    base_url, own = _hello_target(actor, name)  # its unit ends before the request
     if not own:
         return {"ok": False, "error": "this hub holds no organisation's signing key"}
-    base_url = peer.base_url
-    db.session.commit()
     try:
         answer = signed_post(base_url, HELLO_PATH, b"{}", own[0])
     except PeerUnreachable as exc:

@@ -33,6 +33,7 @@ from hub.operations.checks import Errors
 from hub.operations.permissions import REQUEST_KINDS, exchange_for
 from hub.operations.permissions import visible_exchange as visible_exchange  # re-exported
 from hub.operations.scope import cases_visible_to, exchanges_visible_to
+from hub.operations.unit import operation, operation_keeping_loaded
 from hub.text import fold
 
 SUBJECT_MAX = 200
@@ -358,18 +359,32 @@ def sent_details(values: dict, checked: Checked) -> dict:
     }
 
 
-def send(actor: Actor, data: NewExchange, *, commit: bool = True) -> Exchange:
-    """Record one exchange sent by the actor's organisation; seals the body, audits, commits.
+@operation_keeping_loaded
+def send(actor: Actor, data: NewExchange) -> Exchange:
+    """Record one exchange sent by the actor's organisation; seals the body, audits.
 
-    `commit=False` leaves the transaction open (the importer stores a whole
-    file or nothing).
+    Its unit commits without expiring what was just written: the caller shows it
+    next, and reloading the rows it has in hand would cost a query each. Inside
+    another operation (an exchange with its attachments) it joins that one's unit.
     """
     now = checks.now()
     # Without a batch, record() writes and returns the row itself.
     exchange = cast(Exchange, record(actor, data, validate(actor, data, now), now))
     outbox.exchange_sent(actor, exchange)  # queued for the recipient's hub, if a peer's
-    if commit:
-        _commit_keeping(exchange)
+    return exchange
+
+
+@operation_keeping_loaded
+def send_with_attachments(
+    actor: Actor, data: NewExchange, files: list[tuple[str, bytes]]
+) -> Exchange:
+    """Send an exchange and attach ``files`` (name, bytes) to it: one unit, so the
+    exchange is recorded with every file or not at all."""
+    from hub.operations import attachments
+
+    exchange = send(actor, data)
+    for filename, content_bytes in files:
+        attachments.add(actor, exchange.id, filename=filename, data=content_bytes)
     return exchange
 
 
@@ -434,18 +449,6 @@ def record(
     return exchange
 
 
-def _commit_keeping(*rows) -> None:
-    """Commit without expiring what was just written: the caller shows it next, and
-    reloading the rows it has in hand would cost a query each."""
-    session = db.session()
-    keep = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = keep
-
-
 def answer_request(
     actor: Actor, request: Exchange, response: Exchange | Queued, logs: list[str]
 ) -> None:
@@ -483,6 +486,7 @@ def answer_request(
         )
 
 
+@operation
 def acknowledge(actor: Actor, exchange_id: int) -> Exchange:
     """Receipt, by the recipient organisation; a second click changes nothing."""
     exchange = exchange_for(actor, exchange_id, "acknowledge")
@@ -502,10 +506,10 @@ def acknowledge(actor: Actor, exchange_id: int) -> Exchange:
         details={"acknowledged_at": now.isoformat()},
     )
     outbox.exchange_acknowledged(actor, exchange)
-    db.session.commit()
     return exchange
 
 
+@operation
 def close(actor: Actor, exchange_id: int) -> Exchange:
     """Close an exchange: nothing more is expected of it.
 
@@ -527,10 +531,10 @@ def close(actor: Actor, exchange_id: int) -> Exchange:
         details={"closed_at": now.isoformat()},
     )
     outbox.exchange_closed(actor, exchange)
-    db.session.commit()
     return exchange
 
 
+@operation
 def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
     """Link the exchange to a case the actor can see (or unlink with None)."""
     exchange = exchange_for(actor, exchange_id, "link_case")
@@ -554,10 +558,10 @@ def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
         logs=logs_for(exchange),
         details={"case": exchange.case_id},
     )
-    db.session.commit()
     return exchange
 
 
+@operation
 def add_translation(actor: Actor, exchange_id: int, *, language: str, body: str):
     """A translation of the body, beside the original, by either party's officer."""
     exchange = exchange_for(actor, exchange_id, "translate")
@@ -583,7 +587,6 @@ def add_translation(actor: Actor, exchange_id: int, *, language: str, body: str)
         details=lambda translation: {"translation": translation, "language": language},
     )
     outbox.translation_added(actor, exchange, row)
-    db.session.commit()
     return row
 
 
@@ -612,6 +615,7 @@ def is_reader(actor: Actor, exchange: Exchange) -> bool:
     return actor.organisation_id in (exchange.sender_id, exchange.recipient_id)
 
 
+@operation_keeping_loaded
 def read(actor: Actor, exchange: Exchange, *, language: str | None = None) -> Content:
     """Open body and translations for an entitled reader (each opening audited).
 
@@ -648,7 +652,6 @@ def read(actor: Actor, exchange: Exchange, *, language: str | None = None) -> Co
             )
         )
     texts.sort(key=lambda t: (t.language != language, not t.original))
-    db.session.commit()  # the openings' audit entries
     return Content(fields=value.get("fields") or {}, texts=texts)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from hub.errors import Conflict, ValidationFailed
-from hub.extensions import db
 from hub.models import Exchange
 from hub.operations import audit, checks, content, outbox, sealed
 from hub.operations.actor import Actor
@@ -27,12 +26,14 @@ from hub.operations.exchanges import SUBJECT_MAX, logs_for
 from hub.operations.permissions import exchange_for
 from hub.operations.permissions import may_forward as may_forward  # re-exported
 from hub.operations.permissions import may_use_in_court as may_use_in_court  # re-exported
+from hub.operations.unit import operation
 from hub.text import fold
 
 #: What a forwarded copy is recorded as: it passes on information, it asks nothing.
 FORWARDED_KIND = "alert"
 
 
+@operation
 def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -> Exchange:
     """Pass the exchange's content on to a third organisation, under the same conditions.
 
@@ -103,10 +104,10 @@ def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -
         },
     )
     outbox.exchange_sent(actor, copy)  # the copy, for the third organisation's hub
-    db.session.commit()
     return copy
 
 
+@operation
 def mark_for_court(actor: Actor, exchange_id: int) -> Exchange:
     """Mark information for use in judicial proceedings (refused under H1 until permitted)."""
     exchange = exchange_for(actor, exchange_id, "court_use")
@@ -124,5 +125,4 @@ def mark_for_court(actor: Actor, exchange_id: int) -> Exchange:
         logs=logs_for(exchange),
         details={"handling": exchange.handling, "marked_at": now.isoformat()},
     )
-    db.session.commit()
     return exchange

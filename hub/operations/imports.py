@@ -2,7 +2,7 @@
 
 The column layouts are documented in schemas/import.md (templates beside it).
 This module reads cells into the inputs of the ordinary operations. A case row
-goes through `cases.create_case` (``commit=False``). An exchange row is checked
+goes through `cases.create_case`, joining the file's unit of work. An exchange row is checked
 by `exchanges.validate`, the rules of `exchanges.send`, then written by
 `exchanges.record`, the pipeline `send` runs, with a `hub.operations.sealed.Batch`
 that writes the rows and their entries in bulk, so that 100 000 rows fit in
@@ -28,6 +28,7 @@ from hub.extensions import db
 from hub.models import Case, Organisation, Setting
 from hub.operations import checks
 from hub.operations.actor import Actor
+from hub.operations.unit import Unit, savepoint, unit_of_work
 from hub.text import clean
 
 #: Times written without an offset are local to the border provinces (UTC+7, no DST).
@@ -320,25 +321,21 @@ def _run(
     report = ImportReport(kind=kind, dry_run=dry_run)
     header, rows = read_table(path)
     check_header(header, columns, required)
-    # Nothing may be pending from before: the whole file is one transaction.
-    db.session.rollback()
-    try:
+    # The whole file is one unit: an error anywhere rolls every row back.
+    with unit_of_work() as unit:
         with checks.lookups_cached():
             pinned = _pin_reference_rows()
             clean_pass = _store_rows(report, rows, make_store(), careful=False)
             del pinned
         if not clean_pass:
-            db.session.rollback()
+            unit.restart()
             report = ImportReport(kind=kind, dry_run=dry_run)
             _header_again, rows = read_table(path)
             with checks.lookups_cached():
                 pinned = _pin_reference_rows()
                 _store_rows(report, rows, make_store(), careful=True)
                 del pinned
-        _finish(report)
-    except BaseException:
-        db.session.rollback()
-        raise
+        _finish(unit, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -378,7 +375,7 @@ def _store_rows(
             if careful:
                 # A savepoint per row: a row refused half-way leaves nothing behind,
                 # and the rows around it still go on to be checked.
-                with db.session.begin_nested():
+                with savepoint():
                     store_row(line, row)
             else:
                 store_row(line, row)
@@ -409,8 +406,7 @@ def import_exchanges(
     report = ImportReport(kind="exchanges", dry_run=dry_run)
     header, rows = read_table(path)
     check_header(header, EXCHANGE_COLUMNS, EXCHANGE_REQUIRED)
-    db.session.rollback()
-    try:
+    with unit_of_work() as unit:
         with checks.lookups_cached():
             pinned = _pin_reference_rows()
             writer = _ExchangeRows(actor, default_language)
@@ -433,20 +429,16 @@ def import_exchanges(
                     report.stored += 1
             writer.batch.flush()
             del pinned
-        _finish(report)
-    except BaseException:
-        db.session.rollback()
-        raise
+        _finish(unit, report)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _finish(report: ImportReport) -> None:
+def _finish(unit: Unit, report: ImportReport) -> None:
+    """All rows or none: a dry run, or a file with a refused row, stores nothing."""
     if report.dry_run or report.errors:
-        db.session.rollback()
+        unit.discard()
         report.stored = 0
-    else:
-        db.session.commit()
 
 
 def _refused(report: ImportReport, line: int, exc: Exception) -> None:
@@ -593,7 +585,7 @@ def import_cases(
     def store(line: int, row: dict) -> None:
         data, seizures, suspects = case_input(row, locale)
         status, closed_on = case_status(row, data.opened_on)
-        case = cases.create_case(actor, data, seizures=seizures, suspects=suspects, commit=False)
+        case = cases.create_case(actor, data, seizures=seizures, suspects=suspects)
         if status != case.status:
             _status_from_history(actor, case, status, closed_on)
 

@@ -34,6 +34,7 @@ from hub.models import Peer, PeerNonce
 from hub.models.base import utcnow
 from hub.operations import packages, peers
 from hub.operations.actor import Actor
+from hub.operations.unit import operation
 
 INBOX_PATH: Final = "/peer/v1/inbox"
 HELLO_PATH: Final = "/peer/v1/hello"
@@ -65,6 +66,7 @@ def peer_actor(peer: Peer, org: str) -> Actor:
     )
 
 
+@operation
 def authenticate(method: str, path: str, headers, body: bytes) -> tuple[Peer, str]:
     """The active peer that signed this request and the organisation whose key signed it."""
     settings = current_app.config["HUB"]
@@ -101,7 +103,6 @@ def authenticate(method: str, path: str, headers, body: bytes) -> tuple[Peer, st
         raise InboxRefused(403, "mismatched_peer", "the key's organisation is not the peer's")
     _use_nonce(signed, settings.peer_clock_skew_seconds)
     peer.last_contact_at = utcnow()
-    db.session.commit()
     return peer, org
 
 
@@ -114,8 +115,7 @@ def _use_nonce(signed: SignedRequest, skew: int) -> None:
     db.session.add(PeerNonce(fingerprint=signed.keyid, nonce=signed.nonce, seen_at=now))
     try:
         db.session.flush()
-    except IntegrityError as exc:
-        db.session.rollback()
+    except IntegrityError as exc:  # the unit of authenticate() rolls back as this passes
         raise InboxRefused(401, "replayed", "this request was received before") from exc
 
 
@@ -132,8 +132,7 @@ def receive(method: str, path: str, headers, body: bytes) -> Delivered:
         )
     try:
         result = packages.import_package(peer_actor(peer, exporter), body, redelivery=True)
-    except packages.PackageRefused as exc:
-        db.session.rollback()
+    except packages.PackageRefused as exc:  # rolled back by the import's unit
         raise InboxRefused(422, "package_refused", str(exc.message)) from exc
     return Delivered(result.receipt, result.again, result.exchange_ids)
 

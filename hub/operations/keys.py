@@ -26,6 +26,7 @@ from hub.models import Agreement, Organisation, PayloadWrap, SealedPayload
 from hub.models.audit import HUB_LOG
 from hub.operations import audit
 from hub.operations.actor import Actor
+from hub.operations.unit import operation
 
 
 class KeyOperationFailed(OperationError):
@@ -53,6 +54,7 @@ def _check_known(org: str) -> None:
         raise NotFound(_l("No organisation with this code."))
 
 
+@operation
 def init_keys(actor: Actor, orgs: list[str] | None = None) -> list[KeyInfo]:
     """Make the keys missing for ``orgs`` (default: every organisation without keys here)
     and for the hub (safe to run again)."""
@@ -72,10 +74,10 @@ def init_keys(actor: Actor, orgs: list[str] | None = None) -> list[KeyInfo]:
             target_id="-",
             details={"keys": [f"{k.org}/{k.kind}-v{k.version}:{k.fingerprint}" for k in made]},
         )
-        db.session.commit()
     return made
 
 
+@operation
 def rotate(actor: Actor, org: str) -> int:
     """Make a new version of ``org``'s key pairs; new payloads use it, old ones still open."""
     _check_known(org)
@@ -97,7 +99,6 @@ def rotate(actor: Actor, org: str) -> int:
         logs=_agreement_logs(org),
         details={"org": org, "version": version, "fingerprints": fingerprints},
     )
-    db.session.commit()
     return version
 
 
@@ -110,6 +111,7 @@ class RewrapResult:
     remaining: dict[int, int]
 
 
+@operation
 def rewrap_all(actor: Actor, org: str) -> RewrapResult:
     """Re-wrap every data key held for ``org`` under an older key version to its newest key.
 
@@ -149,7 +151,7 @@ def rewrap_all(actor: Actor, org: str) -> RewrapResult:
             )
             count += 1
     except (KeyringError, SealingError, service.KeysUnavailable) as exc:
-        db.session.rollback()
+        # The unit rolls back every wrap moved so far as this passes.
         raise KeyOperationFailed(_l("Nothing was re-wrapped: %(reason)s", reason=str(exc))) from exc
     audit.record(
         "keys_rewrapped",
@@ -159,7 +161,6 @@ def rewrap_all(actor: Actor, org: str) -> RewrapResult:
         logs=_agreement_logs(org),
         details={"org": org, "version": version, "rewrapped": count},
     )
-    db.session.commit()
     return RewrapResult(org, version, count, wraps_by_version(org))
 
 
@@ -172,6 +173,7 @@ def wraps_by_version(org: str) -> dict[int, int]:
     return {int(v): int(n) for v, n in rows}
 
 
+@operation
 def import_public(actor: Actor, text: str) -> tuple[str, list[str]]:
     """Store a partner's public keys; returns (organisation, fingerprints) to confirm."""
     try:
@@ -189,5 +191,4 @@ def import_public(actor: Actor, text: str) -> tuple[str, list[str]]:
         logs=_agreement_logs(org),
         details={"org": org, "fingerprints": fingerprints},
     )
-    db.session.commit()
     return org, fingerprints

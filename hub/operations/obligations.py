@@ -11,6 +11,7 @@ from hub.extensions import db
 from hub.models import Agreement, Obligation
 from hub.operations import audit
 from hub.operations.actor import Actor
+from hub.operations.unit import operation
 
 
 def _agreement(actor: Actor, code: str) -> Agreement:
@@ -29,6 +30,7 @@ def _obligation(agreement: Agreement, obligation_id: int) -> Obligation:
     return found
 
 
+@operation
 def add_obligation(actor: Actor, code: str, kind: str, params: dict) -> Obligation:
     """A new active obligation; one active obligation per kind and agreement."""
     agreement = _agreement(actor, code)
@@ -48,10 +50,10 @@ def add_obligation(actor: Actor, code: str, kind: str, params: dict) -> Obligati
         logs=[agreement.code],
         details={"kind": kind, "params": clean, "version": 1},
     )
-    db.session.commit()
     return obligation
 
 
+@operation
 def update_obligation(
     actor: Actor, code: str, obligation_id: int, params: dict, *, active: bool = True
 ) -> Obligation:
@@ -82,5 +84,4 @@ def update_obligation(
             "version": obligation.version,
         },
     )
-    db.session.commit()
     return obligation

@@ -171,7 +171,7 @@ def parse(raw: Any, pkg, by_digest: dict[str, Sealed]) -> list[dict[str, Any]]:
 def _refused(message):
     from hub.operations.packages import PackageRefused
 
-    db.session.rollback()
+    # Raised inside the import's unit, which rolls every stored row back as it passes.
     return PackageRefused(message)
 
 

@@ -65,6 +65,7 @@ from hub.operations.actor import Actor
 from hub.operations.exchanges import stays_between
 from hub.operations.scope import get_exchange
 from hub.operations.sealed import store_sealed
+from hub.operations.unit import operation
 from hub.text import fold
 
 INDEX_FORMAT: Final = "blo-hub-exchange-bundle"
@@ -121,6 +122,7 @@ def _bundle(exchange: Exchange) -> list[Exchange]:
     return found
 
 
+@operation
 def export(
     actor: Actor, exchange_id: int, to_org: str, *, exporter_org: str | None = None
 ) -> ExportedFile:
@@ -141,7 +143,6 @@ def export(
     if to_org not in parties or to_org == exporter:
         raise ValidationFailed.one("to", _l("A package goes to the other party of the exchange."))
     exported = seal_package(actor, exchange, exporter, to_org, _bundle(exchange))
-    db.session.commit()
     return exported
 
 
@@ -157,7 +158,7 @@ def seal_package(
 ) -> ExportedFile:
     """The package of ``rows`` (and of ``updates`` to exchanges the partner holds, with
     their sealed items) for ``to_org``, recorded and audited against ``exchange``; not
-    committed. The caller decided the actor may (export() above; the peer outbox)."""
+    in the caller's unit. The caller decided the actor may (export() above; the peer outbox)."""
     parties = {exchange.sender.code, exchange.recipient.code}
     items: list[Sealed] = list(update_items or [])
     index: list[dict[str, Any]] = []
@@ -287,6 +288,7 @@ def _own_private_orgs() -> set[str]:
     return {k.org for k in service.keyring().list_keys() if k.kind == ENC and k.has_private}
 
 
+@operation
 def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False) -> ImportedFile:
     """Verify, then store an exchange bundle a partner exported; answer with a signed receipt.
 
@@ -375,6 +377,11 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
     db.session.add(
         ImportedPackage(package_sha256=pkg.digest, exchange_id=ids[0], receipt_json=receipt)
     )
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent import of the same package won
+        # The unit rolls the whole import back as the refusal passes.
+        raise _refuse(_l("This package was imported already; it is not imported twice.")) from exc
     audit.record(
         "package_imported",
         actor=actor,
@@ -389,11 +396,6 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
             "items": len(pkg.items),
         },
     )
-    try:
-        db.session.commit()
-    except IntegrityError as exc:  # a concurrent import of the same package won
-        db.session.rollback()
-        raise _refuse(_l("This package was imported already; it is not imported twice.")) from exc
     return ImportedFile(pkg.digest, recipient, pkg.exporter_org, ids, receipt)
 
 
@@ -638,7 +640,6 @@ def _store(actor: Actor, pkg, cleaned: list[_CleanExchange]) -> list[int]:
         ref = entry.in_reply_to
         parent = (local.get(ref) if isinstance(ref, str) else None) or package_updates.resolve(ref)
         if parent is not None and not stays_between(parent, sender.id, recipient.id):
-            db.session.rollback()
             raise _refuse(
                 _l("In the package, a reply goes between other organisations than what it answers.")
             )
@@ -679,6 +680,7 @@ def _store(actor: Actor, pkg, cleaned: list[_CleanExchange]) -> list[int]:
 # --- receipts ----------------------------------------------------------------
 
 
+@operation
 def record_receipt(actor: Actor, data: str | bytes) -> PackageReceipt:
     """Record a partner's signed receipt against the exchange whose package it names."""
     if not _is_system(actor):
@@ -734,7 +736,6 @@ def record_receipt(actor: Actor, data: str | bytes) -> PackageReceipt:
             "received": receipt.received,
         },
     )
-    db.session.commit()
     return row
 
 

@@ -31,6 +31,7 @@ from hub.models.peer import QUEUED
 from hub.operations import audit
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.checks import Errors
+from hub.operations.unit import operation
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
@@ -103,6 +104,7 @@ class NewPeer:
     fingerprints: list[str]
 
 
+@operation
 def add(actor: Actor, data: NewPeer) -> Peer:
     """Register a partner hub (or re-register a removed one under the same name)."""
     require_admin(actor)
@@ -193,7 +195,6 @@ def add(actor: Actor, data: NewPeer) -> Peer:
         logs=_logs_for(orgs),
         details={"url": url, "organisations": orgs, "fingerprints": fingerprints},
     )
-    db.session.commit()
     return peer
 
 
@@ -209,6 +210,7 @@ def get(actor: Actor, name: str) -> Peer:
     return peer
 
 
+@operation
 def remove(actor: Actor, name: str) -> Peer:
     """Stop delivering to and accepting from the peer; its row and queue stay readable."""
     peer = get(actor, name)
@@ -224,7 +226,6 @@ def remove(actor: Actor, name: str) -> Peer:
         logs=_logs_for(orgs),
         details={"organisations": orgs, "queued": queue_length(peer.id)},
     )
-    db.session.commit()
     return peer
 
 

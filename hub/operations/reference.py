@@ -9,8 +9,10 @@ from hub.extensions import db
 from hub.models import Agreement, Obligation, Organisation, OrganisationName, Place
 from hub.operations import audit
 from hub.operations.actor import SYSTEM
+from hub.operations.unit import operation
 
 
+@operation
 def load_reference_data() -> dict[str, int]:
     """Insert what is missing; never overwrite what an administrator may have edited."""
     added = {"organisations": 0, "places": 0, "agreements": 0}
@@ -84,5 +86,4 @@ def load_reference_data() -> dict[str, int]:
             target_id="reference",
             details=added,
         )
-    db.session.commit()
     return added

@@ -16,7 +16,6 @@ from decimal import Decimal
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from hub.errors import ValidationFailed
-from hub.extensions import db
 from hub.i18n import current_language
 from hub.models import Case
 from hub.operations import cases, listing, pickers
@@ -77,7 +76,6 @@ def _render_view(case_id: int, *, status: int = 200, **forms):
     actor = g.actor
     case = cases.load_for_view(actor, _id(case_id))
     suspects = cases.read_suspects(actor, case)
-    db.session.commit()  # keep the audit entries of the openings
     linked = listing.list_exchanges(actor, listing.ExchangeFilters(case=case.id), per_page=50)
     involved = actor.organisation_id in {o.id for o in case.organisations} | {
         case.owner_organisation_id
@@ -225,7 +223,6 @@ def new():
     try:
         case = cases.create_case(g.actor, _case_input(form), seizures=[s for _i, s in inputs])
     except ValidationFailed as exc:
-        db.session.rollback()
         # The operation numbers seizures among the rows it was given.
         renamed = {}
         for name, messages in exc.errors.items():
@@ -279,7 +276,6 @@ def edit(case_id: int):
     try:
         cases.update_case(g.actor, case.id, data)
     except ValidationFailed as exc:
-        db.session.rollback()
         return _reshow(form, case, None, apply_errors(form, exc.errors))
     return redirect(url_for(".view", case_id=case.id), 303)
 
@@ -297,7 +293,6 @@ def change_status(case_id: int):
     try:
         cases.change_status(g.actor, _id(case_id), form.status.data or "")
     except ValidationFailed as exc:
-        db.session.rollback()
         apply_errors(form, exc.errors)
         return _render_view(case_id, status=422, status_form=form)
     return redirect(url_for(".view", case_id=case_id), 303)
@@ -334,7 +329,6 @@ def add_seizure(case_id: int):
             ),
         )
     except ValidationFailed as exc:
-        db.session.rollback()
         apply_errors(form, exc.errors)
         return _render_view(case_id, status=422, seizure_form=form)
     return redirect(url_for(".view", case_id=case_id) + "#seizures", 303)
@@ -358,7 +352,6 @@ def add_suspect(case_id: int):
             ),
         )
     except ValidationFailed as exc:
-        db.session.rollback()
         apply_errors(form, exc.errors)
         return _render_view(case_id, status=422, suspect_form=form)
     return redirect(url_for(".view", case_id=case_id) + "#suspects", 303)

@@ -180,7 +180,6 @@ def update_obligation(code: str, obligation_id: int):
     try:
         obligations.update_obligation(g.actor, code, obligation_id, params, active=active)
     except ValidationFailed as exc:
-        db.session.rollback()
         return obligations_page(code, errors={obligation_id: exc.errors}, status=422)
     flash(_("The obligation was saved."), "success")
     return redirect(url_for("compliance.obligations_page", code=code))
@@ -198,7 +197,6 @@ def add_obligation(code: str):
     try:
         obligations.add_obligation(g.actor, code, kind, params)
     except ValidationFailed as exc:
-        db.session.rollback()
         return obligations_page(code, errors={"new": exc.errors}, status=422)
     flash(_("The obligation was added."), "success")
     return redirect(url_for("compliance.obligations_page", code=code))

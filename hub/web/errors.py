@@ -123,11 +123,12 @@ def render_error(status: int, message: str | None = None):
 
 
 def _rollback() -> None:
-    from hub.extensions import db
+    # A unit that failed has rolled back already; this ends what a failed read left
+    # open (PostgreSQL refuses every statement after an error until then), so the
+    # error page can still read. The one place that does it is the unit of work.
+    from hub.operations import unit
 
-    try:
-        db.session.rollback()
-    except Exception:  # the connection may be the thing that broke
+    if not unit.end_failed_transaction():
         log.warning("rollback failed", extra={"request_id": g.get("request_id")})
 
 

@@ -12,8 +12,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from hub.downloads import download
-from hub.errors import NotFound, OperationError, ValidationFailed
-from hub.extensions import db
+from hub.errors import NotFound, ValidationFailed
 from hub.i18n import current_language
 from hub.operations import attachments, exchanges, listing, pickers, scope
 from hub.web.access import login_required, role_required
@@ -105,8 +104,6 @@ def _render_view(exchange_id: int, *, translation_form=None, status: int = 200):
     exchange = exchanges.load_for_view(actor, _id(exchange_id))
     lang = current_language()
     opened = exchanges.read(actor, exchange, language=lang)
-    # Opening is audited (who read what, when): keep that entry.
-    db.session.commit()
     mine_out = exchange.sender_id == actor.organisation_id
     mine_in = exchange.recipient_id == actor.organisation_id
     can_write = actor.is_officer
@@ -151,7 +148,6 @@ def translate(exchange_id: int):
             g.actor, _id(exchange_id), language=form.language.data, body=form.body.data or ""
         )
     except ValidationFailed as exc:
-        db.session.rollback()
         apply_errors(form, exc.errors)
         return _render_view(exchange_id, translation_form=form, status=422)
     return redirect(url_for(".view", exchange_id=exchange_id) + "#texts", 303)
@@ -161,7 +157,6 @@ def translate(exchange_id: int):
 @login_required
 def attachment(exchange_id: int, attachment_id: int):
     opened = attachments.open_attachment(g.actor, _id(exchange_id), _id(attachment_id))
-    db.session.commit()  # the audited opening
     return download(opened.data, opened.media_type, opened.filename)
 
 
@@ -180,23 +175,14 @@ def new():
     _fill(form, reply_to)
     if not form.validate_on_submit():
         return _reshow(form, reply_to, [])
+    files = [(u.filename, u.read()) for u in form.attachments.data or [] if u and u.filename]
     try:
-        exchange = exchanges.send(g.actor, _new_exchange(form, reply_to), commit=False)
-        for upload in form.attachments.data or []:
-            if upload and upload.filename:
-                attachments.add(
-                    g.actor, exchange.id, filename=upload.filename, data=upload.read(), commit=False
-                )
-        db.session.commit()
+        exchange = exchanges.send_with_attachments(g.actor, _new_exchange(form, reply_to), files)
     except ValidationFailed as exc:
-        db.session.rollback()
         leftover = apply_errors(
             form, exc.errors, aliases={"file": "attachments", "filename": "attachments"}
         )
         return _reshow(form, reply_to, leftover)
-    except OperationError:
-        db.session.rollback()
-        raise
     return redirect(url_for(".view", exchange_id=exchange.id), 303)
 
 
