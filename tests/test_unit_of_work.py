@@ -247,7 +247,7 @@ def test_a_later_failure_never_undoes_an_earlier_opening(app, demo_users):
     exchange = exchanges.send(qb, request_data())
     translation = exchanges.add_translation(qb, exchange.id, language="lo", body="ແປ")
     damage(translation.payload_id)
-    row = exchanges.load_for_view(exchange.id, qb)
+    row = exchanges.load_for_view(qb, exchange.id)
     with pytest.raises(PayloadUnreadable):
         exchanges.read(qb, row)
     assert [e.target_type for e in entries("payload_opened")] == ["exchange"]
@@ -260,7 +260,7 @@ def test_a_later_failure_never_undoes_an_earlier_opening(app, demo_users):
 
     def read_then_fail() -> None:
         with unit.unit_of_work():
-            exchanges.read(qb, exchanges.load_for_view(plain.id, qb))
+            exchanges.read(qb, exchanges.load_for_view(qb, plain.id))
             exchanges.send(qb, request_data(subject="never kept"))
             raise NotFound()
 
