@@ -188,6 +188,7 @@ def test_a_change_for_a_peer_is_queued_in_its_transaction(km_peer, make_user):
     from hub.models import ExportedPackage, OutboxItem
     from hub.operations import exchanges, outbox
     from hub.operations.exchanges import NewExchange
+    from hub.operations.unit import unit_of_work
 
     qb = Actor.for_user(make_user("qb.out", org="QB"))
     db.session.commit()
@@ -196,9 +197,15 @@ def test_a_change_for_a_peer_is_queued_in_its_transaction(km_peer, make_user):
         body="Nội dung", classification="confidential", reliability="B", credibility=2,
         handling="H0",
     )  # fmt: skip
+
     # Rolled back with the change: nothing queued, nothing exported.
-    exchanges.send(qb, NewExchange(**values), commit=False)
-    db.session.rollback()
+    def send_then_fail() -> None:
+        with unit_of_work():
+            exchanges.send(qb, NewExchange(**values))
+            raise RuntimeError("the change fails after the send")
+
+    with pytest.raises(RuntimeError):
+        send_then_fail()
     assert (count(OutboxItem), count(ExportedPackage)) == (0, 0)
     sent = exchanges.send(qb, NewExchange(**values))
     [row] = db.session.scalars(select(OutboxItem)).all()
