@@ -29,6 +29,7 @@ from hub.web.case_forms import (
     SuspectForm,
 )
 from hub.web.labels import options
+from hub.web.same_site import audited_read
 from hub.web.show import apply_errors
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -68,6 +69,7 @@ def index():
 
 @bp.get("/<int:case_id>")
 @login_required
+@audited_read
 def view(case_id: int):
     return _render_view(case_id)
 

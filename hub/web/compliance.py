@@ -26,6 +26,7 @@ from hub.i18n import parse_input_date
 from hub.models import Agreement
 from hub.operations import compliance, obligations
 from hub.web.access import login_required, role_required
+from hub.web.same_site import audited_read
 
 bp = Blueprint("compliance", __name__)
 
@@ -129,6 +130,7 @@ def dashboard(code: str):
 
 @bp.get("/agreements/<code>/compliance.csv")
 @login_required
+@audited_read
 def export_csv(code: str):
     report = compliance.review(g.actor, code, **_query())
     body = reports.to_csv(report)
@@ -138,6 +140,7 @@ def export_csv(code: str):
 
 @bp.get("/agreements/<code>/compliance.pdf")
 @login_required
+@audited_read
 def export_pdf(code: str):
     report, html = _render(code, pdf=True)
     if report is None:

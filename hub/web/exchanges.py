@@ -19,6 +19,7 @@ from hub.web.access import login_required, role_required
 from hub.web.exchange_forms import ExchangeFilterForm, ExchangeForm, TranslationForm
 from hub.web.forms import EmptyForm
 from hub.web.labels import EXCHANGE_KIND, options
+from hub.web.same_site import audited_read
 from hub.web.show import apply_errors
 
 bp = Blueprint("exchanges", __name__, url_prefix="/exchanges")
@@ -95,6 +96,7 @@ def index():
 
 @bp.get("/<int:exchange_id>")
 @login_required
+@audited_read
 def view(exchange_id: int):
     return _render_view(exchange_id)
 
@@ -155,6 +157,7 @@ def translate(exchange_id: int):
 
 @bp.get("/<int:exchange_id>/attachments/<int:attachment_id>")
 @login_required
+@audited_read
 def attachment(exchange_id: int, attachment_id: int):
     opened = attachments.open_attachment(g.actor, _id(exchange_id), _id(attachment_id))
     return download(opened.data, opened.media_type, opened.filename)
