@@ -596,3 +596,51 @@ def test_no_proof_is_served_from_a_stored_node_that_does_not_match(
             else:
                 assert answer.status_code == 503
     assert refused > 0
+
+
+@pytest.mark.parametrize("chunk_level", [12, 2])
+@pytest.mark.parametrize(("level", "index"), [(0, 5), (1, 2), (2, 5), (3, 0), (4, 0)])
+def test_default_verify_names_a_stored_node_that_does_not_match(
+    app, history, monkeypatch, level, index, chunk_level
+):
+    """One byte flipped in a stored subtree hash (the entries untouched): the default
+    verify fails naming the log, the level and the index, and `hub audit verify`
+    exits 1 with that line. With chunks of 4 entries the nodes above them are
+    checked against their stored children instead (the path of logs over 8192
+    entries). Issue 15."""
+    monkeypatch.setattr(verify, "CHUNK_LEVEL", chunk_level)
+    assert _verify().ok
+    stored = db.session.scalar(
+        text('SELECT hash FROM audit_nodes WHERE log_id = :l AND level = :v AND "index" = :i'),
+        {"l": history, "v": level, "i": index},
+    )
+    db.session.commit()
+    tamper(
+        app,
+        'UPDATE audit_nodes SET hash = :h WHERE log_id = :l AND level = :v AND "index" = :i',
+        h=bytes([stored[0] ^ 1]) + bytes(stored[1:]),
+        l=history,
+        v=level,
+        i=index,
+    )
+    line = (
+        f"audit log {LOG}: stored node (level {level}, index {index}) "
+        "does not match the tree of the entries; proofs use it"
+    )
+    result = _verify()
+    assert (result.ok, result.line()) == (False, line)
+    assert result.problem.kind == "node"
+    bad = app.test_cli_runner().invoke(args=["audit", "verify", "--agreement", LOG])
+    assert bad.exit_code == 1
+    assert [x for x in bad.output.splitlines() if x.startswith("hub:")] == [f"hub: {line}"]
+
+
+def test_default_verify_names_a_deleted_stored_node(app, history):
+    tamper(
+        app,
+        'DELETE FROM audit_nodes WHERE log_id = :l AND level = 1 AND "index" = 3',
+        l=history,
+    )
+    assert _verify().line() == (
+        f"audit log {LOG}: stored node (level 1, index 3) is missing; proofs use it"
+    )

@@ -66,7 +66,7 @@ class Problem:
 
     log: str
     index: int | None
-    kind: str  # missing, beyond_head, changed, moved, rewritten, truncated, checkpoint, head
+    kind: str  # missing, beyond_head, changed, moved, rewritten, truncated, checkpoint, head, node
     detail: str
 
     def __str__(self) -> str:
@@ -387,14 +387,17 @@ def _recompute(
     if collect is None:
         split = 0
     try:
-        ranges, gap = _fold_range(reader, log_id, name, split, head_size, sizes)
+        ranges, gap, bad = _fold_range(reader, log_id, name, split, head_size, sizes)
     except BaseException:
         if collect is not None:
             collect()  # the child is waited for, whatever happens here
         raise
     if collect is not None:
         # The child's half; folded here after all if the child could not.
-        left_ranges, left_gap = collect() or _fold_range(reader, log_id, name, 0, split, sizes)
+        left_ranges, left_gap, left_bad = collect() or _fold_range(
+            reader, log_id, name, 0, split, sizes
+        )
+        bad = left_bad or bad  # the left half's nodes come first
         if left_gap is not None:
             ranges, gap = left_ranges, left_gap  # nothing past a gap counts
         else:
@@ -408,7 +411,83 @@ def _recompute(
         if _fold_root(ranges[size]) != root:
             return _diagnose(reader, log_id, name, good, size, what)
         good = size
-    return gap
+    if gap is not None:
+        return gap
+    return bad or _check_upper_nodes(reader, log_id, name, head_size)
+
+
+def _node_problem(name: str, level: int, index: int, what: str) -> Problem:
+    return Problem(
+        name, None, "node", f"stored node (level {level}, index {index}) {what}; proofs use it"
+    )
+
+
+def _spans(start: int, count: int) -> list[tuple[int, int, int]]:
+    """(level, first index, end index) of the complete subtrees inside the run of
+    ``count`` leaves from ``start`` (aligned), as :func:`_levels` hashes them."""
+    return [(lv, start >> lv, (start >> lv) + (count >> lv)) for lv in range(count.bit_length())]
+
+
+def _node_rows(reader: _Reader, log_id: int, start: int, count: int) -> list[tuple]:
+    """The stored nodes of the complete subtrees inside one chunk, in one query."""
+    spans = _spans(start, count)
+    if not spans:
+        return []
+    where = " OR ".join(['(level = %s AND "index" >= %s AND "index" < %s)'] * len(spans))
+    params = (log_id, *(v for span in spans for v in span))
+    # Only placeholders are interpolated; the values travel as parameters.
+    return reader.all(
+        f'SELECT level, "index", hash FROM audit_nodes WHERE log_id = %s AND ({where}) '  # noqa: S608  # nosec B608
+        'ORDER BY level, "index"',
+        params,
+    )
+
+
+def _check_nodes(
+    name: str, start: int, levels: list[list[bytes]], rows: list[tuple]
+) -> Problem | None:
+    """The stored nodes of one chunk's complete subtrees (levels 0 .. CHUNK_LEVEL)
+    against the recomputed ``levels``; rows are looked up one by one only when
+    the ordered comparison fails."""
+    spans = _spans(start, len(levels[0]) if levels else 0)
+    expected = [h for hashes in levels for h in hashes]
+    if len(rows) == len(expected) and all(
+        bytes(row[2]) == h for row, h in zip(rows, expected, strict=True)
+    ):
+        return None
+    found = {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
+    for lv, lo, hi in spans:
+        for i in range(lo, hi):
+            stored = found.get((lv, i))
+            if stored is None:
+                return _node_problem(name, lv, i, "is missing")
+            if stored != levels[lv][i - lo]:
+                return _node_problem(name, lv, i, "does not match the tree of the entries")
+    return None
+
+
+def _check_upper_nodes(reader: _Reader, log_id: int, name: str, size: int) -> Problem | None:
+    """The stored nodes above CHUNK_LEVEL (one per 2**CHUNK_LEVEL entries or fewer),
+    bottom-up: each must be the hash of its two stored children, which the level
+    below has shown equal to the recomputed tree (level CHUNK_LEVEL: in the chunks)."""
+    if size >> CHUNK_LEVEL + 1 == 0:
+        return None
+    rows = reader.all(
+        'SELECT level, "index", hash FROM audit_nodes WHERE log_id = %s AND level >= %s',
+        (log_id, CHUNK_LEVEL),
+    )
+    nodes = {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
+    level = CHUNK_LEVEL + 1
+    while size >> level:
+        for i in range(size >> level):
+            left, right = nodes.get((level - 1, 2 * i)), nodes.get((level - 1, 2 * i + 1))
+            stored = nodes.get((level, i))
+            if stored is None or left is None or right is None:
+                return _node_problem(name, level, i, "is missing")
+            if stored != sha256(b"\x01" + left + right).digest():
+                return _node_problem(name, level, i, "does not match the tree of the entries")
+        level += 1
+    return None
 
 
 def _fold_root(nodes: list[bytes]) -> bytes:
@@ -422,11 +501,12 @@ def _fold_root(nodes: list[bytes]) -> bytes:
 
 def _fold_range(
     reader: _Reader, log_id: int, name: str, lo: int, hi: int, sizes: list[int]
-) -> tuple[dict[int, list[bytes]], Problem | None]:
+) -> tuple[dict[int, list[bytes]], Problem | None, Problem | None]:
     """Fold entries ``lo .. hi - 1`` (``lo`` a multiple of every subtree in the
     range: 0 or a power of two above ``hi - lo``). Returns the compact range of
     ``lo .. size - 1`` at each of ``sizes`` inside the range and at ``hi``, and the
-    problem that cut the run short (a gap), if any. A thread reads the next chunk
+    problem that cut the run short (a gap), if any, and the first stored node of
+    the chunks' subtrees that differs from the recomputed one. A thread reads the next chunk
     while this one is hashed: the database (SQLite's C code without the GIL, or
     the PostgreSQL server) then works beside the hashing rather than before it."""
     want = sorted({s for s in sizes if lo < s <= hi} | {hi})
@@ -434,12 +514,13 @@ def _fold_range(
     stack: list[bytes] = []  # compact range of lo .. start - 1
     step = 1 << CHUNK_LEVEL
     w = 0
+    bad: Problem | None = None
     with ThreadPoolExecutor(1) as ahead:
         chunks = _chunks(reader, log_id, name, lo, hi)
         pending = ahead.submit(next, chunks, None)
         try:
             for start in range(lo, hi, step):
-                leaves, gap = pending.result()
+                leaves, gap, node_rows = pending.result()
                 pending = ahead.submit(next, chunks, None)
                 levels = _levels(leaves)
                 while w < len(want) and want[w] <= start + len(leaves):
@@ -447,14 +528,16 @@ def _fold_range(
                     ranges[want[w]] = stack + [levels[lv][i] for lv, i in inside]
                     w += 1
                 if gap is not None:
-                    return ranges, gap
+                    return ranges, gap, bad
+                if bad is None:
+                    bad = _check_nodes(name, start, levels, node_rows)
                 if len(leaves) == step:  # a complete aligned subtree: onto the compact range
                     h, n = levels[-1][0], (start - lo) >> CHUNK_LEVEL
                     while n & 1:
                         h = sha256(b"\x01" + stack.pop() + h).digest()
                         n >>= 1
                     stack.append(h)
-            return ranges, None
+            return ranges, None, bad
         finally:  # the reader is free again once the chunk being read has come in
             futures.wait([pending])
             chunks.close()
@@ -498,7 +581,7 @@ def _fork_fold(
     finally:
         send.close()
 
-    def collect() -> tuple[dict[int, list[bytes]], Problem | None] | None:
+    def collect() -> tuple[dict[int, list[bytes]], Problem | None, Problem | None] | None:
         try:
             return receive.recv()
         except EOFError:
@@ -523,7 +606,7 @@ def _child_fold(send, engine: Engine, snapshot_id, log_id, name, split, sizes) -
 
 def _chunks(
     reader: _Reader, log_id: int, name: str, lo: int, hi: int
-) -> Iterator[tuple[list[bytes], Problem | None]]:
+) -> Iterator[tuple[list[bytes], Problem | None, list[tuple]]]:
     """Entries ``lo .. hi - 1`` in chunks of ``2**CHUNK_LEVEL``, each chunk with the
     problem that cuts it short (a gap, a duplicate), if any.
 
@@ -533,7 +616,12 @@ def _chunks(
     step = 1 << CHUNK_LEVEL
     if reader.backend == "sqlite":
         for start in range(lo, hi, step):
-            yield _sqlite_chunk(reader, log_id, name, start, min(step, hi - start))
+            yield _with_nodes(
+                reader,
+                log_id,
+                start,
+                _sqlite_chunk(reader, log_id, name, start, min(step, hi - start)),
+            )
         return
     rows = reader.batches(
         'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
@@ -543,9 +631,18 @@ def _chunks(
     )
     try:
         for start in range(lo, hi, step):
-            yield _run(next(rows, []), name, start, min(step, hi - start))
+            run = _run(next(rows, []), name, start, min(step, hi - start))
+            yield _with_nodes(reader, log_id, start, run)
     finally:
         rows.close()
+
+
+def _with_nodes(
+    reader: _Reader, log_id: int, start: int, run: tuple[list[bytes], Problem | None]
+) -> tuple[list[bytes], Problem | None, list[tuple]]:
+    """A chunk with its stored nodes (read here, in the read-ahead thread)."""
+    leaves, gap = run
+    return leaves, gap, [] if gap is not None else _node_rows(reader, log_id, start, len(leaves))
 
 
 def _run(rows: list[tuple], name: str, start: int, want: int) -> tuple[list[bytes], Problem | None]:
