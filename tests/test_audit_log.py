@@ -354,9 +354,14 @@ def test_verify_reads_a_chunk_of_leaves_at_once(app):
     _append(5)
     head = _head()
     with verify.snapshot(db.engine) as reader:
-        [(leaves, gap)] = verify._chunks(reader, head.id, LOG, 0, head.size)
-        [(_, short)] = verify._chunks(reader, head.id, LOG, 0, head.size + 1)
+        [(leaves, gap, nodes)] = verify._chunks(reader, head.id, LOG, 0, head.size)
+        [(_, short, _)] = verify._chunks(reader, head.id, LOG, 0, head.size + 1)
     assert gap is None
+    # With it, the stored nodes of its complete subtrees, level by level.
+    size = head.size
+    assert [(level, index) for level, index, _ in nodes] == [
+        (level, index) for level in range(size.bit_length()) for index in range(size >> level)
+    ]
     assert leaves == _leaves()
     assert short is not None
     assert (short.kind, short.index) == ("missing", head.size)
