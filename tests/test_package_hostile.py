@@ -26,7 +26,7 @@ from hub.crypto.sealing import seal as seal_envelope
 from hub.errors import OperationError
 from hub.extensions import db
 from hub.models import Attachment, Exchange
-from hub.operations import attachments, packages
+from hub.operations import attachments, package_updates, packages
 from hub.operations.actor import SYSTEM
 from hub.operations.packages import INDEX_FORMAT, INDEX_RECORD_TYPE, INDEX_VERSION
 
@@ -47,6 +47,7 @@ def hostile(
     attachment: tuple[dict, bytes] | None = None,
     att_entry: dict | None = None,
     body: dict | None = None,
+    ref: str | None = None,
 ) -> str:
     """A package QB (on hub A, with its real keys) seals and signs for KM.
 
@@ -67,7 +68,7 @@ def hostile(
         }
         return seal_envelope(value, binding=binding, readers=readers, signer=signer)
 
-    ref = payloads.global_record_id(f"hostile-{uuid.uuid4().hex}")
+    ref = ref or payloads.global_record_id(f"hostile-{uuid.uuid4().hex}")
     content = {"body": "Kiểm tra phương tiện", "fields": {}, "language": "vi"}
     content.update(body or {})
     body_item = seal(canonical_json(content), "exchange", ref)
@@ -316,3 +317,77 @@ def test_a_deep_or_ambiguous_package_is_refused_cleanly(app, text, tmp_path):
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert len(result.output.strip().splitlines()) == 1
+
+
+def hostile_update(gid: str, header: dict, data: bytes, **update) -> str:
+    """A package from QB updating exchange `gid` (held by KM) with one attached file."""
+    version, key = service.signing_key("QB")
+    readers = {"KM": service.public_enc("KM"), "QB": service.public_enc("QB")}
+    signer = ("QB", version, key)
+
+    def binding(record_type: str, record_id: str) -> dict:
+        return {
+            "record_type": record_type,
+            "record_id": record_id,
+            "agreement": AGREEMENT,
+            "sender": "QB",
+            "recipient": "KM",
+        }
+
+    att = seal_envelope(
+        canonical_json(header) + b"\n" + data,
+        binding=binding("attachment", f"{gid}/att-{uuid.uuid4().hex[:8]}"),
+        readers=readers,
+        signer=signer,
+    )
+    change = {
+        "type": "attachment",
+        "exchange": gid,
+        "at": _time(datetime.now(UTC) - timedelta(hours=1)),
+        "item": att.digest,
+        "media_type": header.get("media_type"),
+        "size": len(data),
+    } | update
+    document = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "exchanges": []}
+    document["updates"] = [change]
+    index_item = seal_envelope(
+        canonical_json(document),
+        binding=binding(INDEX_RECORD_TYPE, payloads.global_record_id(uuid.uuid4())),
+        readers={"KM": readers["KM"]},
+        signer=signer,
+    )
+    return export_package([index_item, att], recipient="KM", exporter=signer)
+
+
+@pytest.mark.parametrize(
+    ("header", "data", "update", "field"),
+    [
+        (
+            {"filename": "../../evil.html", "media_type": "text/html", "size": len(HTML)},
+            HTML,
+            {},
+            "updates[0]",
+        ),
+        (
+            {"filename": "n.txt", "media_type": "text/plain", "size": 3},
+            b"ok\n",
+            {"size": -5},
+            "size",
+        ),
+        (
+            {"filename": "n.txt", "media_type": "text/plain", "size": 3},
+            b"ok\n",
+            {"at": "2099-01-01T00:00:00Z"},
+            "updates[0].at",
+        ),
+    ],
+)
+def test_updates_pass_the_local_rules_too(two_hubs, header, data, update, field):
+    """Updates to an exchange the partner already holds (an attached file, a time) are
+    checked like the exchange itself: nothing stored, the field named."""
+    _hub_a, hub_b = two_hubs
+    first = hostile(ref=payloads.global_record_id(uuid.uuid4().int % 10**12))
+    with on(hub_b):
+        result = packages.import_package(SYSTEM, first)
+        gid = package_updates.origin_id(db.session.get(Exchange, result.exchange_ids[0]))
+    assert field in refused(hub_b, hostile_update(gid, header, data, **update))

@@ -369,7 +369,7 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
             _l("An item of the package does not open: %(reason)s", reason=str(exc))
         ) from exc
     entries, updates = _check_index(pkg, opened)
-    cleaned = _clean(pkg, opened, entries)  # every field, before anything is written
+    cleaned = _clean(pkg, opened, entries, updates)  # every field, before anything is written
     ids = _store(actor, pkg, cleaned)
     ids += package_updates.apply(actor, pkg, updates)
     version, key = service.signing_key(recipient)
@@ -605,9 +605,13 @@ def _clean_entry(
     )
 
 
-def _clean(pkg, opened: dict[str, bytes], entries: list[dict[str, Any]]) -> list[_CleanExchange]:
-    """Every exchange of the package through the rules local input passes; a refusal
-    names each field (``exchanges[0].credibility``) and nothing is stored."""
+def _clean(
+    pkg, opened: dict[str, bytes], entries: list[dict[str, Any]], updates: list[dict[str, Any]]
+) -> list[_CleanExchange]:
+    """Every exchange and every update of the package through the rules local input
+    passes; a refusal names each field (``exchanges[0].credibility``,
+    ``updates[1].at``) and nothing is stored. Updates are corrected in place: an
+    attached file's type and size become what its bytes are."""
     by_digest = {i.digest: i for i in pkg.items}
     now = checks.now()
     problems: list[str] = []
@@ -621,6 +625,11 @@ def _clean(pkg, opened: dict[str, bytes], entries: list[dict[str, Any]]) -> list
             problems.append(f"exchanges[{i}].{field}: {' '.join(str(m) for m in messages)}")
         if row is not None:
             cleaned.append(row)
+    for i, update in enumerate(updates):
+        errors = checks.Errors()
+        _clean_update(errors, update, by_digest, opened, now)
+        for field, messages in errors.items():
+            problems.append(f"updates[{i}].{field}: {' '.join(str(m) for m in messages)}")
     if problems:
         raise _refuse(
             _l(
@@ -629,6 +638,20 @@ def _clean(pkg, opened: dict[str, bytes], entries: list[dict[str, Any]]) -> list
             )
         )
     return cleaned
+
+
+def _clean_update(
+    errors: checks.Errors, update: dict, by_digest: dict, opened: dict[str, bytes], now: datetime
+) -> None:
+    """An update's time passes the time bounds of a local one; an attached file passes
+    the upload rules (`_clean_attachment`), and its stored type and size are the sniffed ones."""
+    at = _package_time(errors, "at", update.get("at"))
+    if at is not None:
+        checks.when(errors, "at", at, now=now)
+    if update.get("type") == package_updates.ATTACHMENT:
+        clean = _clean_attachment(errors, "", update, by_digest, opened)
+        if clean is not None and not errors:
+            update["media_type"], update["size"] = clean.media_type, clean.size
 
 
 def _store(actor: Actor, pkg, cleaned: list[_CleanExchange]) -> list[int]:
