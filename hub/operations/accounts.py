@@ -4,10 +4,12 @@ and the hub-wide security settings an administrator changes."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -52,7 +54,7 @@ def authenticate(username: str, password: str, *, max_failures: int, lockout: ti
     """
     throttle = attempts.throttle_row(username)
     now = utcnow()
-    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    user = _find_user(username)
     locked = attempts.is_locked(throttle, now)
     ok = verify_password(user.password_hash if user else None, password)
     if locked or not ok or user is None or user.disabled:
@@ -159,12 +161,12 @@ def add_user(
     if not actor.is_admin and actor is not SYSTEM:
         raise Forbidden()
     errors: dict[str, list] = {}
-    username = username.strip()
-    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
+    username = canonical_username(username)
+    if not USERNAME.fullmatch(username):
         errors.setdefault("username", []).append(
             _l("Use letters, digits, dot, dash or underscore (at most 64).")
         )
-    elif db.session.scalar(select(User.id).where(User.username == username)):
+    elif db.session.scalar(select(User.id).where(func.lower(User.username) == username)):
         errors.setdefault("username", []).append(_l("This username is taken."))
     if role not in ROLES:
         errors.setdefault("role", []).append(_l("Unknown role."))
@@ -199,8 +201,25 @@ def add_user(
     return user
 
 
+#: Usernames: ASCII letters, digits, dot, dash, underscore, stored lower-case. Look-alike
+#: letters of other scripts (Cyrillic "о", fullwidth "ｏ") would make a second account
+#: that reads the same; one spelling per name keeps one lockout counter per person.
+USERNAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def canonical_username(username: str) -> str:
+    """The one spelling of a username: trimmed, lower-cased (``KM.Officer`` is ``km.officer``)."""
+    return username.strip().lower()
+
+
+def _find_user(username: str) -> User | None:
+    return db.session.scalar(
+        select(User).where(func.lower(User.username) == canonical_username(username))
+    )
+
+
 def _user(username: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = _find_user(username)
     if user is None:
         raise NotFound(_l("No such user."))
     return user
