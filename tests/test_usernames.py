@@ -60,3 +60,15 @@ def test_the_database_refuses_a_second_spelling_written_by_hand(app, make_user):
     with pytest.raises(IntegrityError):
         db.session.execute(insert(User.__table__).values(values | {"username": "KM.Officer"}))
     db.session.rollback()
+
+
+def test_a_display_name_loses_bidirectional_controls(app):
+    user = accounts.add_user(
+        SYSTEM,
+        username="km.analyst",
+        password=PASSWORD,
+        organisation_code="KM",
+        role="officer",
+        display_name="inv\u202egpj.exe",
+    )
+    assert user.display_name == "invgpj.exe"

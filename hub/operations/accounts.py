@@ -26,6 +26,7 @@ from hub.models.user import LANGUAGES, ROLES
 from hub.operations import attempts, audit
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.unit import lasting, operation, operation_keeping_loaded
+from hub.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def add_user(
         raise ValidationFailed(errors)
     user = User(
         username=username,
-        display_name=display_name or username,
+        display_name=clean(display_name or "").strip()[:128] or username,  # no bidi tricks
         organisation_id=org.id,
         role=role,
         language=language,
