@@ -184,7 +184,7 @@ def add_user(
         raise ValidationFailed(errors)
     user = User(
         username=username,
-        display_name=clean(display_name or "").strip()[:128] or username,  # no bidi tricks
+        display_name=clean(display_name or "").strip() or username,  # no bidi tricks
         organisation_id=org.id,
         role=role,
         language=language,
