@@ -6,7 +6,6 @@ another joins the outer one, and only the outermost exit ends the transaction:
 
 - it returns normally: one COMMIT, then the checkpoints that have fallen due on
   the logs it wrote are signed (their own short transaction, see below);
-- it raises: one ROLLBACK, nothing of the whole outer operation stays;
 - it raises: one ROLLBACK, nothing of the whole outer operation stays, except
   what was registered as *lasting*.
 
