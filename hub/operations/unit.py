@@ -183,7 +183,9 @@ def _commit(session: Session) -> None:
     try:
         session.commit()
     except BaseException:
-        _rollback(session)
+        # A commit that fails (a constraint checked at flush, a full disk) is a failure
+        # like any other: what was registered as lasting is written again on its own.
+        _rollback_keeping_lasting(session)
         raise
     finally:
         session.expire_on_commit = keep
