@@ -14,6 +14,12 @@ from hub.models.sealed import (
     SealedPayload,
 )
 from hub.models.user import ApiToken, LoginThrottle, Setting, User, UserSession
+from hub.models.witness import (
+    Cosignature,
+    PeerCheckpointKey,
+    WitnessedCheckpoint,
+    WitnessRefusal,
+)
 
 __all__ = [
     "Agreement",
@@ -24,6 +30,7 @@ __all__ = [
     "AuditNode",
     "Case",
     "Checkpoint",
+    "Cosignature",
     "Exchange",
     "ExchangeTranslation",
     "ExportedPackage",
@@ -36,6 +43,7 @@ __all__ = [
     "PackageReceipt",
     "PayloadWrap",
     "Peer",
+    "PeerCheckpointKey",
     "PeerKey",
     "PeerNonce",
     "PeerOrganisation",
@@ -46,6 +54,8 @@ __all__ = [
     "Suspect",
     "User",
     "UserSession",
+    "WitnessRefusal",
+    "WitnessedCheckpoint",
     "agreement_parties",
     "case_agreements",
     "case_organisations",
