@@ -20,9 +20,9 @@ def register(app: Flask) -> None:
 
     for command in (*keys.COMMANDS, *packages.COMMANDS, *peers.COMMANDS):
         app.cli.add_command(command)
-    from hub.cli import audit
+    from hub.cli import audit, witness
 
-    for command in audit.COMMANDS:
+    for command in (*audit.COMMANDS, *witness.COMMANDS):
         app.cli.add_command(command)
     from hub.api import openapi
 

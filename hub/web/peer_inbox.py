@@ -3,9 +3,9 @@ JSON answers, no session and no CSRF token (each request carries its own signatu
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from hub.operations import inbox
+from hub.operations import inbox, witness
 from hub.operations.packages import MAX_PACKAGE_BYTES
 from hub.web.body_limits import allows_body
 
@@ -46,3 +46,15 @@ def hello():
         )
     except inbox.InboxRefused as exc:
         return _refused(exc)
+
+
+@bp.post("/add-checkpoint")
+def add_checkpoint():
+    """C2SP tlog-witness add-checkpoint, signed like the inbox; answered as the spec says."""
+    try:
+        answer = witness.add_checkpoint(
+            request.method, request.path, request.headers, request.get_data()
+        )
+    except inbox.InboxRefused as exc:
+        return _refused(exc)
+    return Response(answer.body, status=answer.status, content_type=answer.content_type)

@@ -1,0 +1,53 @@
+"""`hub witness key|trust|send|status`: each hub witnesses the other's agreement logs.
+
+Set-up, once per peer (after `hub peer add`): each administrator runs `hub witness
+key` and sends the line to the partner with the public key file; the partner runs
+`hub witness trust PEER VKEY`, which shows the key's fingerprint, to be confirmed by
+telephone like the signing keys.
+"""
+
+from __future__ import annotations
+
+import click
+
+from hub.cli.errors import one_line_errors
+from hub.operations import witness
+from hub.operations.actor import SYSTEM
+
+
+@click.group("witness")
+def witness_group() -> None:
+    """Cosign the partner hubs' checkpoints and have ours cosigned."""
+
+
+@witness_group.command("key")
+@one_line_errors
+def witness_key() -> None:
+    """This hub's checkpoint keys (C2SP vkey) and fingerprints, newest last."""
+    keys = witness.own_fingerprints()
+    if not keys:
+        raise click.ClickException("this hub has no checkpoint key yet: run hub keys init")
+    for vkey, fingerprint in keys:
+        click.echo(f"{vkey}\n  fingerprint {fingerprint}")
+
+
+@witness_group.command("trust")
+@click.argument("name")
+@click.argument("vkey")
+@click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was confirmed already.")
+@one_line_errors
+def witness_trust(name: str, vkey: str, yes: bool) -> None:
+    """Confirm VKEY as the checkpoint key of the peer NAME (its `hub witness key`)."""
+    try:
+        fingerprint = witness.fingerprint(vkey.strip())
+    except ValueError as exc:
+        raise click.ClickException(f"not a verifier key: {exc}") from exc
+    click.echo(f"Checkpoint key of {name}: fingerprint {fingerprint}")
+    click.echo("Confirm this fingerprint with the partner by telephone or in person.")
+    if not yes and not click.confirm("Does it match what the partner read out?"):
+        raise click.ClickException("not confirmed")
+    row = witness.confirm_key(SYSTEM, name, vkey)
+    click.echo(f"Confirmed {row.key_name} for {name}: its checkpoints can be witnessed here.")
+
+
+COMMANDS = (witness_group,)
