@@ -56,8 +56,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from hub import database
-from hub.crypto.payloads import HUB_ID_KEY  # read_state's query names it literally
 from hub.extensions import db
+from hub.models.identity import HUB_ID_KEY  # read_state's query names it literally
 
 FORMAT = "blo-hub-backup"
 FORMAT_VERSION = 1
@@ -100,10 +100,10 @@ class LogHead:
 
 
 def ensure_hub_id() -> str:
-    """The hub's id, made (by hub.crypto.payloads.hub_id, the one place that makes it)
+    """The hub's id, made (by hub.models.identity.hub_id, the one place that makes it)
     and committed the first time it is asked for."""
-    from hub.crypto.payloads import hub_id
     from hub.models import Setting
+    from hub.models.identity import hub_id
 
     try:
         value = hub_id()

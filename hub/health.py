@@ -71,7 +71,7 @@ def check_keys(app: Flask) -> Check:
     keys_dir = Path(settings.keys_dir)
     if not any((keys_dir / "_hub").glob("sign-v*.key.json")):
         return Check("keys", False, _("The hub's signing key is missing from the key folder."))
-    from hub.crypto.service import KeysUnavailable, read_passphrase
+    from hub.app_keyring import KeysUnavailable, read_passphrase
 
     try:
         read_passphrase(settings)  # configured or the demo file: never made here

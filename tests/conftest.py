@@ -19,9 +19,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from hub import create_app
+from hub.app_keyring import set_cheap_kdf_for_tests
 from hub.auth.passwords import set_cheap_parameters_for_tests
 from hub.config import Settings
-from hub.crypto.service import set_cheap_kdf_for_tests
 
 PASSWORD = "correct horse battery"
 PG_URL_ENV = "HUB_TEST_DATABASE_URL"

@@ -8,10 +8,10 @@ import pytest
 from conftest import make_exchange
 from sqlalchemy import func, select
 
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Attachment, AuditEntry, Exchange
 from hub.operations import attachments
-from hub.operations.errors import ValidationFailed
 from hub.operations.unit import unit_of_work
 
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"

@@ -10,8 +10,7 @@ from conftest import _settings
 from sqlalchemy import func, select
 from test_packages import on, other_hub, send_exchange, two_hubs, user_actor  # noqa: F401
 
-from hub import create_app
-from hub.crypto import service
+from hub import app_keyring, create_app
 from hub.extensions import db
 from hub.models import AuditEntry, Exchange, PackageReceipt
 
@@ -34,7 +33,7 @@ def test_init_list_rotate_rewrap(app):
     again = run(app, "keys", "init")
     assert "(0 keys made)" in again.output
     listing = run(app, "keys", "list").output
-    fingerprint = service.keyring().list_keys("KM")[0].fingerprint
+    fingerprint = app_keyring.keyring().list_keys("KM")[0].fingerprint
     assert fingerprint in listing
     assert "private" in listing
     rotated = run(app, "keys", "rotate", "KM")
@@ -71,7 +70,7 @@ def test_export_and_import_public_show_fingerprints(app, other_hub, tmp_path):  
         # A substituted key at a known version is refused, nothing overwritten.
         forged = json.loads(out.read_text())
         run(other_hub, "keys", "init", "--org", "SV")
-        sv = json.loads(service.keyring().export_public("SV"))
+        sv = json.loads(app_keyring.keyring().export_public("SV"))
         forged["keys"][0] = sv["keys"][0]
         (tmp_path / "forged.json").write_text(json.dumps(forged))
         result = run(other_hub, "keys", "import-public", str(tmp_path / "forged.json"), "--yes")
@@ -108,7 +107,7 @@ def test_development_without_passphrase_makes_a_demo_one_and_says_so(
         result = run(dev, "keys", "init")
         db.session.remove()
     assert result.exit_code == 0, result.output
-    path = settings.instance_path / service.DEMO_PASSPHRASE_FILE
+    path = settings.instance_path / app_keyring.DEMO_PASSPHRASE_FILE
     assert "DEMO keyring passphrase" in result.stderr
     assert str(path) in result.stderr
     assert path.stat().st_mode & 0o777 == 0o600
@@ -159,4 +158,4 @@ def test_production_reads_the_passphrase_file_and_refuses_an_empty_or_demo_one(t
         Settings.from_env({**base, "key_passphrase_file": str(tmp_path / "missing")})
     path.write_text("wB4 kayak lantern 91 pepper\nignored second line\n")
     settings = Settings.from_env({**base, "key_passphrase_file": str(path)})
-    assert service.read_passphrase(settings) == ("wB4 kayak lantern 91 pepper", None)
+    assert app_keyring.read_passphrase(settings) == ("wB4 kayak lantern 91 pepper", None)

@@ -76,14 +76,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 
 #: Arrows still to remove: (module, area it imports) -> why it is still there.
 #: Each must still exist (a stale line fails too), so the list only shrinks.
-PENDING: dict[tuple[str, str], str] = {
-    ("hub.crypto.payloads", BASE): "crypto/payloads.py moves to operations",
-    ("hub.crypto.payloads", "models"): "crypto/payloads.py moves to operations",
-    ("hub.crypto.payloads", "operations"): "crypto/payloads.py moves to operations",
-    ("hub.crypto.service", BASE): "crypto/service.py becomes hub/app_keyring.py",
-    ("hub.crypto.service", "models"): "crypto/service.py becomes hub/app_keyring.py",
-    ("hub.health", "crypto"): "health reads the passphrase from hub/app_keyring.py",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

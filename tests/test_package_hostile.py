@@ -19,14 +19,14 @@ import test_packages
 from flask_babel import lazy_gettext as _l
 from test_packages import counts, on
 
-from hub.crypto import payloads, service
+from hub import app_keyring
 from hub.crypto.package import export_package
 from hub.crypto.sealing import canonical_json
 from hub.crypto.sealing import seal as seal_envelope
 from hub.errors import OperationError
 from hub.extensions import db
 from hub.models import Attachment, Exchange
-from hub.operations import attachments, package_updates, packages
+from hub.operations import attachments, package_updates, packages, payloads
 from hub.operations.actor import SYSTEM
 from hub.operations.packages import INDEX_FORMAT, INDEX_RECORD_TYPE, INDEX_VERSION
 
@@ -54,8 +54,8 @@ def hostile(
     `entry` overrides fields of the bundle index's exchange entry; `attachment`
     is (header, bytes) of one attached file, `att_entry` overrides its index entry.
     """
-    version, key = service.signing_key("QB")
-    readers = {"KM": service.public_enc("KM"), "QB": service.public_enc("QB")}
+    version, key = app_keyring.signing_key("QB")
+    readers = {"KM": app_keyring.public_enc("KM"), "QB": app_keyring.public_enc("QB")}
     signer = ("QB", version, key)
 
     def seal(value: bytes, record_type: str, record_id: str):
@@ -321,8 +321,8 @@ def test_a_deep_or_ambiguous_package_is_refused_cleanly(app, text, tmp_path):
 
 def hostile_update(gid: str, header: dict, data: bytes, **update) -> str:
     """A package from QB updating exchange `gid` (held by KM) with one attached file."""
-    version, key = service.signing_key("QB")
-    readers = {"KM": service.public_enc("KM"), "QB": service.public_enc("QB")}
+    version, key = app_keyring.signing_key("QB")
+    readers = {"KM": app_keyring.public_enc("KM"), "QB": app_keyring.public_enc("QB")}
     signer = ("QB", version, key)
 
     def binding(record_type: str, record_id: str) -> dict:

@@ -16,8 +16,7 @@ from conftest import PASSWORD, _pg_exec, _settings, make_exchange
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from hub import create_app
-from hub.crypto import payloads, service
+from hub import app_keyring, create_app
 from hub.errors import OperationError
 from hub.extensions import db
 from hub.models import (
@@ -28,6 +27,7 @@ from hub.models import (
     SealedPayload,
     Setting,
 )
+from hub.models.identity import HUB_ID_KEY
 from hub.operations import accounts, attachments, exchanges, packages
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM, Actor
@@ -54,7 +54,7 @@ def other_hub(template_database, database_backend, tmp_path):
     hub_b.config.update(TESTING=True)
     with hub_b.app_context():
         # A hub of its own: another id than the template's.
-        db.session.get(Setting, payloads.HUB_ID_KEY).value = str(uuid.uuid4())
+        db.session.get(Setting, HUB_ID_KEY).value = str(uuid.uuid4())
         db.session.commit()
     try:
         yield hub_b
@@ -91,10 +91,10 @@ def user_actor(username: str, org: str) -> Actor:
 def two_hubs(app, other_hub):
     """Hub A holds QB's keys (and SV's), hub B holds KM's; each imported the other's public keys."""
     key_ops.init_keys(SYSTEM, ["QB", "SV"])
-    qb_public = service.keyring().export_public("QB")
+    qb_public = app_keyring.keyring().export_public("QB")
     with on(other_hub):
         key_ops.init_keys(SYSTEM, ["KM"])
-        km_public = service.keyring().export_public("KM")
+        km_public = app_keyring.keyring().export_public("KM")
         key_ops.import_public(SYSTEM, qb_public)
     key_ops.import_public(SYSTEM, km_public)
     return app, other_hub
@@ -211,7 +211,7 @@ def test_unknown_signer_is_refused(app, other_hub):
     key_ops.init_keys(SYSTEM, ["QB"])
     with on(other_hub):
         key_ops.init_keys(SYSTEM, ["KM"])
-        km_public = service.keyring().export_public("KM")
+        km_public = app_keyring.keyring().export_public("KM")
     key_ops.import_public(SYSTEM, km_public)
     qb = user_actor("qb.pkg", "QB")
     text = packages.export(qb, send_exchange(qb).id, "KM").text
@@ -240,7 +240,7 @@ def test_bundle_carries_replies_and_attachments(app, other_hub, tmp_path):
     attachments.add(km, reply.id, filename="reply.txt", data=b"reply attachment\n")
     exported = packages.export(qb, request.id, "KM")
     assert exported.items == 4  # index, request, reply, attachment
-    keys_a = Path(service.keyring().root)
+    keys_a = Path(app_keyring.keyring().root)
     keys_b = Path(other_hub.config["HUB"].keys_dir)
     shutil.copytree(keys_a, keys_b, dirs_exist_ok=True)
     with on(other_hub):
@@ -343,15 +343,15 @@ def test_an_independent_hpke_opens_a_package_the_running_hub_exported(app):
     from hub.crypto.keyring import Keyring
     from hub.crypto.sealing import SUITE_X25519
 
-    Keyring(app.config["HUB"].keys_dir, kdf=service.keyring().kdf, enc_suite=SUITE_X25519).init(
+    Keyring(app.config["HUB"].keys_dir, kdf=app_keyring.keyring().kdf, enc_suite=SUITE_X25519).init(
         ["QB", "KM", "SV"], app.config["HUB"].key_passphrase
     )
     qb = user_actor("qb.interop", "QB")
     exchange = send_exchange(qb)
     attachments.add(qb, exchange.id, filename="n.txt", data=f"att {MARKER}\n".encode())
     text = packages.export(qb, exchange.id, "KM").text
-    km_private = service.private_enc("KM", 1).private_bytes()
-    qb_public = service.signing_public("QB", 1).public_bytes_raw()
+    km_private = app_keyring.private_enc("KM", 1).private_bytes()
+    qb_public = app_keyring.signing_public("QB", 1).public_bytes_raw()
     index, body, attachment = independent_open(text, km_private, qb_public)
     index = json.loads(index)
     assert index["format"] == "blo-hub-exchange-bundle"

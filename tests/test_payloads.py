@@ -14,11 +14,11 @@ from conftest import PASSWORD, make_exchange
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
-from hub.crypto import payloads, service
+from hub import app_keyring
 from hub.errors import OperationError
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, Exchange, PayloadWrap, SealedPayload, Setting, Suspect
-from hub.operations import accounts, attachments, cases, exchanges
+from hub.operations import accounts, attachments, cases, exchanges, payloads
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM, Actor
 
@@ -259,7 +259,7 @@ def test_blind_index_is_keyed_normalised_and_per_kind(app):
     with pytest.raises(ValueError, match="nothing"):
         payloads.blind_index("name", "  ")
     # Not the session secret: another secret file gives other indexes.
-    path = Path(app.config["HUB"].keys_dir) / "_hub" / service.INDEX_KEY_FILE
+    path = Path(app.config["HUB"].keys_dir) / "_hub" / app_keyring.INDEX_KEY_FILE
     path.unlink()
     app.extensions.pop("hub_keys")
     assert payloads.blind_index("name", "nguyen van a") != a

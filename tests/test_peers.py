@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from hub.crypto import service
+from hub import app_keyring
 from hub.crypto.keyring import Keyring
 from hub.errors import Conflict, Forbidden, ValidationFailed
 from hub.extensions import db
@@ -27,7 +27,7 @@ def _request(app):
 def km_keys(app, tmp_path) -> list[str]:
     """This hub holds QB's keys; KM's public keys come from KM's own keyring."""
     key_ops.init_keys(SYSTEM, ["QB"])
-    ring = Keyring(tmp_path / "km-keys", kdf=service.keyring().kdf)
+    ring = Keyring(tmp_path / "km-keys", kdf=app_keyring.keyring().kdf)
     ring.init(["KM"], "km passphrase")
     key_ops.import_public(SYSTEM, ring.export_public("KM"))
     return [k.fingerprint for k in ring.list_keys("KM") if k.kind == "sign"]

@@ -33,9 +33,8 @@ from conftest import _pg_exec
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from hub import create_app
+from hub import app_keyring, create_app
 from hub.config import Settings
-from hub.crypto import service
 from hub.crypto.keyring import Keyring
 from hub.crypto.peer_request import sign_request
 from hub.extensions import db
@@ -384,7 +383,7 @@ def test_the_peer_killed_in_the_middle_of_deliveries(hubs):
 
 def _qb_signed(hubs, body: bytes, *, created: int | None = None, path="/peer/v1/inbox") -> dict:
     with hubs["qb"].db():
-        _version, key = service.signing_key("QB")
+        _version, key = app_keyring.signing_key("QB")
     return sign_request("POST", path, body, key, created=created or int(time.time()))
 
 
@@ -407,7 +406,7 @@ def test_a_hub_nobody_registered_is_refused_and_nothing_stored(hubs, tmp_path):
     body = b'{"format": "blo-hub-package"}'
     assert km.request("POST", "/peer/v1/inbox", body)[0] == 401  # unsigned
     # A hub whose keys KM's hub never imported: 401.
-    stranger = Keyring(tmp_path / "stranger", kdf=service.keyring(hubs["qb"].app).kdf)
+    stranger = Keyring(tmp_path / "stranger", kdf=app_keyring.keyring(hubs["qb"].app).kdf)
     stranger.init(["SV"], "stranger passphrase")
     key = stranger.load_private("SV", "sign", 1, "stranger passphrase")
     headers = sign_request("POST", "/peer/v1/inbox", body, key, created=int(time.time()))

@@ -9,13 +9,13 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, select, update
 
-from hub.crypto.payloads import PayloadUnreadable
+from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import AuditEntry, Exchange, SealedPayload, Setting, Suspect
 from hub.operations import attachments, cases, exchanges, unit
 from hub.operations.actor import Actor
-from hub.operations.errors import NotFound, ValidationFailed
 from hub.operations.exchanges import NewExchange
+from hub.operations.payloads import PayloadUnreadable
 
 
 @pytest.fixture(autouse=True)

@@ -34,8 +34,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hub import app_keyring
 from hub.audit import merkle, note
-from hub.crypto import service
 from hub.crypto.keyring import HUB, SIGN, KeyringError
 from hub.models import AuditLog, Checkpoint
 from hub.models.base import utcnow
@@ -74,7 +74,7 @@ def signed_time(checkpoint: note.Checkpoint) -> str | None:
 
 
 # --- The hub's key ----------------------------------------------------------
-# The key itself is hub.crypto.service's: ``hub_signing_key()`` unlocks the newest
+# The key itself is hub.app_keyring's: ``hub_signing_key()`` unlocks the newest
 # ``_hub/sign-v<N>`` with the configured passphrase (made on first use in
 # development); ``hub_public_keys()`` reads every version's public half.
 
@@ -97,8 +97,8 @@ def _state(app: Flask | None = None) -> _State:
 def signing_key() -> tuple[str, Ed25519PrivateKey]:
     """``(key name, private key)`` of the newest version of the hub's signing key."""
     try:
-        version, private = service.hub_signing_key()
-    except (service.KeysUnavailable, KeyringError) as exc:
+        version, private = app_keyring.hub_signing_key()
+    except (app_keyring.KeysUnavailable, KeyringError) as exc:
         raise CheckpointKeyUnavailable(
             f"the hub's checkpoint key cannot be used ({exc}); run hub keys init"
         ) from exc
@@ -108,7 +108,7 @@ def signing_key() -> tuple[str, Ed25519PrivateKey]:
 def have_key() -> bool:
     """Whether the hub's signing key exists (a folder listing: no unlock, no making)."""
     try:
-        return bool(service.keyring().versions(HUB, SIGN))
+        return bool(app_keyring.keyring().versions(HUB, SIGN))
     except (OSError, KeyringError):
         return False
 
@@ -116,7 +116,7 @@ def have_key() -> bool:
 def public_keys() -> dict[str, Ed25519PublicKey]:
     """Every version of the hub's checkpoint key, by key name (no passphrase needed)."""
     try:
-        return {key_name(v): key for v, key in service.hub_public_keys().items()}
+        return {key_name(v): key for v, key in app_keyring.hub_public_keys().items()}
     except (OSError, KeyringError) as exc:
         log.warning("cannot read the hub's checkpoint public keys: %s", exc)
         return {}

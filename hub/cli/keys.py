@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
+from hub import app_keyring
 from hub.cli.errors import one_line_errors
-from hub.crypto import service
 from hub.crypto.keyring import CorruptKeyFile, KeyringError, parse_public_entry
 from hub.operations import keys as key_ops
 from hub.operations.actor import SYSTEM
@@ -17,7 +17,7 @@ from hub.operations.actor import SYSTEM
 
 def announce_demo_passphrase() -> None:
     """Say so when this process generated the development passphrase."""
-    made = service.demo_passphrase_made()
+    made = app_keyring.demo_passphrase_made()
     if made is not None:
         click.echo(
             f"Generated a DEMO keyring passphrase in {made} (development only). "
@@ -60,7 +60,7 @@ def keys_init(orgs: tuple[str, ...]) -> None:
     announce_demo_passphrase()
     for info in made:
         click.echo(f"made {info.org:5} {info.kind:4} v{info.version}  {info.fingerprint}")
-    click.echo(f"Keyring ready in {service.keyring().root} ({len(made)} keys made).")
+    click.echo(f"Keyring ready in {app_keyring.keyring().root} ({len(made)} keys made).")
 
 
 @keys_group.command("list")
@@ -68,7 +68,7 @@ def keys_init(orgs: tuple[str, ...]) -> None:
 def keys_list() -> None:
     """Every key: organisation, kind, version, suite, created, fingerprint, private or public."""
     try:
-        infos = service.keyring().list_keys()
+        infos = app_keyring.keyring().list_keys()
     except KeyringError as exc:
         raise click.ClickException(str(exc)) from exc
     if not infos:
@@ -117,7 +117,7 @@ def keys_rewrap(org: str) -> None:
 def keys_export_public(org: str, output: Path | None) -> None:
     """ORG's public keys as one JSON file, for a partner to import."""
     try:
-        text = service.keyring().export_public(org)
+        text = app_keyring.keyring().export_public(org)
     except (KeyringError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if output is None:

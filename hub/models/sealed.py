@@ -17,7 +17,7 @@ class SealedPayload(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # The row this payload belongs to (local id). The authenticated binding in
     # binding_json names it globally ("<hub id>/<id>"), with agreement, sender and
-    # recipient; see hub.crypto.payloads.
+    # recipient; see hub.operations.payloads.
     record_type: Mapped[str] = mapped_column(String(32))
     record_id: Mapped[str] = mapped_column(String(64))
     binding_json: Mapped[str] = mapped_column(String(1024))

@@ -489,7 +489,7 @@ def _date_of_birth(errors: Errors, name: str, value) -> date | None:
 
 
 def _store_suspect(actor: Actor, case: Case, item: dict, logs: list[str]) -> Suspect:
-    from hub.crypto import payloads
+    from hub.operations import payloads
 
     row = Suspect(
         case=case,
@@ -573,7 +573,7 @@ def read_suspects(actor: Actor, case: Case) -> list[SuspectView]:
 
 def suspect_indexes(*, name: str | None = None, document: str | None = None) -> dict[str, str]:
     """Blind-index values to search suspects by (exact match after normalisation)."""
-    from hub.crypto import payloads
+    from hub.operations import payloads
 
     found = {}
     if name and clean(name).strip():

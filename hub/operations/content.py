@@ -31,7 +31,7 @@ def open_bytes(
     actor: Actor, payload: SealedPayload, *, record_type: str, record_id: int, logs: list[str]
 ) -> bytes:
     """Open for the actor (checks they are a reader, verifies, decrypts, audits the read)."""
-    from hub.crypto import payloads
+    from hub.operations import payloads
 
     return payloads.open_for(
         actor, payload, record_type=record_type, record_id=record_id, logs=logs

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
-from hub.crypto import service
+from hub import app_keyring
 from hub.crypto.peer_request import sign_request
 from hub.errors import Conflict, OperationError
 from hub.extensions import db
@@ -67,7 +67,7 @@ def _settings():
 
 def signed_post(base_url: str, path: str, body: bytes, org: str) -> Answer:
     """POST ``body`` to ``base_url + path``, signed with ``org``'s signing key."""
-    _version, key = service.signing_key(org)
+    _version, key = app_keyring.signing_key(org)
     parts = urlsplit(base_url)
     full_path = (parts.path.rstrip("/") or "") + path
     headers = sign_request("POST", full_path, body, key, created=int(time.time()))

@@ -346,7 +346,7 @@ def _pin_reference_rows() -> list:
     The session's identity map holds rows weakly: without a reference they are
     dropped after each row and `session.get` asks the database again, once per row.
     """
-    from hub.crypto.payloads import HUB_ID_KEY
+    from hub.models.identity import HUB_ID_KEY
 
     pinned: list = list(db.session.scalars(select(Organisation)))
     setting = db.session.get(Setting, HUB_ID_KEY)

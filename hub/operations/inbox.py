@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from hub.crypto import service
+from hub import app_keyring
 from hub.crypto.package import MalformedPackage, parse_package
 from hub.crypto.peer_request import RequestRefused, SignedRequest, verify_request
 from hub.extensions import db
@@ -71,7 +71,7 @@ def authenticate(method: str, path: str, headers, body: bytes) -> tuple[Peer, st
     """The active peer that signed this request and the organisation whose key signed it."""
     settings = current_app.config["HUB"]
     try:
-        signers = service.keyring().known_signers()
+        signers = app_keyring.keyring().known_signers()
     except Exception as exc:  # the keyring unreadable: nobody can be checked
         raise InboxRefused(503, "keys_unavailable", "the keyring cannot be read") from exc
     own = peers.own_organisations()

@@ -1,6 +1,6 @@
 """Key management as audited operations: make, rotate, re-wrap, import partners' keys.
 
-The key files live in the keyring folder (hub.crypto.service); what changes in
+The key files live in the keyring folder (hub.app_keyring); what changes in
 the database (re-wrapped data keys) and every step itself go to the audit log:
 the hub log, and the log of each agreement the organisation is party to, since
 a rotation concerns the agreement's parties ("key rotation affecting the
@@ -16,9 +16,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import defer, selectinload
 
-from hub.crypto import service
+from hub import app_keyring
 from hub.crypto.keyring import ENC, HUB, KeyInfo, KeyringError, check_org
-from hub.crypto.payloads import to_sealed
 from hub.crypto.sealing import SealingError, rewrap
 from hub.errors import NotFound, OperationError
 from hub.extensions import db
@@ -26,6 +25,7 @@ from hub.models import Agreement, Organisation, PayloadWrap, SealedPayload
 from hub.models.audit import HUB_LOG
 from hub.operations import audit
 from hub.operations.actor import Actor
+from hub.operations.payloads import to_sealed
 from hub.operations.unit import operation
 
 
@@ -61,8 +61,8 @@ def init_keys(actor: Actor, orgs: list[str] | None = None) -> list[KeyInfo]:
     for org in orgs or []:
         _check_known(org)
     try:
-        made = service.ensure_keys(orgs or None)
-    except (KeyringError, service.KeysUnavailable) as exc:
+        made = app_keyring.ensure_keys(orgs or None)
+    except (KeyringError, app_keyring.KeysUnavailable) as exc:
         raise KeyOperationFailed(
             _l("The keyring cannot be used: %(reason)s", reason=str(exc))
         ) from exc
@@ -81,13 +81,13 @@ def init_keys(actor: Actor, orgs: list[str] | None = None) -> list[KeyInfo]:
 def rotate(actor: Actor, org: str) -> int:
     """Make a new version of ``org``'s key pairs; new payloads use it, old ones still open."""
     _check_known(org)
-    ring = service.keyring()
+    ring = app_keyring.keyring()
     try:
-        version = ring.rotate(org, service.passphrase())
+        version = ring.rotate(org, app_keyring.passphrase())
         fingerprints = {
             info.kind: info.fingerprint for info in ring.list_keys(org) if info.version == version
         }
-    except (KeyringError, service.KeysUnavailable) as exc:
+    except (KeyringError, app_keyring.KeysUnavailable) as exc:
         raise KeyOperationFailed(
             _l("The keys could not be rotated: %(reason)s", reason=str(exc))
         ) from exc
@@ -120,7 +120,7 @@ def rewrap_all(actor: Actor, org: str) -> RewrapResult:
     either every wrap moves, or none does — each stays readable throughout.
     """
     _check_known(org)
-    ring = service.keyring()
+    ring = app_keyring.keyring()
     try:
         version = ring.latest_version(org, ENC)
         new_public = ring.load_public(org, ENC, version)
@@ -141,7 +141,7 @@ def rewrap_all(actor: Actor, org: str) -> RewrapResult:
             wrap = next(w for w in row.wraps if w.org_code == org)
             # The ciphertext is not needed to re-wrap (and may be large): left unloaded.
             sealed = to_sealed(row, ciphertext=b"")
-            old_private = service.private_enc(org, wrap.key_version)
+            old_private = app_keyring.private_enc(org, wrap.key_version)
             new = rewrap(sealed, org, old_private, version, new_public, sealed.binding).wraps[org]
             wrap.key_version, wrap.kem, wrap.fingerprint, wrap.enc = (
                 new.version,
@@ -150,7 +150,7 @@ def rewrap_all(actor: Actor, org: str) -> RewrapResult:
                 new.enc,
             )
             count += 1
-    except (KeyringError, SealingError, service.KeysUnavailable) as exc:
+    except (KeyringError, SealingError, app_keyring.KeysUnavailable) as exc:
         # The unit rolls back every wrap moved so far as this passes.
         raise KeyOperationFailed(_l("Nothing was re-wrapped: %(reason)s", reason=str(exc))) from exc
     audit.record(
@@ -178,7 +178,7 @@ def import_public(actor: Actor, text: str) -> tuple[str, list[str]]:
     """Store a partner's public keys; returns (organisation, fingerprints) to confirm."""
     try:
         org = json.loads(text)["org"]
-        fingerprints = service.keyring().import_public(text)
+        fingerprints = app_keyring.keyring().import_public(text)
     except (KeyringError, ValueError, KeyError, TypeError) as exc:
         raise KeyOperationFailed(
             _l("The public keys were not imported: %(reason)s", reason=str(exc))

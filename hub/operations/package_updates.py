@@ -21,12 +21,12 @@ from typing import Any, Final
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hub.crypto import payloads
 from hub.crypto.sealing import Sealed
 from hub.extensions import db
 from hub.i18n import LOCALES
 from hub.models import Attachment, Exchange, ExchangeTranslation, SealedPayload
-from hub.operations import audit
+from hub.models.identity import hub_id
+from hub.operations import audit, payloads
 from hub.operations.actor import Actor
 from hub.operations.permissions import REQUEST_KINDS
 
@@ -69,7 +69,7 @@ def resolve(gid: Any) -> Exchange | None:
     if not isinstance(gid, str) or not _GID.match(gid):
         return None
     hub, _, local = gid.partition("/")
-    if hub == payloads.hub_id():
+    if hub == hub_id():
         row = db.session.get(Exchange, int(local))
         if row is not None and row.payload is not None and not row.payload.imported:
             return row

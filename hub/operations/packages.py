@@ -27,7 +27,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from hub.crypto import payloads, service, strict_json
+from hub import app_keyring
+from hub.crypto import strict_json
 from hub.crypto.keyring import ENC, KeyringError
 from hub.crypto.package import (
     MalformedPackage,
@@ -60,7 +61,7 @@ from hub.models import (
     PackageReceipt,
 )
 from hub.models.exchange import CLASSIFICATIONS
-from hub.operations import audit, checks, exchanges, outbox, package_updates
+from hub.operations import audit, checks, exchanges, outbox, package_updates, payloads
 from hub.operations.actor import Actor
 from hub.operations.exchanges import stays_between
 from hub.operations.scope import get_exchange
@@ -215,9 +216,9 @@ def seal_package(
     if not index and not updates:
         raise ValidationFailed.one("to", _l("Nothing in this exchange is sealed for that party."))
     try:
-        version, signing_key = service.signing_key(exporter)
-        reader_key = service.public_enc(to_org)
-    except (KeyringError, service.KeysUnavailable) as exc:
+        version, signing_key = app_keyring.signing_key(exporter)
+        reader_key = app_keyring.public_enc(to_org)
+    except (KeyringError, app_keyring.KeysUnavailable) as exc:
         raise PackageRefused(
             _l("The keys needed for this package are not available: %(reason)s", reason=str(exc))
         ) from exc
@@ -285,7 +286,7 @@ def _refuse(message) -> PackageRefused:
 
 
 def _own_private_orgs() -> set[str]:
-    return {k.org for k in service.keyring().list_keys() if k.kind == ENC and k.has_private}
+    return {k.org for k in app_keyring.keyring().list_keys() if k.kind == ENC and k.has_private}
 
 
 @operation
@@ -332,7 +333,7 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
     if again is not None and not redelivery:
         raise _refuse(_l("This package was imported already; it is not imported twice."))
     try:
-        verified = verify_package(pkg, service.keyring().known_signers())
+        verified = verify_package(pkg, app_keyring.keyring().known_signers())
     except UnknownSigner as exc:
         raise _refuse(
             _l(
@@ -356,7 +357,7 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
     try:
         for item, signer in zip(pkg.items, verified.signers, strict=True):
             wrap = item.wraps[recipient]
-            private = service.private_enc(recipient, wrap.version)
+            private = app_keyring.private_enc(recipient, wrap.version)
             opened[item.digest] = open_sealed(
                 item,
                 binding=item.binding,
@@ -364,7 +365,7 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
                 reader_private_key=private,
                 signer_public_key=signer.public_key,
             )
-    except (SealingError, KeyringError, service.KeysUnavailable, KeyError) as exc:
+    except (SealingError, KeyringError, app_keyring.KeysUnavailable, KeyError) as exc:
         raise _refuse(
             _l("An item of the package does not open: %(reason)s", reason=str(exc))
         ) from exc
@@ -372,7 +373,7 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
     cleaned = _clean(pkg, opened, entries, updates)  # every field, before anything is written
     ids = _store(actor, pkg, cleaned)
     ids += package_updates.apply(actor, pkg, updates)
-    version, key = service.signing_key(recipient)
+    version, key = app_keyring.signing_key(recipient)
     receipt = make_receipt(pkg.digest, recipient, (recipient, version, key))
     db.session.add(
         ImportedPackage(package_sha256=pkg.digest, exchange_id=ids[0], receipt_json=receipt)
@@ -709,7 +710,7 @@ def record_receipt(actor: Actor, data: str | bytes) -> PackageReceipt:
     if not _is_system(actor):
         checks.require_officer(actor)
     try:
-        receipt = verify_receipt(data, service.keyring().known_signers())
+        receipt = verify_receipt(data, app_keyring.keyring().known_signers())
     except UnknownSigner as exc:
         raise _refuse(
             _l(

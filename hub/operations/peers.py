@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from hub.crypto import service
+from hub import app_keyring
 from hub.crypto.keyring import ENC, SIGN, KeyringError
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.extensions import db
@@ -53,14 +53,14 @@ def _logs_for(orgs: list[str]) -> list[str]:
 
 def own_organisations() -> set[str]:
     """The organisations that live on this hub: those whose private keys it holds."""
-    return {k.org for k in service.keyring().list_keys() if k.kind == ENC and k.has_private}
+    return {k.org for k in app_keyring.keyring().list_keys() if k.kind == ENC and k.has_private}
 
 
 def partner_signing_keys(org: str) -> list[tuple[int, str]]:
     """(version, fingerprint) of every signing key of ``org`` imported into the keyring."""
     return [
         (k.version, k.fingerprint)
-        for k in service.keyring().list_keys(org)
+        for k in app_keyring.keyring().list_keys(org)
         if k.kind == SIGN and not k.has_private
     ]
 

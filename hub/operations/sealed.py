@@ -4,7 +4,7 @@ The one sequence every sealed record goes through, whatever the record (an
 exchange, a translation, an attachment, a suspect, a forwarded copy):
 
 1. the row gets its id (a binding names its record's id);
-2. the content is sealed (`hub.crypto.payloads.envelope`) for the readers, signed
+2. the content is sealed (`hub.operations.payloads.envelope`) for the readers, signed
    by the recording organisation, bound to the record;
 3. the payload and its wraps are stored, and the row is linked to the payload;
 4. the audit entry is written, its details carrying the ciphertext's digest.
@@ -28,12 +28,11 @@ from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.audit import log
-from hub.crypto import payloads
 from hub.crypto.sealing import Sealed
 from hub.extensions import db
 from hub.models import PayloadWrap, SealedPayload
 from hub.models.base import utcnow
-from hub.operations import audit
+from hub.operations import audit, payloads
 from hub.operations.actor import Actor
 
 #: Rows per batch: enough to amortise the statements, small enough to keep memory flat.

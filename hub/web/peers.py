@@ -12,10 +12,10 @@ from wtforms import SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from hub.errors import ValidationFailed
 from hub.i18n import show_datetime
 from hub.operations import admin as reference_reads
 from hub.operations import outbox, peers
-from hub.operations.errors import ValidationFailed
 from hub.web.access import role_required
 from hub.web.forms import EmptyForm
 

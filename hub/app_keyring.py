@@ -1,7 +1,8 @@
 """The application's keyring: where it lives, how it is unlocked, which keys to use.
 
-hub.crypto.keyring is pure (a folder and a passphrase); this module ties it to
-the settings and the database:
+hub.crypto.keyring is pure (a folder and a passphrase), as is the blind-index
+secret's file format (hub.crypto.index_key); this module ties them to the
+application's settings and the database (the organisations it knows):
 
 - the keyring folder is ``settings.keys_dir`` (``HUB_KEYS_DIR``);
 - the passphrase is ``HUB_KEY_PASSPHRASE``, else the contents of the file named
@@ -22,9 +23,6 @@ checkpoint key), :func:`blind_index_key`, and the small getters below.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
-import json
 import os
 import secrets
 import threading
@@ -32,33 +30,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 
 from hub.config import Settings, read_passphrase_file
+from hub.crypto import index_key
 from hub.crypto.keyring import (
     ENC,
     HUB,
     SIGN,
-    CorruptKeyFile,
     KdfParams,
     KeyInfo,
-    KeyNotFound,
     Keyring,
     WrongPassphrase,
-    _derive,
-    _write_new,
 )
-from hub.crypto.sealing import HpkePrivateKey, HpkePublicKey, b64decode, b64encode
+from hub.crypto.sealing import HpkePrivateKey, HpkePublicKey
 
 #: The development passphrase file in the instance folder (hub.audit.checkpoints reads it too).
 DEMO_PASSPHRASE_FILE: Final = "key_passphrase"  # noqa: S105  (a file name)
 #: The blind-index secret, encrypted under the keyring passphrase, beside the hub's keys.
 INDEX_KEY_FILE: Final = "blind-index.key.json"
-INDEX_KEY_FORMAT: Final = "blo-hub-blind-index-key"
-_INDEX_LABEL: Final = b"blo-hub blind index v1: "
 
 _EXTENSION: Final = "hub_keys"
 # Tests set cheap Argon2 parameters here (set_cheap_kdf_for_tests); never in production.
@@ -141,7 +132,7 @@ class _State:
 
 
 def _state(app: Flask | None = None) -> _State:
-    app = app or current_app._get_current_object()
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     state = app.extensions.get(_EXTENSION)
     if state is None:
         settings: Settings = app.config["HUB"]
@@ -294,64 +285,11 @@ def blind_index_key() -> bytes:
             secret = passphrase().encode("utf-8")
             if not path.exists():
                 with contextlib.suppress(FileExistsError):  # a concurrent maker wins
-                    _write_new(path, _make_index_file(secret), 0o600)
-            state.index_key = _read_index_file(path, secret)
+                    index_key.create_index_file(path, secret, _kdf_override or KdfParams())
+            state.index_key = index_key.read_index_file(path, secret)
     return state.index_key
-
-
-def _index_aad(header: dict[str, Any]) -> bytes:
-    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def _make_index_file(secret: bytes) -> bytes:
-    params = _kdf_override or KdfParams()
-    salt = secrets.token_bytes(16)
-    key, verifier = _derive(secret, salt, params)
-    header = {
-        "format": INDEX_KEY_FORMAT,
-        "version": 1,
-        "kdf": {
-            "name": "argon2id",
-            "memory_kib": params.memory_kib,
-            "iterations": params.iterations,
-            "parallelism": params.parallelism,
-            "salt": b64encode(salt),
-            "verifier": verifier.hex(),
-        },
-    }
-    nonce = secrets.token_bytes(12)
-    sealed = AESGCM(key).encrypt(nonce, secrets.token_bytes(32), _index_aad(header))
-    document = {**header, "cipher": {"nonce": b64encode(nonce), "ciphertext": b64encode(sealed)}}
-    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def _read_index_file(path: Path, secret: bytes) -> bytes:
-    try:
-        document = json.loads(path.read_bytes())
-        header = {k: v for k, v in document.items() if k != "cipher"}
-        if header["format"] != INDEX_KEY_FORMAT or header["version"] != 1:
-            raise CorruptKeyFile(f"{path}: unknown format")
-        kdf = header["kdf"]
-        params = KdfParams(kdf["memory_kib"], kdf["iterations"], kdf["parallelism"])
-        params.check()
-        salt, verifier = b64decode(kdf["salt"]), bytes.fromhex(kdf["verifier"])
-        nonce = b64decode(document["cipher"]["nonce"])
-        sealed = b64decode(document["cipher"]["ciphertext"])
-    except FileNotFoundError:
-        raise KeyNotFound(f"no blind-index secret at {path}") from None
-    except CorruptKeyFile:
-        raise
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptKeyFile(f"{path}: malformed ({exc})") from exc
-    key, expected = _derive(secret, salt, params)
-    if not hmac.compare_digest(expected, verifier):
-        raise WrongPassphrase(f"the passphrase does not unlock {path}")
-    try:
-        return AESGCM(key).decrypt(nonce, sealed, _index_aad(header))
-    except InvalidTag as exc:
-        raise CorruptKeyFile(f"{path} was altered") from exc
 
 
 def index_key_for(kind: str) -> bytes:
     """A separate HMAC key per kind of index, so equal values of two kinds never match."""
-    return hmac.new(blind_index_key(), _INDEX_LABEL + kind.encode("utf-8"), hashlib.sha256).digest()
+    return index_key.key_for(blind_index_key(), kind)

@@ -21,15 +21,14 @@ Absent agreement or recipient are written ``"-"``.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, insert
 from sqlalchemy.orm import make_transient_to_detached
 
-from hub.crypto import service
+from hub import app_keyring
 from hub.crypto.keyring import KeyNotFound, KeyringError
 from hub.crypto.sealing import (
     BadSignature,
@@ -46,15 +45,14 @@ from hub.crypto.sealing import open_sealed as _open_sealed
 from hub.crypto.sealing import seal as _seal
 from hub.errors import Forbidden, OperationError
 from hub.extensions import db
-from hub.models import PayloadWrap, SealedPayload, Setting
+from hub.models import PayloadWrap, SealedPayload
 from hub.models.base import utcnow
+from hub.models.identity import hub_id
 from hub.operations import audit
 from hub.operations.actor import Actor
 from hub.operations.unit import lasting, operation_keeping_loaded
 from hub.text import clean, fold
 
-#: Same key as hub.backup's: one id names this hub in backups and in bindings.
-HUB_ID_KEY: Final = "hub.id"
 NONE: Final = "-"
 
 
@@ -69,28 +67,7 @@ class NotAReaderError(Forbidden):
     """The actor's organisation holds no wrapped key for this payload."""
 
 
-# --- the hub's id -----------------------------------------------------------------
-
-
-_HUB_ID: Final = select(Setting.__table__.c.value).where(Setting.__table__.c.key == HUB_ID_KEY)
-
-
-def hub_id() -> str:
-    """This hub's id (a UUID kept in the settings table); made in the open transaction
-    if missing (``hub init`` makes it; the caller's commit keeps it)."""
-    session = db.session
-    # A plain read first: every seal asks, and an ORM load costs several times more.
-    # Not cached across requests: a restored backup brings its own id.
-    row = session.identity_map.get(session.identity_key(Setting, HUB_ID_KEY))
-    if row is not None:
-        return row.value
-    value = session.execute(_HUB_ID).scalar()
-    if value is not None:
-        return value
-    row = Setting(key=HUB_ID_KEY, value=str(uuid.uuid4()))
-    session.add(row)
-    session.flush()
-    return row.value
+# --- bindings ------------------------------------------------------------------------
 
 
 def global_record_id(record_id: int | str) -> str:
@@ -198,7 +175,11 @@ def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: b
     values = payload_row(sealed, record_type=record_type, record_id=record_id, imported=imported)
     session = db.session
     session.flush()  # rows pending before this one keep their order
-    payload_id = session.execute(_INSERT_PAYLOAD, values).inserted_primary_key[0]
+    inserted = cast(CursorResult[Any], session.execute(_INSERT_PAYLOAD, values))
+    primary = inserted.inserted_primary_key
+    if primary is None:  # a single-row INSERT always has one
+        raise RuntimeError("the payload insert returned no id")
+    payload_id = primary[0]
     session.execute(_INSERT_WRAP, wrap_rows(sealed, payload_id))
     row = SealedPayload(id=payload_id, **values)
     make_transient_to_detached(row)
@@ -234,12 +215,12 @@ class Keys:
 
     def reader(self, org: str) -> tuple:
         if org not in self.readers:
-            self.readers[org] = service.public_enc(org)
+            self.readers[org] = app_keyring.public_enc(org)
         return self.readers[org]
 
     def signer(self, org: str) -> tuple:
         if org not in self.signers:
-            self.signers[org] = service.signing_key(org)
+            self.signers[org] = app_keyring.signing_key(org)
         return self.signers[org]
 
 
@@ -339,8 +320,8 @@ def open_for(
             raise BindingMismatch("the payload row names another record")
         sealed = to_sealed(payload)
         binding = expected_binding(payload, record_type, record_id)
-        signer_public = service.signing_public(sealed.signer_org, sealed.signer_version)
-        private = service.private_enc(org, wrap.key_version)
+        signer_public = app_keyring.signing_public(sealed.signer_org, sealed.signer_version)
+        private = app_keyring.private_enc(org, wrap.key_version)
         plaintext = _open_sealed(
             sealed,
             binding=binding,
@@ -348,7 +329,7 @@ def open_for(
             reader_private_key=private,
             signer_public_key=signer_public,
         )
-    except (SealingError, KeyringError, service.KeysUnavailable, ValueError) as exc:
+    except (SealingError, KeyringError, app_keyring.KeysUnavailable, ValueError) as exc:
         _record_failure(actor, payload_id, digest, record_type, record_id, logs, exc)
         raise PayloadUnreadable(_failure(exc)[1]) from exc
     lasting(
@@ -397,7 +378,7 @@ def normalise(value: str) -> str:
 def blind_index(kind: str, value: str) -> str:
     """Keyed HMAC-SHA256 (hex) of the normalised value, for exact-match search.
 
-    The key is the hub's blind-index secret (hub.crypto.service), separate per
+    The key is the hub's blind-index secret (hub.app_keyring), separate per
     ``kind`` ("name", "document"). Without the secret the index reveals nothing
     but equality, so it is safe beside the sealed payload.
     """
@@ -407,4 +388,6 @@ def blind_index(kind: str, value: str) -> str:
     text = normalise(value)
     if not text:
         raise ValueError("nothing to index")
-    return hmac.new(service.index_key_for(kind), text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(
+        app_keyring.index_key_for(kind), text.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
