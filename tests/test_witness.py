@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
+from hub import app_keyring
 from hub.audit import checkpoints, merkle, note
 from hub.audit import cosignature as cs
-from hub.crypto import service
 from hub.crypto.keyring import Keyring
 from hub.crypto.peer_request import sign_request
 from hub.extensions import db
@@ -34,7 +34,7 @@ KM_KEY_NAME = "blo-hub-audit-v1"
 def km(app, tmp_path):
     """QB lives here; KM is a registered peer whose signing key signs its requests."""
     key_ops.init_keys(SYSTEM, ["QB"])
-    ring = Keyring(tmp_path / "km-keys", kdf=service.keyring().kdf)
+    ring = Keyring(tmp_path / "km-keys", kdf=app_keyring.keyring().kdf)
     ring.init(["KM"], "km passphrase")
     key_ops.import_public(SYSTEM, ring.export_public("KM"))
     fps = [k.fingerprint for k in ring.list_keys("KM") if k.kind == "sign"]
@@ -164,7 +164,7 @@ def test_unsigned_or_unknown_requests_are_refused_before_anything(app, client, k
     body = cs.build_add_checkpoint(0, [], _checkpoint(_leaves(2)))
     answer = client.post(PATH, data=body)
     assert answer.status_code == 401
-    stranger = Keyring(tmp_path / "sv", kdf=service.keyring().kdf)
+    stranger = Keyring(tmp_path / "sv", kdf=app_keyring.keyring().kdf)
     stranger.init(["SV"], "sv passphrase")
     key = stranger.load_private("SV", "sign", 1, "sv passphrase")
     assert _post(client, key, body).status_code == 401
