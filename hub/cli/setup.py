@@ -107,9 +107,10 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
 def serve(host: str, port: int) -> None:
     from waitress import serve as waitress_serve
 
-    from hub.operations import delivery
+    from hub.operations import cosigning, delivery
 
     delivery.start_background(current_app._get_current_object())  # the peers' outbox
+    cosigning.start_background(current_app._get_current_object())  # peers witness our logs
     settings = current_app.config["HUB"]
     click.echo(f"Serving BLO Hub on http://{host}:{port}/")
     waitress_serve(

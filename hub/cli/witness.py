@@ -50,4 +50,22 @@ def witness_trust(name: str, vkey: str, yes: bool) -> None:
     click.echo(f"Confirmed {row.key_name} for {name}: its checkpoints can be witnessed here.")
 
 
+@witness_group.command("send")
+@click.option("--peer", "name", default=None, help="Only this peer.")
+@one_line_errors
+def witness_send(name: str | None) -> None:
+    """Send each shared log's newest checkpoint to the peers for cosigning, once;
+    exit 1 when one was refused or a peer did not answer."""
+    from hub.operations import cosigning
+
+    result = cosigning.send_once(name)
+    click.echo(
+        f"Cosigned {result.cosigned}, refused {result.refused}, unreachable {result.unreachable}."
+    )
+    for line in result.errors:
+        click.echo(f"  {line}", err=True)
+    if result.errors:
+        raise SystemExit(1)
+
+
 COMMANDS = (witness_group,)
