@@ -141,6 +141,12 @@ def _state(app: Flask | None = None) -> _State:
     return state
 
 
+def forget(app: Flask) -> None:
+    """Drop ``app``'s keyring state: unlocked keys, public keys, listings, passphrase,
+    blind-index secret (hub.caches.reset_all). The next use reads the folder again."""
+    app.extensions.pop(_EXTENSION, None)
+
+
 def keyring(app: Flask | None = None) -> Keyring:
     """This application's Keyring (unlocked keys are cached in it for the process)."""
     return _state(app).keyring

@@ -171,6 +171,11 @@ def check_catalog(locale: str, template: Catalog, root: Path = TRANSLATIONS) -> 
 _ENGLISH: dict[str, frozenset[str]] = {}
 
 
+def clear_english_cache() -> None:
+    """Forget the extracted strings (hub.caches.reset_all with ``code=True``)."""
+    _ENGLISH.clear()
+
+
 def english_source_strings(locale: str) -> frozenset[str]:
     """The code's English strings (freshly extracted, so ones not in the catalog yet count)
     that `locale` renders differently: any of them on a `locale` page is an English leak.

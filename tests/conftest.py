@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from hub import create_app
+from hub import caches, create_app
 from hub.app_keyring import set_cheap_kdf_for_tests
 from hub.auth.passwords import set_cheap_parameters_for_tests
 from hub.config import Settings
@@ -190,6 +190,8 @@ def app(database_url, tmp_path):
 
         db.session.remove()
         db.engine.dispose()
+    # Nothing one test cached (hub/caches.py lists it all) is seen by the next.
+    caches.reset_all(application)
 
 
 @pytest.fixture

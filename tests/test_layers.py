@@ -44,6 +44,7 @@ AREAS: dict[str, str] = {
     "hub.security": "security",
     "hub.health": "health",
     "hub.backup": "backup",
+    "hub.caches": "caches",
     "hub.web": "web",
     "hub.api": "api",
     "hub.cli": "cli",
@@ -67,6 +68,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "security": {BASE, "models", "auth", "operations"},
     "health": {BASE, "app_keyring", "security", "operations"},  # ends a failed transaction
     "backup": {BASE, "crypto", "models", "audit", "app_keyring"},
+    "caches": {BASE, "crypto", "app_keyring", "audit", "compliance", "operations"},  # lists them
     "web": _FACE,
     "api": _FACE | {"web"},  # the pages' translated status messages
     "cli": _FACE | {"factory", "backup", "api"},  # create_app; hub backup; hub openapi

@@ -89,9 +89,17 @@ class _State:
     key_failed_at: datetime | None = None
 
 
+_EXTENSION = "hub_audit"
+
+
 def _state(app: Flask | None = None) -> _State:
     app = app or current_app._get_current_object()
-    return app.extensions.setdefault("hub_audit", _State())
+    return app.extensions.setdefault(_EXTENSION, _State())
+
+
+def clear_state(app: Flask) -> None:
+    """Forget ``app``'s newest-checkpoint times and key failure (hub.caches.reset_all)."""
+    app.extensions.pop(_EXTENSION, None)
 
 
 def signing_key() -> tuple[str, Ed25519PrivateKey]:

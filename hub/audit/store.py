@@ -191,6 +191,11 @@ class Writer:
 _frontiers: dict[tuple[int, int], tuple[int, bytes, tuple[bytes, ...]]] = {}
 
 
+def clear_frontiers() -> None:
+    """Forget every frontier (hub.caches.reset_all): the next append reads its nodes."""
+    _frontiers.clear()
+
+
 def _frontier(writer: Writer, log_id: int, size: int, root: bytes | None) -> list[bytes]:
     cached = _frontiers.get((writer.engine_key, log_id))
     if cached is not None and cached[0] == size and cached[1] == root:

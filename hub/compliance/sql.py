@@ -256,6 +256,11 @@ RESPONSE_MONTH_INDEX = "ix_exchanges_response_month"
 _indexes: dict[str, frozenset[str]] = {}
 
 
+def clear_index_cache() -> None:
+    """Forget which indexes each database has (hub.caches.reset_all)."""
+    _indexes.clear()
+
+
 def _sqlite_from_hint(self, table, text):
     return text
 

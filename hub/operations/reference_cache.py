@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -63,6 +63,11 @@ def agreement(code: str) -> Agreement | None:
     if held is not None:
         return held
     return db.session.merge(found[1], load=False)
+
+
+def clear(app: Flask) -> None:
+    """Forget ``app``'s copies (hub.caches.reset_all): the next use loads them again."""
+    app.extensions.pop(_EXTENSION, None)
 
 
 def _load(code: str) -> Agreement | None:
