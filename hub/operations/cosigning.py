@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask
 from sqlalchemy import select
 
+from hub import app_keyring
 from hub.audit import checkpoints, note, store
 from hub.audit import cosignature as cs
-from hub.crypto import service
 from hub.crypto.peer_request import sign_request
 from hub.extensions import db
 from hub.models import AuditLog, Checkpoint, Cosignature, Peer, WitnessRefusal
@@ -80,7 +81,7 @@ class _Answer:
 
 def _post(base_url: str, body: bytes, org: str) -> _Answer:
     """POST an add-checkpoint body to the peer, signed with ``org``'s signing key."""
-    _version, key = service.signing_key(org)
+    _version, key = app_keyring.signing_key(org)
     parts = urlsplit(base_url)
     path = (parts.path.rstrip("/") or "") + witness.ADD_CHECKPOINT_PATH
     headers = sign_request("POST", path, body, key, created=int(time.time()))
@@ -349,3 +350,136 @@ def start_background(app: Flask) -> WitnessLoop:
     loop = WitnessLoop(app)
     loop.start()
     return loop
+
+
+# --- checking what was cosigned (hub audit verify) ----------------------------------
+
+
+@dataclass(frozen=True)
+class CosignatureProblem:
+    log: str
+    peer: str
+    size: int
+    message: str
+
+    def line(self) -> str:
+        return f"{self.log}: {self.message}"
+
+
+@operation
+def check_cosignatures(log_name: str | None = None) -> tuple[int, list[CosignatureProblem]]:
+    """Every kept cosignature (of one log, or all): it verifies with the peer's confirmed
+    key over the checkpoint it names, and the log still gives the root it cosigned.
+    Returns (how many were checked, the problems, each naming the log and the peer)."""
+    query = (
+        select(Cosignature, AuditLog, Checkpoint, Peer)
+        .join(AuditLog, AuditLog.id == Cosignature.log_id)
+        .join(Checkpoint, Checkpoint.id == Cosignature.checkpoint_id)
+        .join(Peer, Peer.id == Cosignature.peer_id)
+        .order_by(AuditLog.name, Peer.name, Cosignature.size)
+    )
+    if log_name is not None:
+        query = query.where(AuditLog.name == log_name)
+    problems = []
+    checked = 0
+    keys: dict[int, list[tuple[str, Ed25519PublicKey]]] = {}
+    for cosig, head, checkpoint, peer in db.session.execute(query).tuples():
+        checked += 1
+
+        def problem(
+            message: str, log: str = head.name, who: str = peer.name, size: int = cosig.size
+        ) -> None:
+            problems.append(CosignatureProblem(log, who, size, message))
+
+        if peer.id not in keys:
+            keys[peer.id] = witness.peer_keys(peer.id)
+        verified = False
+        for key_name, public in keys[peer.id]:
+            try:
+                cs.verify_cosignatures(
+                    checkpoint.note, cosig.line, witness.witness_name(key_name), public
+                )
+            except (cs.WitnessFormatError, ValueError):
+                continue
+            verified = True
+            break
+        if not verified:
+            problem(f"the cosignature by {peer.name} at size {cosig.size} does not verify")
+            continue
+        if (cosig.size, cosig.root) != (checkpoint.size, checkpoint.root):
+            problem(f"{peer.name} cosigned size {cosig.size}, not the checkpoint it names")
+            continue
+        if cosig.size > head.size:
+            problem(
+                f"{peer.name} cosigned size {cosig.size} but the log holds {head.size} "
+                "entries: history rewritten"
+            )
+            continue
+        try:
+            root = store.root_at(db.session(), head.id, cosig.size)
+        except store.MissingNode:
+            problem(f"the tree at size {cosig.size} cosigned by {peer.name} cannot be rebuilt")
+            continue
+        if root != cosig.root:
+            problem(
+                f"{peer.name} cosigned size {cosig.size} with another root than the log "
+                "gives now: history rewritten"
+            )
+    return checked, problems
+
+
+# --- what the compliance page shows --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    """Per partner hub: the newest checkpoint of the log it cosigned, and how far behind."""
+
+    peer: str
+    size: int | None
+    cosigned_at: datetime | None
+    behind_entries: int | None
+    refused_at: datetime | None
+    refused_reason: str | None
+
+
+def witnessed_by(agreement_code: str) -> list[Witnessed]:
+    """For the agreement's log: each active peer party to it (none on a hub alone)."""
+    head = db.session.scalar(select(AuditLog).where(AuditLog.name == agreement_code))
+    out: list[Witnessed] = []
+    if head is None:
+        return out
+    for peer in db.session.scalars(
+        select(Peer).where(Peer.removed_at.is_(None)).order_by(Peer.name)
+    ):
+        if not any(a.code == agreement_code for a in witness.shared_agreements(peer)):
+            continue
+        newest = db.session.scalar(
+            select(Cosignature)
+            .where(Cosignature.peer_id == peer.id, Cosignature.log_id == head.id)
+            .order_by(Cosignature.size.desc())
+            .limit(1)
+        )
+        refusal = db.session.scalar(
+            select(WitnessRefusal)
+            .where(
+                WitnessRefusal.peer_id == peer.id,
+                WitnessRefusal.role == REFUSED_BY_PEER,
+                WitnessRefusal.origin == checkpoints.origin_for(agreement_code),
+            )
+            .order_by(WitnessRefusal.at.desc())
+            .limit(1)
+        )
+        if refusal is not None and newest is not None and refusal.at <= newest.received_at:
+            refusal = None  # cosigned since: the refusal is history
+        out.append(
+            Witnessed(
+                peer=peer.name,
+                size=newest.size if newest else None,
+                cosigned_at=newest.cosigned_at if newest else None,
+                behind_entries=int(head.size) - newest.size if newest else None,
+                refused_at=refusal.at if refusal else None,
+                refused_reason=refusal.reason if refusal else None,
+            )
+        )
+    return out
