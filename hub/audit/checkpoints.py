@@ -93,8 +93,8 @@ _EXTENSION = "hub_audit"
 
 
 def _state(app: Flask | None = None) -> _State:
-    app = app or current_app._get_current_object()
-    return app.extensions.setdefault(_EXTENSION, _State())
+    state: _State = (app or current_app).extensions.setdefault(_EXTENSION, _State())
+    return state
 
 
 def clear_state(app: Flask) -> None:
@@ -147,7 +147,6 @@ def verify_note(
     ours = [s.name for s in parsed.signatures if s.name in keys]
     if not ours:
         raise note.UnknownKeyError("not signed by any of the hub's checkpoint keys")
-    checked = None
     for name in dict.fromkeys(ours):
         checked = note.verify_checkpoint(text, (name, keys[name]), origin=origin_for(log_name))
     return checked
@@ -156,7 +155,7 @@ def verify_note(
 # --- Signing ----------------------------------------------------------------
 
 
-def _insert_ignoring_conflict(session: Session, values: dict) -> None:
+def _insert_ignoring_conflict(session: Session, values: dict[str, object]) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(Checkpoint.__table__).values(**values).on_conflict_do_nothing())
@@ -181,7 +180,7 @@ def sign_head(session: Session, log_id: int) -> Checkpoint:
         select(AuditLog.name, AuditLog.size, AuditLog.root).where(AuditLog.id == log_id)
     ).one()
     size = int(head.size)
-    existing = session.scalar(
+    existing: Checkpoint | None = session.scalar(
         select(Checkpoint).where(Checkpoint.log_id == log_id, Checkpoint.size == size)
     )
     if existing is not None:
@@ -200,9 +199,10 @@ def sign_head(session: Session, log_id: int) -> Checkpoint:
     _insert_ignoring_conflict(
         session, {"log_id": log_id, "size": size, "root": root, "signed_at": now, "note": text}
     )
-    row = session.scalar(
+    # Ours or a concurrent signer's: the insert above leaves exactly one.
+    row = session.scalars(
         select(Checkpoint).where(Checkpoint.log_id == log_id, Checkpoint.size == size)
-    )
+    ).one()
     with _state().lock:
         _state().newest[log_id] = row.signed_at
     return row

@@ -64,7 +64,7 @@ def matches(field: str, value: str, dialect: str) -> ColumnElement[bool]:
     # PostgreSQL: bytes as text that never fails (escape format), searched from the end.
     key = ',"organisation":'
     wanted = _escape_text(encoded + b',"target_id":')
-    text = func.encode(leaf, "escape")
-    from_end = func.strpos(func.reverse(text), key[::-1])
-    at = func.length(text) - from_end - len(key) + 2  # where the last key starts
-    return (from_end > 0) & (func.substr(text, at + len(key), len(wanted)) == wanted)
+    escaped = func.encode(leaf, "escape")
+    from_end = func.strpos(func.reverse(escaped), key[::-1])
+    at = func.length(escaped) - from_end - len(key) + 2  # where the last key starts
+    return (from_end > 0) & (func.substr(escaped, at + len(key), len(wanted)) == wanted)

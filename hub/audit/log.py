@@ -74,7 +74,7 @@ def ensure_log(name: str) -> int:
 
     Within the caller's transaction, like :func:`record`.
     """
-    return lock_log(db.session, name)[0]
+    return lock_log(db.session(), name)[0]
 
 
 def append(
@@ -218,7 +218,7 @@ def record(
             )
             continue
         append(
-            db.session,
+            db.session(),
             name,
             actor=actor,
             organisation=organisation,

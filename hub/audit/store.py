@@ -16,12 +16,17 @@ the nodes together.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from hub.audit import merkle
 from hub.models import AuditLog
+
+#: One row's column values, as the DB-API takes and gives them.
+Row = tuple[Any, ...]
+_T = TypeVar("_T")
 
 
 def compact_range(size: int) -> list[tuple[int, int]]:
@@ -34,7 +39,9 @@ def compact_range(size: int) -> list[tuple[int, int]]:
     return out
 
 
-def fetch_nodes(session: Session, log_id: int, wanted: Iterable[tuple[int, int]]) -> dict:
+def fetch_nodes(
+    session: Session, log_id: int, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
     """``{(level, index): hash}`` for the wanted nodes, in one query of primary-key
     lookups (an OR of equalities: both databases use the index for each term,
     where a row-value IN list made SQLite scan the table)."""
@@ -71,7 +78,7 @@ class Mismatch(ValueError):
     """Stored subtree hashes that do not lead to the log's root (damaged or tampered)."""
 
 
-def _batched(session: Session, log_id: int, compute: Callable[[merkle.GetNode], object]):
+def _batched(session: Session, log_id: int, compute: Callable[[merkle.GetNode], _T]) -> _T:
     """Run a merkle function twice: once to learn which nodes it reads (they depend
     only on sizes and indexes, never on hash values), then over one fetched batch."""
     wanted: list[tuple[int, int]] = []
@@ -166,19 +173,22 @@ class Writer:
         connection = session.connection()
         self.sqlite = connection.dialect.name == "sqlite"
         self.engine_key = id(connection.engine)
-        self.cursor = connection.connection.dbapi_connection.cursor()
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is None:  # only after the pool invalidated it; a live session has one
+            raise RuntimeError("the session's connection is closed")
+        self.cursor = dbapi.cursor()
 
     def sql(self, text: str) -> str:
         return text.replace("%s", "?") if self.sqlite else text
 
-    def when(self, moment):
+    def when(self, moment: datetime) -> datetime | str:
         """A UTC datetime as the UTCDateTime column stores it on each database."""
         naive = moment.astimezone(UTC).replace(tzinfo=None)
         return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
 
-    def execute(self, text: str, params: tuple | list = ()) -> list[tuple]:
+    def execute(self, text: str, params: Row | list[Any] = ()) -> list[Row]:
         self.cursor.execute(self.sql(text), params)
-        return self.cursor.fetchall() if self.cursor.description else []
+        return list(self.cursor.fetchall()) if self.cursor.description else []
 
     def close(self) -> None:
         self.cursor.close()
@@ -226,9 +236,9 @@ def append_entry(
     log_id: int,
     size: int,
     root: bytes | None,
-    entry: tuple,
+    entry: Row,
     leaf: bytes,
-    when,
+    when: datetime,
 ) -> bytes:
     """Write entry ``size`` (its column values), its leaf hash, the subtrees it
     completes and the new head; return the new root.
@@ -264,7 +274,7 @@ INSERT_NODES = 'INSERT INTO audit_nodes (log_id, level, "index", hash)'
 UPDATE_HEAD = "UPDATE audit_logs SET size = %s, root = %s, updated_at = %s WHERE id = %s"
 
 
-def _push(stack: list[bytes], log_id: int, index: int, leaf: bytes) -> list[tuple]:
+def _push(stack: list[bytes], log_id: int, index: int, leaf: bytes) -> list[Row]:
     """merkle.push, as ``(log_id, level, index, hash)`` rows to insert."""
     return [(log_id, *node) for node in merkle.push(stack, index, leaf)]
 
@@ -289,9 +299,9 @@ def append_entries(
     log_id: int,
     size: int,
     root: bytes | None,
-    entries: list[tuple],
+    entries: list[Row],
     leaves: list[bytes],
-    when,
+    when: datetime,
 ) -> bytes | None:
     """Write entries ``size`` .. ``size + len(entries) - 1`` (their column values and
     leaf hashes, in order), every subtree they complete and the new head, in a few
@@ -322,7 +332,7 @@ ENTRY_TYPES = ("bigint", "bigint", "timestamp", "text", "text", "text", "text", 
 NODE_TYPES = ("bigint", "int", "bigint", "bytea")
 
 
-def _insert_rows(writer: Writer, insert: str, rows: list[tuple], types: tuple[str, ...]) -> None:
+def _insert_rows(writer: Writer, insert: str, rows: list[Row], types: tuple[str, ...]) -> None:
     """Insert many rows in few statements.
 
     PostgreSQL: one statement whatever the count, each column passed as one array
