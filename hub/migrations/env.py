@@ -101,10 +101,23 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch rebuild drops and re-creates a table others point at; with foreign
+            # keys on, the drop deletes its rows under them and the commit fails. The
+            # switch only works outside a transaction, so it is made on the driver's
+            # connection before Alembic begins one; a migration that rebuilds checks
+            # `PRAGMA foreign_key_check` itself before it ends (SQLite's own procedure).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                # Never hand a connection without foreign keys back to the pool.
+                connection.invalidate()
 
 
 if context.is_offline_mode():

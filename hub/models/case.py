@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, ForeignKey, Index, Numeric, String, Table
+from sqlalchemy import Column, Date, ForeignKey, Index, Numeric, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.extensions import db
@@ -61,10 +61,13 @@ class Case(db.Model):
         Index("ix_cases_owner_opened", "owner_organisation_id", "opened_on"),
         # Lists walk cases newest first and stop at a page (visibility is an OR).
         Index("ix_cases_opened", "opened_on", "id"),
+        # Each organisation numbers its own cases: one reference per owner, not per hub
+        # (a hub-wide one told an organisation which references another had used).
+        UniqueConstraint("owner_organisation_id", "reference", name="uq_cases_owner_reference"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    reference: Mapped[str] = mapped_column(String(64))
     # Folded forms (accents, ຳ variants) for accent-insensitive search.
     reference_key: Mapped[str] = mapped_column(String(64), index=True)
     title: Mapped[str] = mapped_column(String(255))

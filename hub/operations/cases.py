@@ -201,11 +201,25 @@ def _check_case(errors: Errors, actor: Actor, data: CaseInput) -> dict:
     return values
 
 
-def _next_reference(org_code: str, opened_on: date) -> str:
-    prefix = f"{org_code}-{opened_on.year}-"
+def _reference_used(owner_id: int, reference: str) -> bool:
+    """Whether the owner has a case under ``reference``. References are unique per
+    owning organisation: another organisation's equal one is not looked at, so the
+    answer tells nothing about cases the actor does not see."""
+    return (
+        db.session.scalar(
+            select(Case.id).where(
+                Case.owner_organisation_id == owner_id, Case.reference == reference
+            )
+        )
+        is not None
+    )
+
+
+def _next_reference(owner: Organisation, opened_on: date) -> str:
+    prefix = f"{owner.code}-{opened_on.year}-"
     last = db.session.scalar(
         select(Case.reference)
-        .where(Case.reference.like(prefix + "%"))
+        .where(Case.owner_organisation_id == owner.id, Case.reference.like(prefix + "%"))
         .order_by(Case.id.desc())
         .limit(1)
     )
@@ -215,7 +229,7 @@ def _next_reference(org_code: str, opened_on: date) -> str:
         number = int(tail) + 1 if tail.isdigit() else 1
     while True:
         reference = f"{prefix}{number:05d}"
-        if db.session.scalar(select(Case.id).where(Case.reference == reference)) is None:
+        if not _reference_used(owner.id, reference):
             return reference
         number += 1
 
@@ -233,13 +247,13 @@ def create_case(
     errors = Errors()
     values = _check_case(errors, actor, data)
     reference = values.get("reference")
-    if reference and db.session.scalar(select(Case.id).where(Case.reference == reference)):
+    if reference and _reference_used(actor.organisation_id, reference):
         errors.add("reference", _l("This reference is already used."))
     checked_seizures = [_check_seizure(errors, s, f"seizures.{i}") for i, s in enumerate(seizures)]
     checked_suspects = [_check_suspect(errors, s, f"suspects.{i}") for i, s in enumerate(suspects)]
     errors.raise_if_any()
     owner = db.session.get(Organisation, actor.organisation_id)
-    reference = reference or _next_reference(owner.code, values["opened_on"])
+    reference = reference or _next_reference(owner, values["opened_on"])
     case = Case(
         reference=reference,
         reference_key=fold(reference)[:REFERENCE_MAX],
@@ -286,9 +300,7 @@ def update_case(actor: Actor, case_id: int, data: CaseInput) -> Case:
     errors = Errors()
     values = _check_case(errors, actor, data)
     reference = values.get("reference") or case.reference
-    if reference != case.reference and db.session.scalar(
-        select(Case.id).where(Case.reference == reference)
-    ):
+    if reference != case.reference and _reference_used(case.owner_organisation_id, reference):
         errors.add("reference", _l("This reference is already used."))
     errors.raise_if_any()
     changed = []

@@ -469,17 +469,25 @@ class _ExchangeRows:
 
     def case_id(self, reference: str) -> int:
         if reference not in self.case_ids:
-            from hub.operations.scope import cases_visible_to
+            from hub.operations.scope import cases_by_reference
 
             # Only cases the actor sees: another organisation's reference answers as
-            # one that does not exist (no existence oracle).
-            self.case_ids[reference] = db.session.scalar(
-                cases_visible_to(self.actor, select(Case.id)).where(Case.reference == reference)
-            )
-        found = self.case_ids[reference]
-        if found is None:
+            # one that does not exist (no existence oracle); the importer's own
+            # organisation's case comes first (references are unique per owner).
+            found = cases_by_reference(self.actor, reference)
+            if len(found) > 1:
+                raise CellError(
+                    "case",
+                    _l(
+                        "Several cases of partner organisations have this reference:"
+                        " link the exchange to the right one after the import."
+                    ),
+                )
+            self.case_ids[reference] = found[0].id if found else None
+        found_id = self.case_ids[reference]
+        if found_id is None:
             raise CellError("case", _l("No case has this reference."))
-        return found
+        return found_id
 
     def reply_id(self, text: str) -> int:
         # "#123" names an exchange already in the hub; anything else an earlier row.

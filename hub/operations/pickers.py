@@ -63,7 +63,16 @@ def recent_cases(actor: Actor, keep: int | None = None) -> list[tuple[str, str]]
         extra = db.session.scalar(cases_visible_to(actor).where(Case.id == keep))
         if extra is not None:
             rows.insert(0, extra)
-    return [(str(c.id), f"{c.reference} – {c.title}") for c in rows]
+    return [(str(c.id), case_label(actor, c)) for c in rows]
+
+
+def case_label(actor: Actor, case: Case) -> str:
+    """ "reference – title"; a partner's case is prefixed with its owner's code, since
+    references are unique per organisation and a partner may use one of ours."""
+    label = f"{case.reference} – {case.title}"
+    if case.owner_organisation_id != actor.organisation_id:
+        label = f"{case.owner.code} · {label}"
+    return label
 
 
 def places(lang: str, day: date | None) -> dict[str, list[tuple[str, str]]]:

@@ -73,6 +73,24 @@ def case_ids_visible_among(actor: Actor, candidates: Select) -> Select:
     )
 
 
+def cases_by_reference(actor: Actor, reference: str) -> list[Case]:
+    """The cases the actor sees under ``reference``: its own organisation's alone when it
+    owns one, else those of the other organisations that involve it (oldest first).
+
+    References are unique per owning organisation (migration 0007), so two organisations
+    may both have an "A-1"; a lookup by reference never reaches past what the actor sees,
+    and an organisation's own reference names its own case first. More than one answer
+    means partners' cases the caller must tell apart by id.
+    """
+    rows = list(
+        db.session.scalars(
+            cases_visible_to(actor).where(Case.reference == reference).order_by(Case.id)
+        )
+    )
+    own = [c for c in rows if c.owner_organisation_id == actor.organisation_id]
+    return own or rows
+
+
 def get_exchange(actor: Actor, exchange_id: int) -> Exchange:
     """The exchange, or NotFound, also when it exists but is not the actor's to see."""
     row = db.session.scalar(exchanges_visible_to(actor).where(Exchange.id == exchange_id))
