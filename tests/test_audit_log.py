@@ -18,7 +18,7 @@ from audit_support import (
 )
 from sqlalchemy import func, select
 
-from hub.audit import checkpoints, merkle, note, store, verify
+from hub.audit import checkpoints, merkle, note, store, verify, verify_fast
 from hub.audit.entry import EntryError, decode_entry, encode_entry
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, AuditNode, Checkpoint
@@ -329,12 +329,13 @@ def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(
 ):
     """Checkpoints at sizes that fall inside, at the start and at the end of the
     hashed chunks (1, 2, 4 or 8 entries here) and split the fetch batches; in one
-    process, or with the left 32 entries folded by a forked one."""
+    process, or with the left 32 entries folded by a forked one; the reference
+    verify gives the same result."""
     make_hub_key(app)
     monkeypatch.setattr(verify, "FETCH", 4)
-    monkeypatch.setattr(verify, "CHUNK_LEVEL", chunk_level)
-    monkeypatch.setattr(verify, "PARALLEL_MIN", 8 if forked else 1 << 62)
-    if forked and not verify._fork_is_safe():
+    monkeypatch.setattr(verify_fast, "CHUNK_LEVEL", chunk_level)
+    monkeypatch.setattr(verify_fast, "PARALLEL_MIN", 8 if forked else 1 << 62)
+    if forked and not verify_fast._fork_is_safe():
         pytest.fail(f"verify cannot fork beside other threads: {threading.enumerate()}")
     log_id = _head().id
     for size in (2, 3, 5, 8, 13, 21, 34):
@@ -342,25 +343,32 @@ def test_verify_meets_checkpoints_at_odd_and_even_sizes_across_fetch_batches(
         checkpoints.current(db.session, log_id)
     _append(3)
     db.session.commit()
-    [result] = verify.verify(db.engine, log_name=LOG)
+    [result] = verify_fast.verify_logs(db.engine, log_name=LOG)
     assert result.ok, result.line()
+    assert verify.verify(db.engine, log_name=LOG) == [result]
     assert result.checkpoints == 7
     assert result.root == rfc_root([rfc_leaf(x) for x in _leaves()])
 
 
 def test_verify_reads_a_chunk_of_leaves_at_once(app):
-    """A chunk comes as the bytes of its entries; one that runs past the
-    stored entries names the first missing index."""
+    """A chunk comes as the bytes of its entries (fast verify); one that runs past
+    the stored entries names the first missing index."""
     _append(5)
     head = _head()
     with verify.snapshot(db.engine) as reader:
-        [(leaves, gap, nodes)] = verify._chunks(reader, head.id, LOG, 0, head.size)
-        [(_, short, _)] = verify._chunks(reader, head.id, LOG, 0, head.size + 1)
+        [(leaves, gap, nodes)] = verify_fast._chunks(reader, head.id, LOG, 0, head.size)
+        [(_, short, _)] = verify_fast._chunks(reader, head.id, LOG, 0, head.size + 1)
     assert gap is None
-    # With it, the stored nodes of its complete subtrees, level by level.
+    # With it, the stored hashes of its complete subtrees, each level's joined in order.
     size = head.size
-    assert [(level, index) for level, index, _ in nodes] == [
-        (level, index) for level in range(size.bit_length()) for index in range(size >> level)
+    stored = store.fetch_nodes(
+        db.session,
+        head.id,
+        [(level, index) for level in range(size.bit_length()) for index in range(size >> level)],
+    )
+    assert nodes == [
+        b"".join(stored[(level, index)] for index in range(size >> level))
+        for level in range(size.bit_length())
     ]
     assert leaves == _leaves()
     assert short is not None
@@ -386,7 +394,7 @@ def test_a_released_savepoint_does_not_sign_until_the_outer_commit(app):
 def test_verify_forks_only_where_another_process_sees_the_database():
     from sqlalchemy import create_engine
 
-    assert not verify._shared_database(create_engine("sqlite://"))
-    assert not verify._shared_database(create_engine("sqlite:///:memory:"))
-    assert verify._shared_database(create_engine("sqlite:////tmp/hub-audit.sqlite3"))
-    assert verify._shared_database(create_engine("postgresql+psycopg://u@localhost/hub"))
+    assert not verify_fast._shared_database(create_engine("sqlite://"))
+    assert not verify_fast._shared_database(create_engine("sqlite:///:memory:"))
+    assert verify_fast._shared_database(create_engine("sqlite:////tmp/hub-audit.sqlite3"))
+    assert verify_fast._shared_database(create_engine("postgresql+psycopg://u@localhost/hub"))

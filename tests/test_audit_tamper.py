@@ -3,7 +3,10 @@
 Each test tampers as a database administrator would (past the PostgreSQL
 triggers, see audit_support.tamper) and checks that `verify` names the log and
 the first index that does not match, through the API of the module and
-through `hub audit verify`.
+through `hub audit verify`. Every verification here runs both the reference
+(hub.audit.verify) and the fast path `hub audit verify` uses (hub.audit.verify_fast),
+in one process and with a forked half, and asserts the same verdict and the same
+named problem.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from audit_support import (
 )
 from sqlalchemy import select, text
 
-from hub.audit import checkpoints, merkle, verify
+from hub.audit import checkpoints, merkle, verify, verify_fast
 from hub.extensions import db
 from hub.models import AuditEntry, AuditLog, Checkpoint
 from hub.operations import audit
@@ -64,14 +67,15 @@ MODES = ["one process"] if ON_POSTGRESQL else ["one process", "forked half"]
 
 @pytest.fixture(autouse=True, params=MODES)
 def small_batches(request, monkeypatch):
-    """Verify hashes chunks of 4 entries and reads rows 3 at a time here, so gaps,
-    checkpoints and the head fall inside and across chunks and fetch batches (the
-    defaults cover these whole logs at once); and folds the left half of every log
-    of 8 entries or more in a forked process, or not."""
-    monkeypatch.setattr(verify, "CHUNK_LEVEL", 2)
+    """The fast verify hashes chunks of 4 entries and both read rows 3 at a time here,
+    so gaps, checkpoints and the head fall inside and across chunks and fetch batches
+    (the defaults cover these whole logs at once); and the fast one folds the left
+    half of every log of 8 entries or more in a forked process, or not."""
+    monkeypatch.setattr(verify_fast, "CHUNK_LEVEL", 2)
     monkeypatch.setattr(verify, "FETCH", 3)
-    monkeypatch.setattr(verify, "PARALLEL_MIN", 8 if request.param == "forked half" else 1 << 62)
-    if request.param == "forked half" and not verify._fork_is_safe():
+    forked = request.param == "forked half"
+    monkeypatch.setattr(verify_fast, "PARALLEL_MIN", 8 if forked else 1 << 62)
+    if forked and not verify_fast._fork_is_safe():
         pytest.fail(f"verify cannot fork beside other threads: {threading.enumerate()}")
 
 
@@ -91,8 +95,11 @@ def history(app):
 
 
 def _verify(name: str = LOG, **kwargs) -> verify.Result:
+    """The reference's result, once the fast path has given the same."""
     db.session.remove()
     [result] = verify.verify(db.engine, log_name=name, **kwargs)
+    [fast] = verify_fast.verify_logs(db.engine, log_name=name, **kwargs)
+    assert fast == result, (fast.line(), result.line())
     return result
 
 
@@ -507,13 +514,13 @@ def test_filters_match_the_top_level_fields_only(app, history):
 _FORKED_VERIFY = """
 import pickle, sys
 from hub import create_app
-from hub.audit import verify
+from hub.audit import verify_fast
 from hub.extensions import db
-verify.PARALLEL_MIN, verify.CHUNK_LEVEL = 8, 2
+verify_fast.PARALLEL_MIN, verify_fast.CHUNK_LEVEL = 8, 2
 app = create_app(pickle.loads(sys.stdin.buffer.read()))
 with app.app_context():
-    [result] = verify.verify(db.engine, log_name=sys.argv[1])
-    assert verify._fork_is_safe()
+    [result] = verify_fast.verify_logs(db.engine, log_name=sys.argv[1])
+    assert verify_fast._fork_is_safe()
     print(result.line())
 """
 
@@ -608,7 +615,7 @@ def test_default_verify_names_a_stored_node_that_does_not_match(
     exits 1 with that line. With chunks of 4 entries the nodes above them are
     checked against their stored children instead (the path of logs over 8192
     entries). Issue 15."""
-    monkeypatch.setattr(verify, "CHUNK_LEVEL", chunk_level)
+    monkeypatch.setattr(verify_fast, "CHUNK_LEVEL", chunk_level)
     assert _verify().ok
     stored = db.session.scalar(
         text('SELECT hash FROM audit_nodes WHERE log_id = :l AND level = :v AND "index" = :i'),
@@ -643,4 +650,23 @@ def test_default_verify_names_a_deleted_stored_node(app, history):
     )
     assert _verify().line() == (
         f"audit log {LOG}: stored node (level 1, index 3) is missing; proofs use it"
+    )
+
+
+def test_of_two_bad_stored_nodes_the_first_the_appends_wrote_is_named(app, history):
+    """Node (3, 0) was written with leaf 7, node (0, 9) with leaf 9: (3, 0) is named,
+    by the reference (which checks the nodes as its fold completes them) and by the
+    fast path (which checks a chunk's levels, then the nodes above the chunks)."""
+    for level, index in ((0, 9), (3, 0)):
+        tamper(
+            app,
+            'UPDATE audit_nodes SET hash = :h WHERE log_id = :l AND level = :v AND "index" = :i',
+            h=bytes(32),
+            l=history,
+            v=level,
+            i=index,
+        )
+    assert _verify().line() == (
+        f"audit log {LOG}: stored node (level 3, index 0) does not match the tree of the "
+        "entries; proofs use it"
     )

@@ -1,63 +1,54 @@
 """Recompute every log's tree from its stored entries and check it against what was signed.
 
-One streaming pass per log, in O(log n) memory: the entries are read in index
-order, 2**CHUNK_LEVEL at a time (an aligned complete subtree), hashed level by
-level, and each chunk's root joins the compact range of the ones before it. A
-thread reads the next chunk while this one is hashed. The root is compared with
-every signed checkpoint as the pass reaches its size (inside a chunk too), and
-with the log's head at the end.
+This is the reference verify: one process, one streaming pass per log, read in
+index order, folded with :mod:`hub.audit.merkle`. ``hub.audit.verify_fast``
+gives the same verdict faster; a test holds the two to it on every tamper case.
 
-What it finds, and where it names it:
+A log is verified by the checks of :data:`CHECKS`, in order; the first problem
+one finds is the log's verdict. What they find, and where they name it:
 
-- a deleted entry: the first index missing from the sequence;
-- an entry beyond the head (inserted at the end): its index;
-- a changed, reordered or inserted entry: the roots stop matching, and a second
-  pass over the suspect range (from the last matching checkpoint) compares each
-  recomputed leaf hash with the hash stored when the entry was appended, and
-  reads the entry's own ``index`` and ``log`` fields: the first that differs is
-  named. If the stored hashes were rewritten too, the first index after the
-  last matching signed checkpoint is named;
-- truncation below a signed checkpoint: the checkpoint's size and the first
-  missing index;
 - a checkpoint with a bad signature, from an unknown key, or of another log;
+- truncation below a signed (or the partner's) checkpoint: its size and the
+  first missing index;
+- a deleted entry: the first index missing from the sequence;
+- a changed, reordered or inserted entry: the recomputed root stops matching a
+  signed checkpoint or the head; then the entries since the last root that
+  matched are read again, each against the leaf hash stored when it was
+  appended and its own ``index`` and ``log`` fields, and the first that differs
+  is named. If the stored hashes were rewritten too, the first index after the
+  last matching signed checkpoint is named;
+- a stored Merkle node (``audit_nodes``: what proofs and checkpoints are built
+  from) missing or different from the recomputed one: its level and index,
+  the first in the order the appends wrote them (by the last leaf it covers,
+  lower level first);
+- an entry beyond the head (inserted at the end) or with a negative index;
 - with ``deep``: an entry whose columns (action, actor, organisation, target,
   time) differ from its hashed bytes. The default pass reads only the bytes the
   tree covers; the log pages filter on those bytes too (hub.audit.fields), so a
-  column edited alone changes nothing they list. Comparing every entry's columns
-  costs about as much as hashing it, hence not in the default pass.
+  column edited alone changes nothing they list.
 
 The reads use one raw database connection in a read-only snapshot (SQLite: a
-deferred transaction, so writers are not blocked; PostgreSQL: REPEATABLE READ
-with a server-side cursor), so the log may keep growing while it is verified.
+deferred transaction, so writers are not blocked; PostgreSQL: REPEATABLE READ,
+server-side cursors), so the log may keep growing while it is verified, and
+memory holds a compact range and a few fetched rows whatever the log's size.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import multiprocessing
-import os
-import threading
-from collections.abc import Callable, Iterator
-from concurrent import futures
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC
-from hashlib import sha256
-from operator import itemgetter
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import Engine
 
-from hub.audit import checkpoints, merkle, note, store
+from hub.audit import checkpoints, merkle, note
 from hub.audit.entry import EntryError, decode_entry, format_time
 
+#: Rows fetched at a time.
 FETCH = 5_000
-#: Logs this big are folded by two processes (see _recompute).
-PARALLEL_MIN = 1 << 16
-#: Entries are read and hashed 2**CHUNK_LEVEL at a time: aligned complete subtrees.
-CHUNK_LEVEL = 12
 
 
 @dataclass
@@ -99,39 +90,34 @@ class Result:
         return text
 
 
-class _Reader:
+Row = tuple[Any, ...]
+
+
+class Reader:
     """Raw DB-API reads in one snapshot; ``%s`` placeholders on both databases."""
 
     def __init__(self, dbapi: Any, backend: str, engine: Engine | None = None):
         self.conn, self.backend, self._n = dbapi, backend, 0
-        self.engine = engine  # for a second process to connect in the same snapshot
-
-    def export_snapshot(self) -> str | None:
-        """PostgreSQL: an id another connection can read this snapshot by."""
-        if self.backend != "postgresql":
-            return None
-        return self.all("SELECT pg_export_snapshot()")[0][0]
+        self.engine = engine
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.backend == "sqlite" else sql
 
-    def all(self, sql: str, params: tuple = ()) -> list[tuple]:
-        # Binary results on PostgreSQL: a chunk of leaves is no hex text to decode.
-        cursor = (
-            self.conn.cursor(binary=True) if self.backend == "postgresql" else self.conn.cursor()
-        )
+    def all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        # Binary results on PostgreSQL: hashes and entries come as bytes, not hex text.
+        binary = {"binary": True} if self.backend == "postgresql" else {}
+        cursor = self.conn.cursor(**binary)
         try:
             cursor.execute(self._sql(sql), params)
-            return cursor.fetchall()
+            return list(cursor.fetchall())
         finally:
             cursor.close()
 
-    def stream(self, sql: str, params: tuple = ()) -> Iterator[tuple]:
-        yield from itertools.chain.from_iterable(self.batches(sql, params))
-
-    def batches(self, sql: str, params: tuple = (), size: int = 0) -> Iterator[list[tuple]]:
-        """Rows in lists of ``size`` (FETCH by default); on PostgreSQL from a
-        server-side cursor, so memory holds one list."""
+    def stream(
+        self, sql: str, params: tuple[Any, ...] = (), size: int = 0
+    ) -> Generator[Row, None, None]:
+        """Rows one by one, fetched ``size`` (FETCH) at a time; on PostgreSQL from a
+        server-side cursor, so memory holds one batch."""
         size = size or FETCH
         if self.backend == "postgresql":
             self._n += 1
@@ -142,43 +128,21 @@ class _Reader:
         try:
             cursor.execute(self._sql(sql), params)
             while rows := cursor.fetchmany(size):
-                yield rows
+                yield from rows
         finally:
             cursor.close()
 
-    def node(self, log_id: int) -> merkle.GetNode:
-        def get(level: int, index: int) -> bytes:
-            rows = self.all(
-                'SELECT hash FROM audit_nodes WHERE log_id = %s AND level = %s AND "index" = %s',
-                (log_id, level, index),
-            )
-            if not rows:
-                raise merkle.ProofError(f"subtree ({level}, {index}) is not stored")
-            return bytes(rows[0][0])
-
-        return get
-
-
-# A chunk of entries in one row, joined by 0x01 (no ORDER BY inside
-# aggregates before SQLite 3.44: an ordered subquery).
-_SQLITE_CHUNK = (
-    "SELECT count(*), CAST(group_concat(leaf_input, x'01') AS BLOB) FROM (SELECT "
-    'leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s '
-    'ORDER BY "index")'
-)
-
 
 @contextlib.contextmanager
-def snapshot(engine: Engine, exported: str | None = None) -> Iterator[_Reader]:
+def snapshot(engine: Engine, exported: str | None = None) -> Iterator[Reader]:
     """A reader in a read-only snapshot; on PostgreSQL the ``exported`` one if given."""
     raw = engine.raw_connection()
+    dbapi: Any = raw.driver_connection
     try:
-        dbapi = raw.driver_connection
         if engine.dialect.name == "sqlite":
             # The engine's connections run with isolation_level=None: this BEGIN is ours,
             # deferred, so it is a read snapshot that does not take the write lock.
             dbapi.execute("BEGIN")
-            reader = _Reader(dbapi, "sqlite", engine)
         else:
             dbapi.rollback()
             dbapi.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -186,79 +150,188 @@ def snapshot(engine: Engine, exported: str | None = None) -> Iterator[_Reader]:
                 from psycopg import sql
 
                 dbapi.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported))
-            reader = _Reader(dbapi, "postgresql", engine)
-        yield reader
+        yield Reader(dbapi, engine.dialect.name, engine)
     finally:
         with contextlib.suppress(Exception):
             dbapi.rollback()
         raw.close()
 
 
-def logs(reader: _Reader) -> list[tuple[int, str, int, bytes | None]]:
-    return [
-        (row[0], row[1], int(row[2]), bytes(row[3]) if row[3] is not None else None)
-        for row in reader.all("SELECT id, name, size, root FROM audit_logs ORDER BY name")
-    ]
+class Target(NamedTuple):
+    """A (size, root) the recomputed tree must meet, and what vouches for it."""
+
+    size: int
+    root: bytes
+    what: str
 
 
-def _check_checkpoints(
-    reader: _Reader, log_id: int, name: str, keys: dict[str, Ed25519PublicKey]
-) -> tuple[list[tuple[int, bytes]], Problem | None]:
-    """Signature, origin and columns of every stored checkpoint; returns (size, root) sorted."""
-    found: list[tuple[int, bytes]] = []
-    rows = reader.stream(
-        "SELECT id, size, root, note FROM audit_checkpoints WHERE log_id = %s ORDER BY size, id",
-        (log_id,),
+@dataclass
+class Log:
+    """One log under verification: what its checks read and what they leave each other."""
+
+    reader: Reader
+    id: int
+    name: str
+    size: int
+    root: bytes
+    keys: dict[str, Ed25519PublicKey]
+    partner: note.Checkpoint | None
+    deep: bool
+    result: Result
+    #: Set by check_checkpoints, sorted by size; the head's (size, root) last.
+    targets: list[Target] = field(default_factory=list)
+
+
+Check = Callable[[Log], "Problem | None"]
+
+ENTRIES = (
+    'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
+    'AND "index" < %s ORDER BY "index"'
+)
+
+
+def check_checkpoints(log: Log) -> Problem | None:
+    """Signature, origin and columns of every stored checkpoint; collects the targets."""
+    rows = log.reader.stream(
+        "SELECT size, root, note FROM audit_checkpoints WHERE log_id = %s ORDER BY size, id",
+        (log.id,),
     )
-    for _id, size, root, text in rows:
-        size, root = int(size), bytes(root)
+    for size, root, text in rows:
         try:
-            parsed = checkpoints.verify_note(text, name, keys)
+            parsed = checkpoints.verify_note(text, log.name, log.keys)
         except note.NoteError as exc:
-            return found, Problem(name, None, "checkpoint", f"checkpoint of size {size}: {exc}")
-        if parsed.size != size or parsed.root != root:
-            return found, Problem(
-                name, None, "checkpoint", f"checkpoint of size {size}: columns differ from its note"
+            return Problem(log.name, None, "checkpoint", f"checkpoint of size {size}: {exc}")
+        if parsed.size != int(size) or parsed.root != bytes(root):
+            detail = f"checkpoint of size {size}: columns differ from its note"
+            return Problem(log.name, None, "checkpoint", detail)
+        log.targets.append(Target(int(size), bytes(root), f"the signed checkpoint of size {size}"))
+        log.result.checkpoints += 1
+    if log.partner is not None:
+        what = f"the partner's checkpoint of size {log.partner.size}"
+        log.targets.append(Target(log.partner.size, log.partner.root, what))
+    log.targets.sort(key=lambda t: t.size)
+    if log.targets and log.targets[-1].size > log.size:
+        ((count,),) = log.reader.all(
+            'SELECT COUNT(*) FROM audit_entries WHERE log_id = %s AND "index" < %s',
+            (log.id, log.size),
+        )
+        return Problem(
+            log.name,
+            min(log.size, int(count)),
+            "truncated",
+            f"{log.targets[-1].what} covers more entries than the log's {log.size}; "
+            "truncated below a signed checkpoint, first missing index",
+        )
+    log.targets.append(Target(log.size, log.root, "the log's head"))
+    for target in log.targets:
+        if target.size == 0 and target.root != merkle.EMPTY_ROOT:
+            return Problem(log.name, None, "head", f"{target.what} has a root for no entries")
+    log.targets = [t for t in log.targets if t.size > 0]
+    return None
+
+
+class StoredNodes:
+    """The stored nodes of a log, one index-ordered stream per level, read as the fold
+    reaches them."""
+
+    def __init__(self, reader: Reader, log_id: int):
+        self.reader, self.log_id = reader, log_id
+        self.streams: dict[int, Generator[Row, None, None]] = {}
+        self.ahead: dict[int, Row] = {}  # a row read past a missing node
+
+    def differs(self, level: int, index: int, computed: bytes) -> str | None:
+        """What is wrong with stored node (level, index), if anything."""
+        if level not in self.streams:
+            self.streams[level] = self.reader.stream(
+                'SELECT "index", hash FROM audit_nodes WHERE log_id = %s AND level = %s '
+                'AND "index" >= %s ORDER BY "index"',
+                (self.log_id, level, index),
             )
-        found.append((size, root))
-    return found, None
+        row = self.ahead.pop(level, None) or next(self.streams[level], None)
+        if row is None or int(row[0]) != index:
+            if row is not None:
+                self.ahead[level] = row
+            return "is missing"
+        return None if bytes(row[1]) == computed else "does not match the tree of the entries"
+
+    def close(self) -> None:
+        for stream in self.streams.values():
+            stream.close()
 
 
-def _diagnose(reader: _Reader, log_id: int, name: str, start: int, end: int, what: str) -> Problem:
-    """The tree of size ``end`` does not match ``what`` (a signed checkpoint, the head)
-    though it matched at ``start``: find the first entry in ``[start, end)`` that
-    differs from what was appended."""
-    return _first_bad(reader, log_id, name, start, end) or Problem(
-        name,
+def node_problem(name: str, level: int, index: int, what: str) -> Problem:
+    return Problem(
+        name, None, "node", f"stored node (level {level}, index {index}) {what}; proofs use it"
+    )
+
+
+def gap_problem(name: str, expected: int, found: int | None) -> Problem:
+    """Entry ``expected`` comes next, the stream gave ``found`` (None: nothing more)."""
+    if found is not None and found < expected:
+        return Problem(name, found, "moved", "two entries carry this index")
+    return Problem(name, expected, "missing", "entry is missing")
+
+
+def check_tree(log: Log) -> Problem | None:
+    """Fold the entries into the tree, meet every target on the way, and check every
+    stored node against the recomputed one."""
+    tree, targets, good = merkle.StreamingRoot(), iter(log.targets), 0
+    target, bad = next(targets, None), None
+    nodes = StoredNodes(log.reader, log.id)
+    try:
+        for index, leaf in log.reader.stream(ENTRIES, (log.id, 0, log.size)):
+            if int(index) != tree.size:
+                return gap_problem(log.name, tree.size, int(index))
+            for level, i, h in tree.push(merkle.leaf_hash(bytes(leaf))):
+                what = nodes.differs(level, i, h) if bad is None else None
+                bad = node_problem(log.name, level, i, what) if what else bad
+            while target is not None and target.size == tree.size:
+                if tree.root() != target.root:
+                    return diagnose(log, good, target)
+                good, target = target.size, next(targets, None)
+    finally:
+        nodes.close()
+    if tree.size < log.size:
+        return gap_problem(log.name, tree.size, None)
+    return bad
+
+
+def diagnose(log: Log, start: int, target: Target) -> Problem:
+    """The tree does not meet ``target`` though it met the one at ``start``: the first
+    entry in ``[start, target.size)`` that differs from what was appended."""
+    return first_bad_entry(log, start, target.size) or Problem(
+        log.name,
         start,
         "rewritten",
-        f"the tree does not match {what}, and the stored hashes were rewritten with it; "
+        f"the tree does not match {target.what}, and the stored hashes were rewritten with it; "
         "first index that does not match",
     )
 
 
-def _first_bad(reader: _Reader, log_id: int, name: str, start: int, end: int) -> Problem | None:
+def first_bad_entry(log: Log, start: int, end: int) -> Problem | None:
     """The first entry in ``[start, end)`` that is not what was appended (its bytes
     against the leaf hash stored then) or whose columns differ from its bytes."""
-    rows = reader.stream(
+    rows = log.reader.stream(
         'SELECT e."index", e.leaf_input, n.hash, e.actor, e.action, e.organisation, '
         "e.target_type, e.target_id, e.created_at FROM audit_entries e "
         "LEFT JOIN audit_nodes n ON n.log_id = e.log_id AND n.level = 0 "
         'AND n."index" = e."index" '
         'WHERE e.log_id = %s AND e."index" >= %s AND e."index" < %s ORDER BY e."index"',
-        (log_id, start, end),
+        (log.id, start, end),
     )
-    for index, leaf, stored, *mirrors in rows:
-        index, leaf = int(index), bytes(leaf)
-        problem = _entry_problem(name, index, leaf, stored, mirrors)
-        if problem is not None:
-            with contextlib.suppress(Exception):
-                rows.close()
-            return problem
-    return None
+    try:
+        for index, leaf, stored, *columns in rows:
+            problem = entry_problem(log.name, int(index), bytes(leaf), stored, columns)
+            if problem is not None:
+                return problem
+        return None
+    finally:
+        rows.close()
 
 
-def _entry_problem(name: str, index: int, leaf: bytes, stored, mirrors: list) -> Problem | None:
+def entry_problem(
+    name: str, index: int, leaf: bytes, stored: bytes | None, columns: list[Any]
+) -> Problem | None:
     try:
         fields = decode_entry(leaf)
     except EntryError as exc:
@@ -269,460 +342,70 @@ def _entry_problem(name: str, index: int, leaf: bytes, stored, mirrors: list) ->
         return Problem(name, index, "moved", f"entry carries index {fields['index']}")
     if stored is None:
         return Problem(name, index, "changed", "entry has no stored hash (inserted?)")
-    if sha256(b"\x00" + leaf).digest() != bytes(stored):
+    if merkle.leaf_hash(leaf) != bytes(stored):
         return Problem(name, index, "changed", "entry was changed after it was appended")
-    actor, action, organisation, target_type, target_id, created_at = mirrors
-    if (actor, action, organisation, target_type, target_id) != (
-        fields["actor"],
-        fields["action"],
-        fields["organisation"],
-        fields["target_type"],
-        fields["target_id"],
-    ) or _time_text(created_at) != fields["time"]:
+    *mirrored, created_at = columns
+    hashed = ("actor", "action", "organisation", "target_type", "target_id")
+    if mirrored != [fields[k] for k in hashed] or _time_text(created_at) != fields["time"]:
         return Problem(name, index, "changed", "entry's columns differ from its hashed bytes")
     return None
 
 
-def _time_text(value) -> str:
+def _time_text(value: str | datetime) -> str:
     if isinstance(value, str):  # SQLite keeps 'YYYY-MM-DD HH:MM:SS.ffffff': read as it is
         return value.replace(" ", "T", 1) + "Z"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return format_time(value)
+    return format_time(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
-def verify_log(
-    reader: _Reader,
-    log_id: int,
-    name: str,
-    head_size: int,
-    head_root: bytes | None,
-    *,
-    keys: dict[str, Ed25519PublicKey],
-    partner: note.Checkpoint | None = None,
-    deep: bool = False,
-) -> Result:
-    """Verify one log in one streaming pass (plus a diagnosis pass when it fails)."""
-    result = Result(name, head_size, head_root or merkle.EMPTY_ROOT, partner=partner)
-    signed, problem = _check_checkpoints(reader, log_id, name, keys)
-    result.checkpoints = len(signed)
-    if problem is not None:
-        result.problem = problem
-        return result
-    # Every (size, root) the recomputed tree must meet, with what vouches for it.
-    targets = [(size, root, f"the signed checkpoint of size {size}") for size, root in signed]
-    if partner is not None:
-        what = f"the partner's checkpoint of size {partner.size}"
-        targets.append((partner.size, partner.root, what))
-    targets.sort(key=lambda t: t[0])
-    if targets and targets[-1][0] > head_size:
-        count = _count(reader, log_id, head_size)
-        result.problem = Problem(
-            name,
-            min(head_size, count),
-            "truncated",
-            f"{targets[-1][2]} covers more entries than the log's {head_size}; "
-            "truncated below a signed checkpoint, first missing index",
-        )
-        return result
-    targets.append((head_size, result.root, "the log's head"))
-    for size, root, what in targets:
-        if size == 0 and root != merkle.EMPTY_ROOT:
-            result.problem = Problem(name, None, "head", f"{what} has a root for no entries")
-            return result
-    targets = [t for t in targets if t[0] > 0]
-
-    problem = _recompute(reader, log_id, name, head_size, targets)
-    if problem is not None:
-        result.problem = problem
-        return result
-    stray = _stray(reader, log_id, head_size)
-    if stray is not None:
-        result.problem = (
-            Problem(name, head_size, "beyond_head", "entry beyond the head")
-            if stray >= head_size
-            else Problem(name, stray, "moved", "entry carries a negative index")
-        )
-        return result
-    # The stored subtrees serve proofs: they must give the same root.
-    try:
-        from_nodes = merkle.root_from_nodes(head_size, reader.node(log_id))
-    except merkle.ProofError as exc:
-        from_nodes, missing = None, str(exc)
-    else:
-        missing = ""
-    if from_nodes != result.root:
-        result.problem = _diagnose(reader, log_id, name, 0, head_size, "the stored subtrees")
-        if result.problem.kind == "rewritten":
-            result.problem = Problem(
-                name, None, "head", f"the stored subtree hashes do not give the root {missing}"
-            )
-        return result
-    if deep:
-        for problem in _deep(reader, log_id, name, head_size):
-            result.problem = problem
-            return result
-    if partner is not None and 0 < partner.size < head_size:
-        proof = merkle.consistency_proof(partner.size, head_size, reader.node(log_id))
-        merkle.verify_consistency(partner.size, head_size, proof, partner.root, result.root)
-        result.notes.append(f"consistency proof {partner.size} -> {head_size} holds")
-    return result
-
-
-def _recompute(
-    reader: _Reader, log_id: int, name: str, head_size: int, targets: list[tuple[int, bytes, str]]
-) -> Problem | None:
-    """Recompute the tree of the first ``head_size`` entries and meet every target
-    (size, root, what vouches for it) in order; name the first problem.
-
-    A big log is split at the largest power of two below its size: a forked process
-    folds the left subtree while this one folds the rest (two cores hash at once),
-    and the compact ranges are joined. Otherwise, or when the fork is not safe (more
-    threads than this one) or fails, one process folds it all."""
-    sizes = [size for size, _, _ in targets]
-    split = 1 << (head_size - 1).bit_length() - 1 if head_size > 1 else 0
-    collect = None
-    if head_size >= PARALLEL_MIN and _shared_database(reader.engine) and _fork_is_safe():
-        collect = _fork_fold(reader, log_id, name, split, [s for s in sizes if s <= split])
-    if collect is None:
-        split = 0
-    try:
-        ranges, gap, bad = _fold_range(reader, log_id, name, split, head_size, sizes)
-    except BaseException:
-        if collect is not None:
-            collect()  # the child is waited for, whatever happens here
-        raise
-    if collect is not None:
-        # The child's half; folded here after all if the child could not.
-        left_ranges, left_gap, left_bad = collect() or _fold_range(
-            reader, log_id, name, 0, split, sizes
-        )
-        bad = left_bad or bad  # the left half's nodes come first
-        if left_gap is not None:
-            ranges, gap = left_ranges, left_gap  # nothing past a gap counts
-        else:
-            # RFC 9162: past the largest power of two, the root is H(left root, rest).
-            top = [_fold_root(left_ranges[split])]
-            ranges = {**left_ranges, **{s: top + r for s, r in ranges.items()}}
-    good = 0  # largest size whose root matched what vouches for it
-    for size, root, what in targets:
-        if size not in ranges:
-            break  # past the gap
-        if _fold_root(ranges[size]) != root:
-            return _diagnose(reader, log_id, name, good, size, what)
-        good = size
-    if gap is not None:
-        return gap
-    return bad or _check_upper_nodes(reader, log_id, name, head_size)
-
-
-def _node_problem(name: str, level: int, index: int, what: str) -> Problem:
-    return Problem(
-        name, None, "node", f"stored node (level {level}, index {index}) {what}; proofs use it"
-    )
-
-
-def _spans(start: int, count: int) -> list[tuple[int, int, int]]:
-    """(level, first index, end index) of the complete subtrees inside the run of
-    ``count`` leaves from ``start`` (aligned), as :func:`_levels` hashes them."""
-    return [(lv, start >> lv, (start >> lv) + (count >> lv)) for lv in range(count.bit_length())]
-
-
-def _node_rows(reader: _Reader, log_id: int, start: int, count: int) -> list[tuple]:
-    """The stored nodes of the complete subtrees inside one chunk, in one query."""
-    spans = _spans(start, count)
-    if not spans:
-        return []
-    # One range read of the primary key per level (an OR of ranges made SQLite scan);
-    # their order is not relied on: _check_nodes looks rows up when it differs.
-    one = (
-        'SELECT level, "index", hash FROM audit_nodes WHERE log_id = %s AND level = %s '
-        'AND "index" >= %s AND "index" < %s'
-    )
-    params = tuple(v for span in spans for v in (log_id, *span))
-    # Only placeholders are interpolated; the values travel as parameters.
-    return reader.all(" UNION ALL ".join([one] * len(spans)), params)  # nosec B608
-
-
-def _check_nodes(
-    name: str, start: int, levels: list[list[bytes]], rows: list[tuple]
-) -> Problem | None:
-    """The stored nodes of one chunk's complete subtrees (levels 0 .. CHUNK_LEVEL)
-    against the recomputed ``levels``; rows are looked up one by one only when
-    the ordered comparison fails."""
-    spans = _spans(start, len(levels[0]) if levels else 0)
-    expected = [h for hashes in levels for h in hashes]
-    if len(rows) == len(expected) and all(
-        bytes(row[2]) == h for row, h in zip(rows, expected, strict=True)
-    ):
-        return None
-    found = {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
-    for lv, lo, hi in spans:
-        for i in range(lo, hi):
-            stored = found.get((lv, i))
-            if stored is None:
-                return _node_problem(name, lv, i, "is missing")
-            if stored != levels[lv][i - lo]:
-                return _node_problem(name, lv, i, "does not match the tree of the entries")
-    return None
-
-
-def _check_upper_nodes(reader: _Reader, log_id: int, name: str, size: int) -> Problem | None:
-    """The stored nodes above CHUNK_LEVEL (one per 2**CHUNK_LEVEL entries or fewer),
-    bottom-up: each must be the hash of its two stored children, which the level
-    below has shown equal to the recomputed tree (level CHUNK_LEVEL: in the chunks)."""
-    if size >> CHUNK_LEVEL + 1 == 0:
-        return None
-    rows = reader.all(
-        'SELECT level, "index", hash FROM audit_nodes WHERE log_id = %s AND level >= %s',
-        (log_id, CHUNK_LEVEL),
-    )
-    nodes = {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
-    level = CHUNK_LEVEL + 1
-    while size >> level:
-        for i in range(size >> level):
-            left, right = nodes.get((level - 1, 2 * i)), nodes.get((level - 1, 2 * i + 1))
-            stored = nodes.get((level, i))
-            if stored is None or left is None or right is None:
-                return _node_problem(name, level, i, "is missing")
-            if stored != sha256(b"\x01" + left + right).digest():
-                return _node_problem(name, level, i, "does not match the tree of the entries")
-        level += 1
-    return None
-
-
-def _fold_root(nodes: list[bytes]) -> bytes:
-    """The root over subtree roots, folded from the right (each node covering at
-    least as many entries as all those after it)."""
-    h = nodes[-1]
-    for left in reversed(nodes[:-1]):
-        h = sha256(b"\x01" + left + h).digest()
-    return h
-
-
-def _fold_range(
-    reader: _Reader, log_id: int, name: str, lo: int, hi: int, sizes: list[int]
-) -> tuple[dict[int, list[bytes]], Problem | None, Problem | None]:
-    """Fold entries ``lo .. hi - 1`` (``lo`` a multiple of every subtree in the
-    range: 0 or a power of two above ``hi - lo``). Returns the compact range of
-    ``lo .. size - 1`` at each of ``sizes`` inside the range and at ``hi``, and the
-    problem that cut the run short (a gap), if any, and the first stored node of
-    the chunks' subtrees that differs from the recomputed one. A thread reads the next chunk
-    while this one is hashed: the database (SQLite's C code without the GIL, or
-    the PostgreSQL server) then works beside the hashing rather than before it."""
-    want = sorted({s for s in sizes if lo < s <= hi} | {hi})
-    ranges: dict[int, list[bytes]] = {}
-    stack: list[bytes] = []  # compact range of lo .. start - 1
-    step = 1 << CHUNK_LEVEL
-    w = 0
-    bad: Problem | None = None
-    with ThreadPoolExecutor(1) as ahead:
-        chunks = _chunks(reader, log_id, name, lo, hi)
-        pending = ahead.submit(next, chunks, None)
-        try:
-            for start in range(lo, hi, step):
-                leaves, gap, node_rows = pending.result()
-                pending = ahead.submit(next, chunks, None)
-                levels = _levels(leaves)
-                while w < len(want) and want[w] <= start + len(leaves):
-                    inside = store.compact_range(want[w] - start)
-                    ranges[want[w]] = stack + [levels[lv][i] for lv, i in inside]
-                    w += 1
-                if gap is not None:
-                    return ranges, gap, bad
-                if bad is None:
-                    bad = _check_nodes(name, start, levels, node_rows)
-                if len(leaves) == step:  # a complete aligned subtree: onto the compact range
-                    h, n = levels[-1][0], (start - lo) >> CHUNK_LEVEL
-                    while n & 1:
-                        h = sha256(b"\x01" + stack.pop() + h).digest()
-                        n >>= 1
-                    stack.append(h)
-            return ranges, None, bad
-        finally:  # the reader is free again once the chunk being read has come in
-            futures.wait([pending])
-            chunks.close()
-
-
-def _shared_database(engine: Engine | None) -> bool:
-    """Whether another process's connection sees the same database (not so for an
-    in-memory SQLite one)."""
-    if engine is None:
-        return False
-    url = engine.url
-    return url.get_backend_name() != "sqlite" or (
-        url.database not in (None, "", ":memory:") and "mode=memory" not in str(url)
-    )
-
-
-def _fork_is_safe() -> bool:
-    """Forking copies only the calling thread: safe while it is the only one."""
-    return threading.active_count() == 1 and hasattr(os, "fork") and (os.cpu_count() or 1) > 1
-
-
-def _fork_fold(
-    reader: _Reader, log_id: int, name: str, split: int, sizes: list[int]
-) -> Callable[[], tuple[dict[int, list[bytes]], Problem | None] | None] | None:
-    """Start ``_fold_range(0, split)`` in a forked process, on its own connection in
-    the same snapshot (PostgreSQL: an exported snapshot; SQLite: its entries below
-    the head never change). Returns what waits for its outcome (None if the child
-    failed), or None if no child started."""
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    snapshot_id = reader.export_snapshot()
-    child = ctx.Process(
-        target=_child_fold,
-        args=(send, reader.engine, snapshot_id, log_id, name, split, sizes),
-        daemon=True,
-    )
-    try:
-        child.start()
-    except OSError:
-        return None
-    finally:
-        send.close()
-
-    def collect() -> tuple[dict[int, list[bytes]], Problem | None, Problem | None] | None:
-        try:
-            return receive.recv()
-        except EOFError:
-            return None
-        finally:
-            receive.close()
-            child.join()
-
-    return collect
-
-
-def _child_fold(send, engine: Engine, snapshot_id, log_id, name, split, sizes) -> None:
-    outcome = None
-    try:
-        engine.dispose(close=False)  # the parent's connections stay the parent's
-        with snapshot(engine, snapshot_id) as reader:
-            outcome = _fold_range(reader, log_id, name, 0, split, sizes)
-    finally:
-        send.send(outcome)
-        send.close()
-
-
-def _chunks(
-    reader: _Reader, log_id: int, name: str, lo: int, hi: int
-) -> Iterator[tuple[list[bytes], Problem | None, list[tuple]]]:
-    """Entries ``lo .. hi - 1`` in chunks of ``2**CHUNK_LEVEL``, each chunk with the
-    problem that cuts it short (a gap, a duplicate), if any.
-
-    PostgreSQL streams the rows from one server-side cursor, a chunk per fetch.
-    SQLite joins a chunk into one value (its C code then runs without the GIL, beside
-    the hashing): see :func:`_sqlite_chunk`."""
-    step = 1 << CHUNK_LEVEL
-    if reader.backend == "sqlite":
-        for start in range(lo, hi, step):
-            yield _with_nodes(
-                reader,
-                log_id,
-                start,
-                _sqlite_chunk(reader, log_id, name, start, min(step, hi - start)),
-            )
-        return
-    rows = reader.batches(
-        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
-        'AND "index" < %s ORDER BY "index"',
-        (log_id, lo, hi),
-        size=step,
-    )
-    try:
-        for start in range(lo, hi, step):
-            run = _run(next(rows, []), name, start, min(step, hi - start))
-            yield _with_nodes(reader, log_id, start, run)
-    finally:
-        rows.close()
-
-
-def _with_nodes(
-    reader: _Reader, log_id: int, start: int, run: tuple[list[bytes], Problem | None]
-) -> tuple[list[bytes], Problem | None, list[tuple]]:
-    """A chunk with its stored nodes (read here, in the read-ahead thread)."""
-    leaves, gap = run
-    return leaves, gap, [] if gap is not None else _node_rows(reader, log_id, start, len(leaves))
-
-
-def _run(rows: list[tuple], name: str, start: int, want: int) -> tuple[list[bytes], Problem | None]:
-    """Rows ``(index, leaf)`` expected to be ``start .. start + want - 1``: their
-    entries up to the first that is not, and the problem there."""
-    # Indexes are unique (a constraint): the run is whole when its ends are right.
-    if len(rows) == want and rows[0][0] == start and rows[-1][0] == start + want - 1:
-        return list(map(itemgetter(1), rows)), None
-    indexes = list(map(itemgetter(0), rows))
-    n = next((k for k, index in enumerate(indexes) if index != start + k), len(indexes))
-    leaves = [bytes(leaf) for _, leaf in rows[:n]]
-    if n < len(indexes) and indexes[n] < start + n:
-        return leaves, Problem(name, indexes[n], "moved", "two entries carry this index")
-    return leaves, Problem(name, start + n, "missing", "entry is missing")
-
-
-def _sqlite_chunk(
-    reader: _Reader, log_id: int, name: str, start: int, want: int
-) -> tuple[list[bytes], Problem | None]:
-    """One chunk from one row that joins its entries with ``0x01`` (canonical JSON
-    never holds a raw control byte): split, it gives them with no Python object per
-    row. When the count or the split does not come out at ``want`` (a gap, a damaged
-    entry holding a control byte), the rows are read."""
-    ((count, joined),) = reader.all(_SQLITE_CHUNK, (log_id, start, start + want))
-    leaves = joined.split(b"\x01") if joined is not None else []
-    if count == want and len(leaves) == want:
-        return leaves, None
-    rows = reader.all(
-        'SELECT "index", leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s '
-        'AND "index" < %s ORDER BY "index"',
-        (log_id, start, start + want),
-    )
-    return _run(rows, name, start, want)
-
-
-_digest = type(sha256()).digest
-_join = b"".join
-
-
-def _levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """Every complete subtree of a run of leaves, level by level (``levels[L][i]``
-    covers leaves ``i * 2**L ..``). The hot path of verify: each level is hashed by
-    ``map`` over C functions, so no Python bytecode runs per hash."""
-    level = list(map(_digest, map(sha256, map(b"\x00".__add__, leaves))))
-    levels = [level]
-    while len(level) > 1:
-        # Neighbours paired; an odd last one is no complete subtree yet and drops out.
-        pairs = iter(level)
-        joined = map(b"\x01".__add__, map(_join, zip(pairs, pairs, strict=False)))
-        level = list(map(_digest, map(sha256, joined)))
-        levels.append(level)
-    return levels
-
-
-def _stray(reader: _Reader, log_id: int, head_size: int) -> int | None:
-    """The index of an entry outside ``0 .. head_size - 1``, if any."""
-    for sql in (
+def check_stray(log: Log) -> Problem | None:
+    """An entry outside ``0 .. size - 1``."""
+    ((above,),) = log.reader.all(
         'SELECT min("index") FROM audit_entries WHERE log_id = %s AND "index" >= %s',
-        'SELECT max("index") FROM audit_entries WHERE log_id = %s AND "index" < %s',
-    ):
-        ((index,),) = reader.all(sql, (log_id, head_size if "min" in sql else 0))
-        if index is not None:
-            return int(index)
+        (log.id, log.size),
+    )
+    if above is not None:
+        return Problem(log.name, int(above), "beyond_head", "entry beyond the head")
+    ((below,),) = log.reader.all(
+        'SELECT max("index") FROM audit_entries WHERE log_id = %s AND "index" < 0', (log.id,)
+    )
+    if below is not None:
+        return Problem(log.name, int(below), "moved", "entry carries a negative index")
     return None
 
 
-def _deep(reader: _Reader, log_id: int, name: str, size: int) -> Iterator[Problem]:
-    """Every entry decoded and checked against its stored hash and mirror columns."""
-    problem = _first_bad(reader, log_id, name, 0, size)
-    if problem is not None:
-        yield problem
+def check_columns(log: Log) -> Problem | None:
+    """With ``deep``: every entry decoded and checked against its stored hash and columns."""
+    return first_bad_entry(log, 0, log.size) if log.deep else None
 
 
-def _count(reader: _Reader, log_id: int, head_size: int) -> int:
-    rows = reader.all(
-        'SELECT COUNT(*) FROM audit_entries WHERE log_id = %s AND "index" < %s',
-        (log_id, head_size),
-    )
-    return int(rows[0][0])
+def check_partner(log: Log) -> Problem | None:
+    """The partner's checkpoint, met on the way if at this size, is extended by the head."""
+    partner = log.partner
+    if partner is not None and 0 < partner.size < log.size:
+
+        def get(level: int, index: int) -> bytes:
+            rows = log.reader.all(
+                'SELECT hash FROM audit_nodes WHERE log_id = %s AND level = %s AND "index" = %s',
+                (log.id, level, index),
+            )
+            return bytes(rows[0][0])
+
+        proof = merkle.consistency_proof(partner.size, log.size, get)
+        merkle.verify_consistency(partner.size, log.size, proof, partner.root, log.root)
+        log.result.notes.append(f"consistency proof {partner.size} -> {log.size} holds")
+    return None
+
+
+#: The checks of one log, in order; the first problem is the verdict.
+CHECKS: list[Check] = [check_checkpoints, check_tree, check_stray, check_columns, check_partner]
+
+
+def verify_log(log: Log, checks: list[Check] | None = None) -> Result:
+    for check in CHECKS if checks is None else checks:
+        log.result.problem = check(log)
+        if log.result.problem is not None:
+            break
+    return log.result
 
 
 def verify(
@@ -731,6 +414,7 @@ def verify(
     log_name: str | None = None,
     partner_checkpoint: str | None = None,
     deep: bool = False,
+    checks: list[Check] | None = None,
 ) -> list[Result]:
     """Verify one log or all of them. A partner's checkpoint picks its log by origin
     when ``log_name`` is not given. Raises :class:`note.NoteError` for an unusable
@@ -748,13 +432,14 @@ def verify(
         partner = checkpoints.verify_note(partner_checkpoint, owner, keys)
     results = []
     with snapshot(engine) as reader:
-        heads = logs(reader)
+        heads = reader.all("SELECT id, name, size, root FROM audit_logs ORDER BY name")
         if log_name is not None:
             heads = [h for h in heads if h[1] == log_name]
             if not heads:
                 raise LookupError(f"no audit log {log_name!r}")
         for log_id, name, size, root in heads:
-            results.append(
-                verify_log(reader, log_id, name, size, root, keys=keys, partner=partner, deep=deep)
-            )
+            head_root = bytes(root) if root is not None else merkle.EMPTY_ROOT
+            result = Result(name, int(size), head_root, partner=partner)
+            log = Log(reader, log_id, name, int(size), head_root, keys, partner, deep, result)
+            results.append(verify_log(log, checks))
     return results

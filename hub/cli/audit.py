@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.audit import checkpoints, note, verify
+from hub.audit import checkpoints, note, verify_fast
 from hub.cli.errors import one_line_errors
 from hub.extensions import db
 from hub.operations import audit as ops
@@ -39,7 +39,9 @@ def verify_command(code: str | None, checkpoint_file: Path | None, deep: bool) -
     """
     kept = checkpoint_file.read_text(encoding="utf-8") if checkpoint_file else None
     try:
-        results = verify.verify(db.engine, log_name=code, partner_checkpoint=kept, deep=deep)
+        results = verify_fast.verify_logs(
+            db.engine, log_name=code, partner_checkpoint=kept, deep=deep
+        )
     except note.NoteError as exc:
         click.echo(f"hub: the checkpoint file {checkpoint_file} is refused: {exc}", err=True)
         sys.exit(1)
