@@ -76,7 +76,9 @@ def _sniff_zip(data: bytes) -> str | None:
     return None
 
 
-def check_file(errors: Errors, filename, data: bytes, *, prefix: str = "") -> tuple[str, str]:
+def check_file(
+    errors: Errors, filename: object, data: bytes, *, prefix: str = ""
+) -> tuple[str, str]:
     """The rules of an attached file, uploaded here or arriving in a partner's package:
     a clean file name without folders, not empty, within the size limit, of an allowed
     type recognised from its bytes, the name's extension agreeing. Returns the clean

@@ -13,11 +13,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from hub.errors import ValidationFailed
+from hub.errors import Message, ValidationFailed
 from hub.extensions import db
 from hub.models import LoginThrottle, User
 from hub.models.base import utcnow
@@ -101,7 +102,7 @@ def check_typed_secret(
     field: str,
     correct: Callable[[], bool],
     action: str,
-    message,
+    message: Message,
 ) -> None:
     """Check a secret a signed-in `user` typed (`correct()` says whether it is right).
 
@@ -115,8 +116,8 @@ def check_typed_secret(
     now = utcnow()
     actor = Actor.for_user(user)
     username = user.username
-    if is_locked(row, now):
-        locked_until = row.locked_until
+    locked_until = row.locked_until
+    if locked_until is not None and is_locked(row, now):
         lasting(lambda: _record(action, actor, {"locked": True}))
         raise SecretLocked(field, locked_until, now)
     if correct():
@@ -134,5 +135,5 @@ def check_typed_secret(
     raise WrongSecret.one(field, message)
 
 
-def _record(action: str, actor: Actor, details: dict) -> None:
+def _record(action: str, actor: Actor, details: dict[str, Any]) -> None:
     audit.record(action, actor=actor, target_type="user", target_id=actor.user_id, details=details)

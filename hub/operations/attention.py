@@ -41,4 +41,4 @@ def for_actor(actor: Actor) -> Attention:
         open_requests.where(Exchange.recipient_id == org).limit(LIMIT)
     ).all()
     awaiting = db.session.scalars(open_requests.where(Exchange.sender_id == org).limit(LIMIT)).all()
-    return Attention(unacknowledged, to_answer, awaiting)
+    return Attention(list(unacknowledged), list(to_answer), list(awaiting))

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hub.errors import Forbidden, ValidationFailed
+from hub.errors import Forbidden, Message, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Organisation
 from hub.models.base import utcnow
@@ -45,10 +46,10 @@ FIELDS_MAX_DEPTH = 8
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class Errors(dict):
+class Errors(dict[str, list[Message]]):
     """field -> [messages]."""
 
-    def add(self, field: str, message) -> None:
+    def add(self, field: str, message: Message) -> None:
         self.setdefault(field, []).append(message)
 
     def raise_if_any(self) -> None:
@@ -62,14 +63,14 @@ def require_officer(actor: Actor) -> None:
         raise Forbidden()
 
 
-def valid_id(value) -> bool:
+def valid_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
 def text(
     errors: Errors,
     field: str,
-    value,
+    value: object,
     *,
     max_length: int,
     required: bool = True,
@@ -103,7 +104,7 @@ def text(
     return value
 
 
-def choice(errors: Errors, field: str, value, allowed) -> None:
+def choice(errors: Errors, field: str, value: object, allowed: Collection[object]) -> None:
     if value not in allowed:
         errors.add(
             field,
@@ -111,7 +112,7 @@ def choice(errors: Errors, field: str, value, allowed) -> None:
         )
 
 
-def whole(errors: Errors, field: str, value, allowed) -> int | None:
+def whole(errors: Errors, field: str, value: object, allowed: Collection[int]) -> int | None:
     """A whole number among `allowed` (a JSON true is not 1, "3" is not 3)."""
     if not isinstance(value, int) or isinstance(value, bool) or value not in allowed:
         errors.add(
@@ -122,7 +123,7 @@ def whole(errors: Errors, field: str, value, allowed) -> int | None:
     return value
 
 
-def count(errors: Errors, field: str, value, *, maximum: int) -> int | None:
+def count(errors: Errors, field: str, value: object, *, maximum: int) -> int | None:
     """A whole number from 0 to `maximum` (sizes, counts)."""
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
         errors.add(field, _l("Give a whole number from 0 to %(n)d.", n=maximum))
@@ -130,7 +131,7 @@ def count(errors: Errors, field: str, value, *, maximum: int) -> int | None:
     return value
 
 
-def flag(errors: Errors, field: str, value) -> bool:
+def flag(errors: Errors, field: str, value: object) -> bool:
     """A yes/no value that is really one (the string "yes" is not)."""
     if not isinstance(value, bool):
         errors.add(field, _l("Answer yes or no."))
@@ -141,7 +142,7 @@ def flag(errors: Errors, field: str, value) -> bool:
 def moment(
     errors: Errors,
     field: str,
-    value,
+    value: object,
     *,
     earliest: datetime = EARLIEST,
     latest: datetime = LATEST,
@@ -179,11 +180,11 @@ def when(errors: Errors, field: str, value: datetime | None, *, now: datetime) -
 def day(
     errors: Errors,
     field: str,
-    value,
+    value: object,
     *,
     latest: date,
     earliest: date = EARLIEST_DAY,
-    message=None,
+    message: Message | None = None,
 ) -> date | None:
     """The one rule of date bounds: a calendar date from `earliest` to `latest` (None passes)."""
     if value is None:
@@ -200,8 +201,8 @@ def day(
     return value
 
 
-def _strings(value) -> Iterator[str]:
-    todo = [value]
+def _strings(value: object) -> Iterator[str]:
+    todo: list[object] = [value]
     while todo:
         node = todo.pop()
         if isinstance(node, str):
@@ -213,7 +214,7 @@ def _strings(value) -> Iterator[str]:
             todo.extend(node)
 
 
-def structured(errors: Errors, field: str, value) -> dict:
+def structured(errors: Errors, field: str, value: object) -> dict[str, Any]:
     """Structured fields sealed with an exchange: an object of JSON values, at most
     `FIELDS_MAX_DEPTH` levels and `FIELDS_MAX_BYTES` bytes, whose every key and text
     passes the text rule (no control or bidirectional characters)."""
@@ -249,17 +250,20 @@ def structured(errors: Errors, field: str, value) -> dict:
     return value
 
 
+_Coded = TypeVar("_Coded", Agreement, Organisation)
+
 #: Key in ``db.session.info`` of a run-wide {(model, code): row} memo (see `lookups_cached`).
 LOOKUP_MEMO = "hub.checks.lookup_memo"
 
 
-def _lookup(model, code: str):
+def _lookup(model: type[_Coded], code: str) -> _Coded | None:
     """The row with this code; memoised while `lookups_cached()` is active, so a bulk
     run (the importer) asks the database once per code instead of once per row."""
     memo = db.session.info.get(LOOKUP_MEMO)
     if memo is not None and (model, code) in memo:
-        return memo[(model, code)]
-    row = db.session.scalar(select(model).where(model.code == code))
+        found: _Coded | None = memo[(model, code)]
+        return found
+    row: _Coded | None = db.session.scalar(select(model).where(model.code == code))
     if memo is not None:
         memo[(model, code)] = row  # also holds the row strongly in the identity map
     return row
@@ -276,7 +280,7 @@ def lookups_cached() -> Iterator[None]:
         db.session.info.pop(LOOKUP_MEMO, None)
 
 
-def agreement_by_code(errors: Errors, field: str, code) -> Agreement | None:
+def agreement_by_code(errors: Errors, field: str, code: object) -> Agreement | None:
     if not isinstance(code, str) or not code:
         errors.add(field, _l("This field is required."))
         return None
@@ -286,7 +290,7 @@ def agreement_by_code(errors: Errors, field: str, code) -> Agreement | None:
     return row
 
 
-def organisation_by_code(errors: Errors, field: str, code) -> Organisation | None:
+def organisation_by_code(errors: Errors, field: str, code: object) -> Organisation | None:
     if not isinstance(code, str) or not code:
         errors.add(field, _l("This field is required."))
         return None

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hub.compliance import periods
 from hub.compliance.evaluate import Report, evaluate
-from hub.errors import NotFound, ValidationFailed
+from hub.errors import Message, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Organisation, agreement_parties
 from hub.operations import audit
@@ -23,7 +23,7 @@ EXPORT_FORMATS = ("csv", "pdf")
 def agreement_for(actor: Actor, code: str) -> Agreement:
     """The agreement when the actor's organisation is a party to it; else NotFound,
     the same answer as for an agreement that does not exist."""
-    agreement = db.session.scalar(select(Agreement).where(Agreement.code == code))
+    agreement: Agreement | None = db.session.scalar(select(Agreement).where(Agreement.code == code))
     if (
         agreement is None
         or actor.organisation_id is None
@@ -62,7 +62,7 @@ def review(
     whether its period was well formed.
     """
     agreement = agreement_for(actor, code)
-    errors: dict[str, list] = {}
+    errors: dict[str, list[Message]] = {}
     period = None
     try:
         period = periods.resolve(start=start, end=end, kind=kind, anchor=anchor, today=today)
@@ -73,7 +73,7 @@ def review(
         organisation = partner_for(agreement, partner)
     except ValidationFailed as exc:
         errors.update(exc.errors)
-    if errors:
+    if errors or period is None:  # no period without an error saying why
         raise ValidationFailed(errors)
     report = evaluate(agreement, period, partner=organisation)
     # SQLite begins every transaction IMMEDIATE: end this read so writers are not held up.

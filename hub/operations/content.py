@@ -38,8 +38,9 @@ def open_bytes(
     )
 
 
-def open_json(actor: Actor, payload: SealedPayload, **kwargs) -> dict:
-    return json.loads(open_bytes(actor, payload, **kwargs))
+def open_json(actor: Actor, payload: SealedPayload, **kwargs: Any) -> dict[str, Any]:
+    opened: dict[str, Any] = json.loads(open_bytes(actor, payload, **kwargs))
+    return opened
 
 
 def attachment_content(filename: str, media_type: str, data: bytes) -> bytes:
@@ -47,6 +48,6 @@ def attachment_content(filename: str, media_type: str, data: bytes) -> bytes:
     return header + b"\n" + data
 
 
-def split_attachment(content: bytes) -> tuple[dict, bytes]:
+def split_attachment(content: bytes) -> tuple[dict[str, Any], bytes]:
     header, _, data = content.partition(b"\n")
     return json.loads(header), data

@@ -29,9 +29,10 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from hub import app_keyring
+from hub.config import Settings
 from hub.crypto.peer_request import sign_request
 from hub.errors import Conflict, OperationError
 from hub.extensions import db
@@ -61,8 +62,9 @@ class Answer:
     body: dict[str, Any]
 
 
-def _settings():
-    return current_app.config["HUB"]
+def _settings() -> Settings:
+    settings: Settings = current_app.config["HUB"]
+    return settings
 
 
 def signed_post(base_url: str, path: str, body: bytes, org: str) -> Answer:
@@ -75,6 +77,8 @@ def signed_post(base_url: str, path: str, body: bytes, org: str) -> Answer:
     connection_class = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     )
+    if parts.hostname is None:  # peers.normalise_url lets none in
+        raise PeerUnreachable(f"no host in {base_url!r}")
     connection = connection_class(parts.hostname, parts.port, timeout=TIMEOUT)
     try:
         connection.request("POST", full_path, body=body, headers=headers)
@@ -168,7 +172,7 @@ def _record(item_id: int, error: str | None) -> None:
 
 
 @operation
-def _queue(peer_name: str | None) -> list:
+def _queue(peer_name: str | None) -> list[Row[int, int, datetime]]:
     query = (
         select(OutboxItem.id, OutboxItem.peer_id, OutboxItem.next_attempt_at)
         .join(Peer, Peer.id == OutboxItem.peer_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -27,7 +28,7 @@ def _actor(username: str) -> Actor | None:
     return Actor.for_user(user) if user is not None else None
 
 
-def _exchange(actor: Actor, days_ago: float, **values) -> int:
+def _exchange(actor: Actor, days_ago: float, **values: Any) -> int:
     defaults = {
         "classification": "confidential",
         "reliability": "B",

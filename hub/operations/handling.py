@@ -57,7 +57,8 @@ def forward(actor: Actor, exchange_id: int, *, agreement: str, recipient: str) -
             errors.add(
                 "classification", _l("This agreement does not share information at this level.")
             )
-    errors.raise_if_any()
+    if errors or chosen is None or third is None:  # a missing one added its error
+        raise ValidationFailed(dict(errors))
     opened = content.open_json(
         actor,
         original.payload,

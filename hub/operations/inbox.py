@@ -18,10 +18,12 @@ Order, and what each refusal leaves (nothing stored unless said):
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -67,7 +69,9 @@ def peer_actor(peer: Peer, org: str) -> Actor:
 
 
 @operation
-def authenticate(method: str, path: str, headers, body: bytes) -> tuple[Peer, str]:
+def authenticate(
+    method: str, path: str, headers: Mapping[str, str], body: bytes
+) -> tuple[Peer, str]:
     """The active peer that signed this request and the organisation whose key signed it."""
     settings = current_app.config["HUB"]
     try:
@@ -76,7 +80,7 @@ def authenticate(method: str, path: str, headers, body: bytes) -> tuple[Peer, st
         raise InboxRefused(503, "keys_unavailable", "the keyring cannot be read") from exc
     own = peers.own_organisations()
 
-    def key_for(keyid: str):
+    def key_for(keyid: str) -> Ed25519PublicKey | None:
         signer = signers.get(keyid)
         # Our own organisations' keys are not a peer's.
         return signer.public_key if signer is not None and signer.org not in own else None
@@ -119,7 +123,7 @@ def _use_nonce(signed: SignedRequest, skew: int) -> None:
         raise InboxRefused(401, "replayed", "this request was received before") from exc
 
 
-def receive(method: str, path: str, headers, body: bytes) -> Delivered:
+def receive(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Delivered:
     """Authenticate a delivery, then import its package as `hub package import` does."""
     peer, org = authenticate(method, path, headers, body)
     try:
@@ -137,7 +141,7 @@ def receive(method: str, path: str, headers, body: bytes) -> Delivered:
     return Delivered(result.receipt, result.again, result.exchange_ids)
 
 
-def hello(method: str, path: str, headers, body: bytes) -> dict:
+def hello(method: str, path: str, headers: Mapping[str, str], body: bytes) -> dict[str, object]:
     """A signed no-op: says whether this hub knows the caller (for `hub peer status --check`)."""
     peer, org = authenticate(method, path, headers, body)
     return {"peer": peer.name, "organisation": org, "ours": sorted(peers.own_organisations())}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ from hub.operations.unit import operation
 def _agreement(actor: Actor, code: str) -> Agreement:
     if not actor.is_admin:
         raise Forbidden(_l("Only administrators change obligations."))
-    agreement = db.session.scalar(select(Agreement).where(Agreement.code == code))
+    agreement: Agreement | None = db.session.scalar(select(Agreement).where(Agreement.code == code))
     if agreement is None:
         raise NotFound()
     return agreement
@@ -31,7 +33,7 @@ def _obligation(agreement: Agreement, obligation_id: int) -> Obligation:
 
 
 @operation
-def add_obligation(actor: Actor, code: str, kind: str, params: dict) -> Obligation:
+def add_obligation(actor: Actor, code: str, kind: str, params: dict[str, Any]) -> Obligation:
     """A new active obligation; one active obligation per kind and agreement."""
     agreement = _agreement(actor, code)
     clean, errors = validate_params(kind, params)
@@ -55,7 +57,7 @@ def add_obligation(actor: Actor, code: str, kind: str, params: dict) -> Obligati
 
 @operation
 def update_obligation(
-    actor: Actor, code: str, obligation_id: int, params: dict, *, active: bool = True
+    actor: Actor, code: str, obligation_id: int, params: dict[str, Any], *, active: bool = True
 ) -> Obligation:
     """New parameters (and active flag); nothing changes unless every value is valid."""
     agreement = _agreement(actor, code)

@@ -16,6 +16,7 @@ export-queue` writes the same packages to files; a receipt recorded either way
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from sqlalchemy import event, select
@@ -23,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from hub.crypto.sealing import Sealed
 from hub.extensions import db
-from hub.models import Exchange, OutboxItem, PackageReceipt, Peer, PeerOrganisation
+from hub.models import (
+    Attachment,
+    Exchange,
+    ExchangeTranslation,
+    OutboxItem,
+    PackageReceipt,
+    Peer,
+    PeerOrganisation,
+)
 from hub.models.base import utcnow
 from hub.models.peer import DELIVERED, QUEUED
 from hub.operations import package_updates
@@ -31,10 +40,10 @@ from hub.operations.actor import Actor
 
 #: Set in a session's info when it queued something: its commit wakes the worker.
 QUEUED_FLAG: Final = "hub.peer_outbox_queued"
-_listeners: list = []
+_listeners: list[Callable[[], None]] = []
 
 
-def on_commit_of_queued(callback) -> None:
+def on_commit_of_queued(callback: Callable[[], None]) -> None:
     """Call ``callback()`` after any commit that queued a package (the worker's wake-up)."""
     _listeners.append(callback)
 
@@ -126,7 +135,7 @@ def exchange_closed(actor: Actor, exchange: Exchange) -> None:
     )
 
 
-def translation_added(actor: Actor, exchange: Exchange, row) -> None:
+def translation_added(actor: Actor, exchange: Exchange, row: ExchangeTranslation) -> None:
     db.session.flush()
     update, sealed = package_updates.translation(exchange, row)
     org = actor.organisation_code
@@ -135,7 +144,7 @@ def translation_added(actor: Actor, exchange: Exchange, row) -> None:
     )
 
 
-def attachment_added(actor: Actor, exchange: Exchange, row) -> None:
+def attachment_added(actor: Actor, exchange: Exchange, row: Attachment) -> None:
     db.session.flush()
     update, sealed = package_updates.attachment(exchange, row)
     _queue(

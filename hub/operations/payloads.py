@@ -24,6 +24,7 @@ import json
 from datetime import datetime
 from typing import Any, Final, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -33,6 +34,7 @@ from hub.crypto.keyring import KeyNotFound, KeyringError
 from hub.crypto.sealing import (
     BadSignature,
     BindingMismatch,
+    HpkePublicKey,
     MalformedEnvelope,
     NotAReader,
     Sealed,
@@ -164,7 +166,9 @@ def wrap_rows(sealed: Sealed, payload_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False):
+def store(
+    sealed: Sealed, *, record_type: str, record_id: int | str, imported: bool = False
+) -> SealedPayload:
     """Add the rows for an envelope (no commit) and return the payload row.
 
     Written with two plain INSERTs (the payload, then its wraps in one batch)
@@ -187,7 +191,9 @@ def store(sealed: Sealed, *, record_type: str, record_id: int | str, imported: b
     return row
 
 
-def expected_binding(payload: SealedPayload, record_type: str, record_id: int | str) -> dict:
+def expected_binding(
+    payload: SealedPayload, record_type: str, record_id: int | str
+) -> dict[str, Any]:
     """The binding the payload must carry to belong to this record.
 
     Record type and id come from the caller (the row being read), never from the
@@ -210,15 +216,15 @@ class Keys:
     keys, and the signer's newest signing key."""
 
     def __init__(self) -> None:
-        self.readers: dict[str, tuple] = {}
-        self.signers: dict[str, tuple] = {}
+        self.readers: dict[str, tuple[int, HpkePublicKey]] = {}
+        self.signers: dict[str, tuple[int, Ed25519PrivateKey]] = {}
 
-    def reader(self, org: str) -> tuple:
+    def reader(self, org: str) -> tuple[int, HpkePublicKey]:
         if org not in self.readers:
             self.readers[org] = app_keyring.public_enc(org)
         return self.readers[org]
 
-    def signer(self, org: str) -> tuple:
+    def signer(self, org: str) -> tuple[int, Ed25519PrivateKey]:
         if org not in self.signers:
             self.signers[org] = app_keyring.signing_key(org)
         return self.signers[org]

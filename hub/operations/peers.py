@@ -65,7 +65,7 @@ def partner_signing_keys(org: str) -> list[tuple[int, str]]:
     ]
 
 
-def normalise_url(errors: Errors, value) -> str:
+def normalise_url(errors: Errors, value: object) -> str:
     """An http(s) base URL without query, fragment or credentials, no trailing slash."""
     if not isinstance(value, str) or not value.strip():
         errors.add("url", _l("Give the peer's full web address."))
@@ -200,7 +200,7 @@ def add(actor: Actor, data: NewPeer) -> Peer:
 
 def get(actor: Actor, name: str) -> Peer:
     require_admin(actor)
-    peer = db.session.scalar(
+    peer: Peer | None = db.session.scalar(
         select(Peer)
         .where(Peer.name == name)
         .options(selectinload(Peer.organisations), selectinload(Peer.keys))

@@ -23,20 +23,22 @@ from hub.operations.scope import cases_visible_to, exchanges_visible_to
 REQUEST_KINDS = ("request", "permission_request")
 
 
-def visible_exchange(actor: Actor, exchange_id) -> Exchange:
+def visible_exchange(actor: Actor, exchange_id: object) -> Exchange:
     """The exchange if the actor's organisation sent or received it; NotFound otherwise."""
     if not checks.valid_id(exchange_id):
         raise NotFound()
-    row = db.session.scalar(exchanges_visible_to(actor).where(Exchange.id == exchange_id))
+    row: Exchange | None = db.session.scalar(
+        exchanges_visible_to(actor).where(Exchange.id == exchange_id)
+    )
     if row is None:
         raise NotFound()
     return row
 
 
-def visible_case(actor: Actor, case_id) -> Case:
+def visible_case(actor: Actor, case_id: object) -> Case:
     if not checks.valid_id(case_id):
         raise NotFound()
-    row = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
+    row: Case | None = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
     if row is None:
         raise NotFound()
     return row
@@ -92,7 +94,7 @@ def _court(actor: Actor, exchange: Exchange) -> None:
         )
 
 
-def _any_party(actor: Actor, record) -> None:
+def _any_party(actor: Actor, record: object) -> None:
     """Seeing it is enough (scope already limits sight to the parties)."""
 
 
@@ -126,7 +128,7 @@ CASE_RULES: dict[str, Callable[[Actor, Case], None]] = {
 }
 
 
-def exchange_for(actor: Actor, exchange_id, action: str) -> Exchange:
+def exchange_for(actor: Actor, exchange_id: object, action: str) -> Exchange:
     """The exchange, if the actor may do `action` to it (NotFound, then Forbidden)."""
     exchange = visible_exchange(actor, exchange_id)
     checks.require_officer(actor)
@@ -134,7 +136,7 @@ def exchange_for(actor: Actor, exchange_id, action: str) -> Exchange:
     return exchange
 
 
-def case_for(actor: Actor, case_id, action: str) -> Case:
+def case_for(actor: Actor, case_id: object, action: str) -> Case:
     case = visible_case(actor, case_id)
     checks.require_officer(actor)
     CASE_RULES[action](actor, case)

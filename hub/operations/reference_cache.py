@@ -59,7 +59,9 @@ def agreement(code: str) -> Agreement | None:
     # else a copy attached as if just loaded: no query, nothing to flush. (The copy's
     # parties are merged onto the session's organisations: equal to what is committed,
     # since the version matched; no operation edits an organisation and then sends.)
-    held = db.session.identity_map.get(db.session.identity_key(Agreement, found[1].id))
+    held: Agreement | None = db.session.identity_map.get(
+        db.session.identity_key(Agreement, found[1].id)
+    )
     if held is not None:
         return held
     return db.session.merge(found[1], load=False)
@@ -95,7 +97,7 @@ def _changes_reference(session: Session) -> bool:
 
 
 @event.listens_for(Session, "before_flush")
-def _bump_version(session: Session, _context, _instances) -> None:
+def _bump_version(session: Session, _context: object, _instances: object) -> None:
     if not _changes_reference(session):
         return
     token = uuid.uuid4().hex

@@ -3,19 +3,29 @@ goes through these filters, so no face can forget them."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, or_, select
+from typing import Any, TypeVarTuple, overload
+
+from sqlalchemy import Select, and_, false, or_, select
 
 from hub.errors import NotFound
 from hub.extensions import db
 from hub.models import Agreement, Case, Exchange, agreement_parties, case_organisations
 from hub.operations.actor import Actor
 
+_Ts = TypeVarTuple("_Ts")
 
-def exchanges_visible_to(actor: Actor, query: Select | None = None) -> Select:
+
+@overload
+def exchanges_visible_to(actor: Actor) -> Select[Exchange]: ...
+@overload
+def exchanges_visible_to(actor: Actor, query: Select[*_Ts]) -> Select[*_Ts]: ...
+def exchanges_visible_to(
+    actor: Actor, query: Select[*tuple[Any, ...]] | None = None
+) -> Select[*tuple[Any, ...]]:
     """Exchanges the actor's organisation sent or received (admins see none)."""
     query = query if query is not None else select(Exchange)
     if actor.organisation_id is None or actor.is_admin:
-        return query.where(False)
+        return query.where(false())
     return query.where(
         or_(
             Exchange.sender_id == actor.organisation_id,
@@ -28,7 +38,13 @@ def _sees_no_cases(actor: Actor) -> bool:
     return actor.organisation_id is None or actor.is_admin
 
 
-def cases_visible_to(actor: Actor, query: Select | None = None) -> Select:
+@overload
+def cases_visible_to(actor: Actor) -> Select[Case]: ...
+@overload
+def cases_visible_to(actor: Actor, query: Select[*_Ts]) -> Select[*_Ts]: ...
+def cases_visible_to(
+    actor: Actor, query: Select[*tuple[Any, ...]] | None = None
+) -> Select[*tuple[Any, ...]]:
     """Cases the actor's organisation owns or is involved in (admins see none).
 
     The involvement test is a probe of (case_id, organisation_id) per case read.
@@ -38,7 +54,7 @@ def cases_visible_to(actor: Actor, query: Select | None = None) -> Select:
     """
     query = query if query is not None else select(Case)
     if _sees_no_cases(actor):
-        return query.where(False)
+        return query.where(false())
     involved = (
         select(case_organisations.c.case_id)
         .where(
@@ -51,7 +67,7 @@ def cases_visible_to(actor: Actor, query: Select | None = None) -> Select:
     return query.where(or_(Case.owner_organisation_id == actor.organisation_id, involved))
 
 
-def case_ids_visible_among(actor: Actor, candidates: Select) -> Select:
+def case_ids_visible_among(actor: Actor, candidates: Select[int]) -> Select[int]:
     """Of the case ids `candidates` selects (one column), those the actor may see.
 
     Read from the link table alone, joined to the candidates in case order, so a
@@ -61,7 +77,7 @@ def case_ids_visible_among(actor: Actor, candidates: Select) -> Select:
     migration 0003 completed older rows).
     """
     if _sees_no_cases(actor):
-        return select(Case.id).where(False)
+        return select(Case.id).where(false())
     named = candidates.subquery()
     column = next(iter(named.c))
     return select(column).join(
@@ -93,14 +109,16 @@ def cases_by_reference(actor: Actor, reference: str) -> list[Case]:
 
 def get_exchange(actor: Actor, exchange_id: int) -> Exchange:
     """The exchange, or NotFound, also when it exists but is not the actor's to see."""
-    row = db.session.scalar(exchanges_visible_to(actor).where(Exchange.id == exchange_id))
+    row: Exchange | None = db.session.scalar(
+        exchanges_visible_to(actor).where(Exchange.id == exchange_id)
+    )
     if row is None:
         raise NotFound()
     return row
 
 
 def get_case(actor: Actor, case_id: int) -> Case:
-    row = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
+    row: Case | None = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
     if row is None:
         raise NotFound()
     return row
@@ -155,7 +173,7 @@ def replies(actor: Actor, exchange: Exchange) -> list[Exchange]:
     return [r for r in exchange.replies if sees_exchange(actor, r)]
 
 
-def agreements_visible_to(actor: Actor) -> Select[tuple[Agreement]]:
+def agreements_visible_to(actor: Actor) -> Select[Agreement]:
     """Agreements the actor sees, by code: their organisation's; all for administrators."""
     query = select(Agreement).order_by(Agreement.code)
     if not actor.is_admin:
@@ -167,7 +185,9 @@ def agreements_visible_to(actor: Actor) -> Select[tuple[Agreement]]:
 
 def get_agreement(actor: Actor, code: str) -> Agreement:
     """The agreement ``code`` if the actor sees it; NotFound otherwise (existence not revealed)."""
-    row = db.session.scalar(agreements_visible_to(actor).where(Agreement.code == code))
+    row: Agreement | None = db.session.scalar(
+        agreements_visible_to(actor).where(Agreement.code == code)
+    )
     if row is None:
         raise NotFound()
     return row

@@ -160,7 +160,8 @@ def savepoint() -> Iterator[None]:
 
 
 def in_unit() -> bool:
-    return db.session().info.get(DEPTH, 0) > 0
+    depth: int = db.session().info.get(DEPTH, 0)
+    return depth > 0
 
 
 def end_failed_transaction() -> bool:

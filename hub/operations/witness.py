@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -105,7 +106,7 @@ def confirm_key(actor: Actor, peer_name: str, vkey: str) -> PeerCheckpointKey:
     if vkey.strip() in checkpoints.vkeys():
         raise ValidationFailed({"vkey": [_l("This is this hub's own key.")]})
     fp = fingerprint(vkey.strip())
-    row = db.session.scalar(
+    row: PeerCheckpointKey | None = db.session.scalar(
         select(PeerCheckpointKey).where(
             PeerCheckpointKey.peer_id == peer.id, PeerCheckpointKey.fingerprint == fp
         )
@@ -161,7 +162,9 @@ def shared_agreements(peer: Peer) -> list[Agreement]:
 # --- the endpoint's work -----------------------------------------------------------
 
 
-def add_checkpoint(method: str, path: str, headers, body: bytes) -> WitnessAnswer:
+def add_checkpoint(
+    method: str, path: str, headers: Mapping[str, str], body: bytes
+) -> WitnessAnswer:
     """Authenticate the peer's request, then witness its checkpoint."""
     peer, org = inbox.authenticate(method, path, headers, body)  # raises InboxRefused
     return _witness(peer.id, org, body)
