@@ -1,7 +1,7 @@
 """witness: peers' checkpoint keys, what we cosigned of theirs, their cosignatures of ours
 
 Revision ID: 0008_witness
-Revises: 0006_username_nocase
+Revises: 0007_case_reference_per_org
 Create Date: 2026-12-07 14:30:00
 
 Hand-written. Issue 14, witnessing (C2SP tlog-witness / tlog-cosignature): each hub
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_witness"
-down_revision = "0006_username_nocase"
+down_revision = "0007_case_reference_per_org"
 branch_labels = None
 depends_on = None
 
