@@ -77,6 +77,7 @@ def test_each_hub_cosigns_the_others_log_and_both_verify(hubs):  # noqa: F811
     for hub in (qb, km):
         out = hub.cli("audit", "verify")
         assert LOG in out
+        assert "from partner hubs verify against the logs" in out
 
 
 def _restore_older(hub, keep: int) -> None:

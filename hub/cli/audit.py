@@ -55,9 +55,18 @@ def verify_command(code: str | None, checkpoint_file: Path | None, deep: bool) -
     for result in results:
         if result.ok:
             click.echo(result.line())
+    from hub.operations import cosigning
+
+    # What partner hubs cosigned: each still verifies and the log still gives its root.
+    checked, problems = cosigning.check_cosignatures(code)
+    if checked and not problems:
+        click.echo(f"cosignatures: {checked} from partner hubs verify against the logs")
+    for problem in problems:
+        click.echo(f"hub: {problem.line()}", err=True)
     if failed:
         for result in failed:
             click.echo(f"hub: {result.line()}", err=True)
+    if failed or problems:
         sys.exit(1)
 
 

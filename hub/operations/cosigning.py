@@ -383,7 +383,7 @@ def check_cosignatures(log_name: str | None = None) -> tuple[int, list[Cosignatu
     problems = []
     checked = 0
     keys: dict[int, list[tuple[str, Ed25519PublicKey]]] = {}
-    for cosig, head, checkpoint, peer in db.session.execute(query).tuples():
+    for cosig, head, checkpoint, peer in db.session.execute(query):
         checked += 1
 
         def problem(
