@@ -1,4 +1,4 @@
-"""The catalog check: `python -m hub.i18n_check` (also run by tests/test_i18n.py).
+"""The catalog check: `python -m hub.i18n_check` (also run by tests/app/test_i18n.py).
 
 Fails on anything that would put English, a broken sentence or Thai script in
 front of an officer:

@@ -4,7 +4,7 @@ WTForms ships no Vietnamese or Lao catalog, so the messages its validators and
 fields print are listed here for extraction, and `FormTranslations` answers
 WTForms from translations/ in the request's language (hub.i18n installs it on
 every request).  marshmallow's messages are replaced by translatable ones in
-hub.api.schemas; tests/test_i18n.py checks that none of its defaults leak.
+hub.api.schemas; tests/app/test_i18n.py checks that none of its defaults leak.
 """
 
 from __future__ import annotations

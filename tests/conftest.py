@@ -352,5 +352,6 @@ def compliance_row(kind, sent_at, *, sender="QB", recipient="KM", agreement="QB-
     return row
 
 
-# Every log line of the whole run is checked for secrets when it ends (tests/log_capture.py).
-from log_capture import suite_logs_leak_nothing  # noqa: E402,F401
+# Every log line of the whole run is checked for secrets when it ends
+# (tests/support/log_capture.py).
+from tests.support.log_capture import suite_logs_leak_nothing  # noqa: E402,F401

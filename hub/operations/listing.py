@@ -390,7 +390,8 @@ def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> _CaseQuery:
     candidates: Select | None = None
     if f.agreement:
         # Any agreement: a case shows its agreements to every organisation involved,
-        # including agreements one of them is not party to (tests/test_case_list_links.py).
+        # including agreements one of them is not party to
+        # (tests/operations/test_case_list_links.py).
         agreement_id = _code_lookup(errors, "agreement", Agreement, f.agreement)
         links.append(
             exists().where(

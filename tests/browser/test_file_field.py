@@ -9,9 +9,8 @@ the button still opens the dialog and the files are still sent.
 
 from __future__ import annotations
 
-from conftest import PASSWORD
-
 from hub.extensions import db
+from tests.conftest import PASSWORD
 
 PDF = {
     "name": "bien-ban.pdf",

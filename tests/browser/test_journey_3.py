@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from browser.test_journeys import _log_in, _send_request, _text
+from tests.browser.test_journeys import _log_in, _send_request, _text
 
 AGREEMENT = "QB-KM-MOU"
 LO_DATE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{4}\b")

@@ -17,9 +17,8 @@ import re
 import unicodedata
 from datetime import timedelta
 
-from conftest import PASSWORD, make_exchange
-
 from hub.extensions import db
+from tests.conftest import PASSWORD, make_exchange
 
 SUBJECT = "Đề nghị xác minh chủ xe tải biển số 73C-123.45"
 CASE_TITLE = "Vận chuyển ma túy đá qua cửa khẩu Cha Lo"

@@ -1,0 +1,1 @@
+"""Cross-cutting journeys: real processes, two hubs, serve, deploy, backup, crash, a long day."""
