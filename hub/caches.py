@@ -3,7 +3,7 @@
 Each cache belongs to its module, which keeps it and its own clear function; this
 module only names them and calls those functions. A new module-level cache (an
 empty dict, list or set filled at run time, an ``lru_cache``/``cache`` function)
-or a new ``app.extensions`` entry must be added here: tests/test_caches.py fails
+or a new ``app.extensions`` entry must be added here: tests/app/test_caches.py fails
 otherwise.
 
 Three kinds, by what makes an entry stale:

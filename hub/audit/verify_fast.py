@@ -2,7 +2,7 @@
 
 Only the tree check differs (:func:`check_tree` replaces ``verify.check_tree`` in
 the reference's list of checks); every other check, the problems and their
-words are the reference's own, and ``tests/test_audit_tamper.py`` runs both
+words are the reference's own, and ``tests/audit/test_audit_tamper.py`` runs both
 on every tamper case and asserts the same verdict. Read the reference to trust
 a log; this module is here for the speed bar of ``bench/README.md``.
 

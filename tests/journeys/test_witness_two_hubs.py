@@ -1,4 +1,4 @@
-"""Witnessing between two real hubs (the processes of tests/test_two_hubs.py): each side
+"""Witnessing between two real hubs (the processes of tests/journeys/test_two_hubs.py): each side
 cosigns the other's QB-KM-MOU checkpoints over loopback, the cosignatures are kept and
 both logs verify; a hub whose log was rewritten (restored to an older size, then
 written again) is refused by its witness with the reason, on both sides."""
@@ -6,7 +6,6 @@ written again) is refused by its witness with the reason, on both sides."""
 from __future__ import annotations
 
 from sqlalchemy import delete, select, update
-from test_two_hubs import hubs, send_request, wait_for  # noqa: F401 (hubs: the fixture)
 
 from hub.audit import store
 from hub.extensions import db
@@ -19,6 +18,7 @@ from hub.models import (
     WitnessedCheckpoint,
     WitnessRefusal,
 )
+from tests.journeys.test_two_hubs import hubs, send_request, wait_for  # noqa: F401 (hubs: the fixture)
 
 LOG = "QB-KM-MOU"
 

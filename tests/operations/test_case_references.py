@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from conftest import make_case, make_exchange
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, inspect, select, text
 
@@ -26,6 +25,7 @@ from hub.extensions import db
 from hub.models import Case, Exchange, Seizure, Suspect, User, case_agreements, case_organisations
 from hub.operations import cases, scope
 from hub.operations.actor import Actor
+from tests.conftest import make_case, make_exchange
 
 SHARED = "A-1"
 EXCHANGE_HEADER = (

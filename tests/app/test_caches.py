@@ -1,6 +1,6 @@
 """hub/caches.py lists every cache the hub keeps, and its reset empties them.
 
-The walk (ast, like tests/test_layers.py) finds what looks like a cache: a module- or
+The walk (ast, like tests/app/test_layers.py) finds what looks like a cache: a module- or
 class-level name bound to an empty container (filled at run time), a function under
 ``functools.cache``/``lru_cache``, and a module that writes into ``app.extensions``.
 Each must be listed in hub.caches or, when it is no cache, in ``NOT_CACHES`` with why.
@@ -16,7 +16,7 @@ import pytest
 
 from hub import caches
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HUB = ROOT / "hub"
 
 #: Found by the walk but not caches: name -> why.
