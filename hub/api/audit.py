@@ -17,7 +17,6 @@ from hub.api import api
 from hub.api.errors import error_response, token_required
 from hub.api.schemas import BaseSchema, Integer
 from hub.audit import checkpoints
-from hub.audit.entry import EntryError, decode_entry
 from hub.operations import audit as ops
 
 #: _int_arg takes at most 18 digits.
@@ -63,11 +62,21 @@ _BASE64 = {"format": "byte"}
 
 class EntryOut(Schema):
     """One entry: its bytes, and (unless damaged) their decoded fields, `log` and
-    `version` left out (see schemas/audit-entry.md)."""
+    `version` left out (see schemas/audit-entry.md); a withheld one: its hash, action
+    and record type."""
 
     leaf_input = fields.String(
-        required=True,
-        metadata={**_BASE64, "description": "The entry's bytes; only these are hashed"},
+        metadata={
+            **_BASE64,
+            "description": "The entry's bytes; only these are hashed (absent when withheld)",
+        },
+    )
+    leaf_hash = fields.String(
+        metadata={
+            **_BASE64,
+            "description": "A withheld entry's leaf hash, SHA-256(0x00 || bytes): "
+            "the tree can be recomputed without its bytes",
+        }
     )
     index = fields.Integer(required=True)
     time = fields.String(metadata={"description": "UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ"})
@@ -79,6 +88,12 @@ class EntryOut(Schema):
     details = fields.Dict(keys=fields.String())
     damaged = fields.Boolean(
         metadata={"description": "Present (true) when the bytes do not decode: no fields then"}
+    )
+    withheld = fields.Boolean(
+        metadata={
+            "description": "Present (true) for an entry about a case the caller does not "
+            "see: only index, leaf_hash, action and target_type then"
+        }
     )
 
 
@@ -137,21 +152,20 @@ def audit_checkpoint(code: str):
 @api.get("/agreements/<code>/audit/entries")
 @token_required
 def audit_entries(code: str):
-    rows = ops.entries(g.actor, code, _int_arg("start"), _int_arg("end"))
     items = []
-    for row in rows:
-        leaf = bytes(row.leaf_input)
-        try:
-            fields = decode_entry(leaf)
-        except EntryError:  # damaged or tampered: serve the bytes, say so, never a 500
-            items.append({"leaf_input": _b64(leaf), "index": row.index, "damaged": True})
-            continue
-        items.append(
-            {
-                "leaf_input": _b64(leaf),
-                **{k: fields[k] for k in sorted(fields) if k not in ("log", "version")},
-            }
-        )
+    for row in ops.entries(g.actor, code, _int_arg("start"), _int_arg("end")):
+        found = row.fields or {}
+        if row.withheld:  # about a case the caller does not see: its place and hash only
+            items.append(
+                {"index": row.index, "leaf_hash": _b64(row.leaf_hash), "withheld": True, **found}
+            )
+        elif row.damaged:  # damaged or tampered: serve the bytes, say so, never a 500
+            items.append(
+                {"leaf_input": _b64(row.leaf_input or b""), "index": row.index, "damaged": True}
+            )
+        else:
+            shown = {k: found[k] for k in sorted(found) if k not in ("log", "version")}
+            items.append({"leaf_input": _b64(row.leaf_input or b""), **shown})
     return jsonify({"entries": items})
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import Select, func, or_, select
 
 from hub.audit import checkpoints, fields, merkle, store, verify
 from hub.audit import log as audit_log
+from hub.audit.entry import EntryError, decode_entry
 from hub.errors import Forbidden, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import (
@@ -33,6 +34,7 @@ from hub.models import (
 )
 from hub.models.audit import HUB_LOG, organisation_log, organisation_of_log
 from hub.models.base import utcnow
+from hub.operations import scope
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.unit import operation
 
@@ -197,19 +199,60 @@ def latest_checkpoint(log: AuditLog) -> Checkpoint | None:
     return checkpoints.newest(db.session, log.id)
 
 
-def entries(actor: Actor, name: str, start: int | None, end: int | None) -> list[AuditEntry]:
+@dataclass(frozen=True)
+class ShownEntry:
+    """An entry as a reader may see it, decoded from its hashed bytes.
+
+    ``withheld``: about a case the reader does not see (`scope.entries_withheld`); only
+    its position, hash, action and record type are given (``fields`` holds those two),
+    never its bytes. ``damaged``: the bytes do not decode (verify names it); no fields.
+    """
+
+    index: int
+    leaf_hash: bytes
+    leaf_input: bytes | None
+    fields: dict[str, Any] | None
+    withheld: bool = False
+    damaged: bool = False
+
+
+def shown(actor: Actor, rows: Iterable[AuditEntry]) -> list[ShownEntry]:
+    """``rows`` as ``actor`` may see them: the one rule for every face that lists entries."""
+    decoded: list[tuple[int, bytes, dict[str, Any] | None]] = []
+    for row in rows:
+        leaf = bytes(row.leaf_input)
+        try:
+            decoded.append((row.index, leaf, decode_entry(leaf)))
+        except EntryError:
+            decoded.append((row.index, leaf, None))
+    withheld = scope.entries_withheld(
+        actor, [{**f, "index": i} for i, _leaf, f in decoded if f is not None]
+    )
+    out = []
+    for index, leaf, found in decoded:
+        digest = merkle.leaf_hash(leaf)
+        if found is None:
+            out.append(ShownEntry(index, digest, leaf, None, damaged=True))
+        elif index in withheld:
+            kept = {"action": found["action"], "target_type": found["target_type"]}
+            out.append(ShownEntry(index, digest, None, kept, withheld=True))
+        else:
+            out.append(ShownEntry(index, digest, leaf, found))
+    return out
+
+
+def entries(actor: Actor, name: str, start: int | None, end: int | None) -> list[ShownEntry]:
     """Entries ``start..end`` inclusive (RFC 6962 get-entries), at most MAX_ENTRIES."""
     log = get_log(actor, name)
     start = _index("start", start, 0, log.size - 1)
     end = _index("end", end, start, log.size - 1, default=log.size - 1)
     end = min(end, start + MAX_ENTRIES - 1)
-    return list(
-        db.session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.log_id == log.id, AuditEntry.index.between(start, end))
-            .order_by(AuditEntry.index)
-        )
+    rows = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.log_id == log.id, AuditEntry.index.between(start, end))
+        .order_by(AuditEntry.index)
     )
+    return shown(actor, rows)
 
 
 @dataclass(frozen=True)
@@ -275,7 +318,7 @@ def filtered_entries(
     target_type: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[AuditLog, list[AuditEntry], int]:
+) -> tuple[AuditLog, list[ShownEntry], int]:
     """Newest first, for the supervisors' page: (log, entries of the page, matching count)."""
     log = get_log(actor, name)
     query = select(AuditEntry).where(AuditEntry.log_id == log.id)
@@ -288,20 +331,28 @@ def filtered_entries(
     ):
         if value:
             query = query.where(fields.matches(field, value, dialect))
+    if organisation and not scope.sees_every_case_entry(actor):
+        # Who did a withheld entry is not shown: a filter on it must not find it either.
+        query = query.where(~or_(*_case_targets(dialect)))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     page = max(1, page)
     rows = db.session.scalars(
         query.order_by(AuditEntry.index.desc()).limit(per_page).offset((page - 1) * per_page)
     )
-    return log, list(rows), int(total or 0)
+    return log, shown(actor, rows), int(total or 0)
 
 
-def distinct_values(log: AuditLog, column) -> list[str]:
-    return list(
-        db.session.scalars(
-            select(column).where(AuditEntry.log_id == log.id).distinct().order_by(column)
-        )
-    )
+def _case_targets(dialect: str) -> list:
+    return [fields.matches("target_type", t, dialect) for t in sorted(scope.CASE_TARGETS)]
+
+
+def distinct_values(actor: Actor, log: AuditLog, column) -> list[str]:
+    """The values a filter offers. Who did an entry (organisation) is offered only from
+    entries the actor may read in full: a withheld entry's does not show through."""
+    query = select(column).where(AuditEntry.log_id == log.id)
+    if column is AuditEntry.organisation and not scope.sees_every_case_entry(actor):
+        query = query.where(AuditEntry.target_type.not_in(sorted(scope.CASE_TARGETS)))
+    return list(db.session.scalars(query.distinct().order_by(column)))
 
 
 def verify_now(actor: Actor, name: str, *, deep: bool = False) -> verify.Result:

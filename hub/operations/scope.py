@@ -3,13 +3,21 @@ goes through these filters, so no face can forget them."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVarTuple, overload
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, TypeVarTuple, overload
 
 from sqlalchemy import Select, and_, false, or_, select
 
 from hub.errors import NotFound
 from hub.extensions import db
-from hub.models import Agreement, Case, Exchange, agreement_parties, case_organisations
+from hub.models import (
+    Agreement,
+    Case,
+    Exchange,
+    Suspect,
+    agreement_parties,
+    case_organisations,
+)
 from hub.operations.actor import Actor
 
 _Ts = TypeVarTuple("_Ts")
@@ -191,3 +199,59 @@ def get_agreement(actor: Actor, code: str) -> Agreement:
     if row is None:
         raise NotFound()
     return row
+
+
+# --- audit entries about cases ---------------------------------------------------------
+#
+# A log's readers may not all see every case it names: the hub-wide log holds the case
+# entries written before cases had logs of their own (cases under no agreement wrote
+# there, and administrators, who see no case data, read it), and an agreement's log may
+# hold entries of a case a party is not involved in, written before a case's entries
+# went only to logs of those involved. Those entries cannot be moved (the hash chain),
+# so they are withheld when read: their position, action, record type and hash stay
+# visible (verification covers them as any other), who, when, which record and the
+# details do not. This one rule serves every face (pages, API, filters).
+
+#: Audit target types that are case data: a case (its seizures, status, links) and its
+#: suspects (recorded, opened).
+CASE_TARGETS: Final = frozenset({"case", "suspect"})
+
+
+def sees_every_case_entry(actor: Actor) -> bool:
+    """False for who sees no case at all (administrators, the hub itself): every case
+    entry is withheld from them, which a filter can apply in SQL."""
+    return not _sees_no_cases(actor)
+
+
+def entries_withheld(actor: Actor, entries: Sequence[Mapping[str, Any]]) -> set[int]:
+    """Of decoded audit entries (``hub.audit.entry.decode_entry``), the indexes of those
+    about a case, or a case's suspect, that the actor does not see (`cases_visible_to`)."""
+    about = [e for e in entries if e.get("target_type") in CASE_TARGETS]
+    if not about:
+        return set()
+    if _sees_no_cases(actor):
+        return {e["index"] for e in about}
+
+    def ids(kind: str) -> set[int]:
+        found = (str(e.get("target_id")) for e in about if e["target_type"] == kind)
+        return {int(t) for t in found if t.isascii() and t.isdigit() and len(t) < 16}
+
+    suspects: dict[int, int] = {
+        suspect_id: case_id
+        for suspect_id, case_id in db.session.execute(
+            select(Suspect.id, Suspect.case_id).where(Suspect.id.in_(ids("suspect")))
+        )
+    }
+    wanted = ids("case") | set(suspects.values())
+    seen = set(
+        db.session.scalars(cases_visible_to(actor, select(Case.id)).where(Case.id.in_(wanted)))
+    )
+
+    def visible(entry: Mapping[str, Any]) -> bool:
+        target = str(entry.get("target_id"))
+        if not (target.isascii() and target.isdigit() and len(target) < 16):
+            return False
+        case_id = int(target) if entry["target_type"] == "case" else suspects.get(int(target))
+        return case_id in seen
+
+    return {e["index"] for e in about if not visible(e)}
