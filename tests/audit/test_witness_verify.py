@@ -9,7 +9,6 @@ import hashlib
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
-from test_witness import KM_HUB, _trust, km  # noqa: F401 (km: the fixture)
 
 from hub.audit import checkpoints, note
 from hub.audit import cosignature as cs
@@ -19,6 +18,7 @@ from hub.models.base import utcnow
 from hub.operations import audit, cosigning
 from hub.operations.actor import SYSTEM
 from hub.operations.unit import unit_of_work
+from tests.operations.test_witness import KM_HUB, _trust, km  # noqa: F401 (km: the fixture)
 
 LOG = "QB-KM-MOU"
 
