@@ -16,7 +16,6 @@ import base64
 import re
 
 import pytest
-from conftest import make_case
 from sqlalchemy import select
 
 from hub.audit import merkle, verify
@@ -25,6 +24,7 @@ from hub.models import AuditEntry, AuditLog, User
 from hub.models.audit import HUB_LOG
 from hub.operations import audit, cases
 from hub.operations.actor import Actor
+from tests.conftest import make_case
 
 REFERENCE = "QB-CU-2024-77"
 SECRET_DETAIL = "0440-8500-9999"  # stands for what a detail may say of a suspect
