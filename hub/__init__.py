@@ -13,7 +13,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from hub import database, health, i18n, security
     from hub import logging as hub_logging
     from hub.extensions import babel, csrf, db, migrate
-    from hub.operations import unit
+    from hub.operations import outbox, reference_cache, unit
 
     settings = settings or Settings.from_env()
     settings.instance_path.mkdir(parents=True, exist_ok=True)
@@ -48,6 +48,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     i18n.init_app(app, babel)
     security.init_app(app)
     unit.init_app(app)
+    # What every unit of work does besides its own writes (hub.operations.unit, "Steps").
+    unit.add_steps(
+        app,
+        flushed=reference_cache.note_changes,
+        before_commit=reference_cache.write_version,
+        after_commit=reference_cache.forget_changes,
+        after_rollback=reference_cache.forget_changes,
+    )
+    unit.add_steps(app, after_commit=outbox.wake_workers, after_rollback=outbox.forget_queued)
     hub_logging.init_app(app)  # after security: its request line knows the user
 
     from hub import cli, web

@@ -305,6 +305,6 @@ class DeliveryLoop(threading.Thread):
 
 def start_background(app: Flask) -> DeliveryLoop:
     loop = DeliveryLoop(app)
-    outbox.on_commit_of_queued(loop.wake.set)
+    outbox.on_commit_of_queued(app, loop.wake.set)
     loop.start()
     return loop

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from sqlalchemy import event, select
+from flask import Flask, current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.crypto.sealing import Sealed
@@ -40,23 +41,25 @@ from hub.operations.actor import Actor
 
 #: Set in a session's info when it queued something: its commit wakes the worker.
 QUEUED_FLAG: Final = "hub.peer_outbox_queued"
-_listeners: list[Callable[[], None]] = []
+#: app.extensions key: the callbacks that wake this application's delivery workers.
+_WAKERS: Final = "hub.outbox.wakers"
 
 
-def on_commit_of_queued(callback: Callable[[], None]) -> None:
-    """Call ``callback()`` after any commit that queued a package (the worker's wake-up)."""
-    _listeners.append(callback)
+def on_commit_of_queued(app: Flask, callback: Callable[[], None]) -> None:
+    """Call ``callback()`` after each commit of ``app``'s units that queued a package
+    (the worker's wake-up)."""
+    app.extensions.setdefault(_WAKERS, []).append(callback)
 
 
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
+def wake_workers(session: Session) -> None:
+    """Unit step after the commit: the queued packages are committed, wake the workers."""
     if session.info.pop(QUEUED_FLAG, False):
-        for callback in list(_listeners):
+        for callback in list(current_app.extensions.get(_WAKERS, ())):
             callback()
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
+def forget_queued(session: Session) -> None:
+    """Unit step after a rollback: nothing was queued after all."""
     session.info.pop(QUEUED_FLAG, None)
 
 

@@ -5,12 +5,15 @@ and recipient must be among them) and its obligations (the due date of a
 request): the dearest query of recording one, for rows that change only when
 an administrator edits them. Each process keeps a loaded copy per agreement
 code, stamped with the *reference version*: a token in the settings table that
-any flush adding, changing or deleting an agreement, obligation or organisation
-replaces (a ``before_flush`` hook, so the new token commits with the change or
-not at all). Each use reads the token (one small query) and reloads the copy
-when it differs, so an edit made through the ORM by any process is seen by
-every process from its next transaction. Edits made by hand in SQL are not
-seen until the processes restart (or any ORM edit of these rows).
+any unit of work adding, changing or deleting an agreement, obligation or
+organisation replaces. Two steps of the unit do it (hub.operations.unit, registered
+in create_app): after each flush, `note_changes` notes such an edit; before the
+commit, `write_version` writes a new token, so it commits with the change or not
+at all. Each use reads the token (one small query) and reloads the copy when it
+differs, so an edit made in a unit of work by any process is seen by every process
+from its next transaction; in the transaction that made it, the copy is not used.
+Edits made by hand in SQL (or in a session outside the unit of work) are not seen
+until the processes restart, or until any unit edits these rows.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import uuid
 from typing import Final
 
 from flask import Flask, current_app
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from hub.extensions import db
@@ -27,6 +30,8 @@ from hub.models import Agreement, Obligation, Organisation, Setting
 
 VERSION_KEY: Final = "hub.reference_version"
 _EXTENSION: Final = "hub.reference_cache"
+#: session.info key: a flush of the open transaction changed reference rows.
+CHANGED: Final = "hub.reference_changed"
 _WATCHED: Final = (Agreement, Obligation, Organisation)
 _settings = Setting.__table__
 
@@ -47,7 +52,11 @@ def agreement(code: str) -> Agreement | None:
     cache: dict[str, tuple[str | None, Agreement]] = current_app.extensions.setdefault(
         _EXTENSION, {}
     )
-    stamp = version()
+    stamp = version()  # flushes what is pending: `note_changes` has seen it
+    if db.session.info.get(CHANGED):
+        # Edited in this transaction, the new token not written yet: not the copy.
+        edited = _load(code)
+        return None if edited is None else db.session.merge(edited, load=False)
     found = cache.get(code)
     if found is None or found[0] != stamp:
         loaded = _load(code)
@@ -96,9 +105,20 @@ def _changes_reference(session: Session) -> bool:
     )
 
 
-@event.listens_for(Session, "before_flush")
-def _bump_version(session: Session, _context: object, _instances: object) -> None:
-    if not _changes_reference(session):
+def note_changes(session: Session) -> None:
+    """Unit step after each flush (new, dirty and deleted still show what was flushed)."""
+    if not session.info.get(CHANGED) and _changes_reference(session):
+        session.info[CHANGED] = True
+
+
+def forget_changes(session: Session) -> None:
+    """Unit step after the commit (the token is written) and after a rollback (undone)."""
+    session.info.pop(CHANGED, None)
+
+
+def write_version(session: Session) -> None:
+    """Unit step before the commit: a new token when the transaction changed reference rows."""
+    if not (session.info.get(CHANGED) or _changes_reference(session)):
         return
     token = uuid.uuid4().hex
     row = session.get(Setting, VERSION_KEY)

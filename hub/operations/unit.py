@@ -34,6 +34,14 @@ Checkpoints: after the outermost commit, a log written in it whose newest
 signed checkpoint is older than ``HUB_CHECKPOINT_INTERVAL_MINUTES`` gets a new
 one (:func:`sign_due_checkpoints`), in a session of its own, so a missing key
 or a failure there never undoes or fails the change that was committed.
+
+Steps: what else a unit does at its flushes and its end is registered per
+application in ``create_app`` (:func:`add_steps`), never as a process-wide
+SQLAlchemy listener: after each flush (the reference version notes an edit of
+agreements), before the commit (it writes the new version, which commits with the
+change or not at all), after the commit (the outbox wakes the delivery worker;
+the change is committed, so a failing step is logged, not raised) and after a
+rollback (they forget what they noted).
 """
 
 from __future__ import annotations
@@ -42,10 +50,11 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, ParamSpec, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -65,6 +74,52 @@ LASTING: Final = "hub.unit.lasting"
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+#: A step of the unit: called with the session.
+Step = Callable[[Session], None]
+#: app.extensions key of the application's `Steps`.
+STEPS: Final = "hub.unit.steps"
+
+
+@dataclass
+class Steps:
+    """What this application's units do besides the operation's own writes (see the
+    module doc), in the order registered."""
+
+    flushed: list[Step] = field(default_factory=list)
+    before_commit: list[Step] = field(default_factory=list)
+    after_commit: list[Step] = field(default_factory=list)
+    after_rollback: list[Step] = field(default_factory=list)
+
+
+_NO_STEPS: Final = Steps()
+
+
+def add_steps(
+    app: Flask,
+    *,
+    flushed: Step | None = None,
+    before_commit: Step | None = None,
+    after_commit: Step | None = None,
+    after_rollback: Step | None = None,
+) -> None:
+    """Register steps for every unit of work of ``app`` (create_app does)."""
+    steps: Steps = app.extensions.setdefault(STEPS, Steps())
+    for found, step in (
+        (steps.flushed, flushed),
+        (steps.before_commit, before_commit),
+        (steps.after_commit, after_commit),
+        (steps.after_rollback, after_rollback),
+    ):
+        if step is not None:
+            found.append(step)
+
+
+def _steps() -> Steps:
+    if not has_app_context():
+        return _NO_STEPS
+    steps: Steps = current_app.extensions.get(STEPS, _NO_STEPS)
+    return steps
 
 
 class Unit:
@@ -181,7 +236,10 @@ def _commit(session: Session) -> None:
     keep = session.expire_on_commit
     if session.info.get(KEEP):
         session.expire_on_commit = False
+    steps = _steps()
     try:
+        for step in steps.before_commit:
+            step(session)
         session.commit()
     except BaseException:
         # A commit that fails (a constraint checked at flush, a full disk) is a failure
@@ -192,6 +250,11 @@ def _commit(session: Session) -> None:
         session.expire_on_commit = keep
         session.info[KEEP] = False
         session.info.pop(LASTING, None)
+    for step in steps.after_commit:
+        try:
+            step(session)
+        except Exception:  # committed already: the change stands
+            log.exception("a step after the commit failed")
     touched = session.info.pop(TOUCHED, None)
     if touched:
         sign_due_checkpoints(touched)
@@ -201,6 +264,8 @@ def _rollback(session: Session) -> None:
     session.info.pop(TOUCHED, None)
     session.info.pop(LASTING, None)
     session.rollback()
+    for step in _steps().after_rollback:
+        step(session)
 
 
 def _rollback_keeping_lasting(session: Session) -> None:
@@ -259,6 +324,8 @@ FLUSHED: Final = "hub.unit.flushed"
 
 def _note_flush(session: Session, _context: Any) -> None:
     session.info[FLUSHED] = True
+    for step in _steps().flushed:
+        step(session)
 
 
 def _transaction_ended(session: Session, transaction: Any) -> None:
@@ -280,7 +347,8 @@ def check_nothing_pending(_exc: BaseException | None = None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """The session hooks the unit relies on, and the end-of-request check (create_app)."""
+    """The session hooks the unit relies on, and the end-of-request check (create_app).
+    The application's own steps are added with :func:`add_steps`."""
     for name, hook in (("after_flush", _note_flush), ("after_transaction_end", _transaction_ended)):
         # db.session is the process's one scoped session: listen once, whatever the app.
         if not event.contains(db.session, name, hook):

@@ -184,12 +184,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_a_change_for_a_peer_is_queued_in_its_transaction(km_peer, make_user):
+def test_a_change_for_a_peer_is_queued_in_its_transaction(app, km_peer, make_user):
     from hub.models import ExportedPackage, OutboxItem
     from hub.operations import exchanges, outbox
     from hub.operations.exchanges import NewExchange
     from hub.operations.unit import unit_of_work
 
+    woken: list[int] = []  # the delivery worker's wake-up: after a commit that queued
+    outbox.on_commit_of_queued(app, lambda: woken.append(1))
     qb = Actor.for_user(make_user("qb.out", org="QB"))
     db.session.commit()
     values = dict(
@@ -207,7 +209,9 @@ def test_a_change_for_a_peer_is_queued_in_its_transaction(km_peer, make_user):
     with pytest.raises(RuntimeError):
         send_then_fail()
     assert (count(OutboxItem), count(ExportedPackage)) == (0, 0)
+    assert woken == []
     sent = exchanges.send(qb, NewExchange(**values))
+    assert woken == [1]
     [row] = db.session.scalars(select(OutboxItem)).all()
     assert (row.kind, row.status, row.exchange_id, row.recipient_org) == (
         "exchange", "queued", sent.id, "KM",
@@ -219,6 +223,7 @@ def test_a_change_for_a_peer_is_queued_in_its_transaction(km_peer, make_user):
     # To an organisation on this hub (SV has no peer): nothing queued.
     exchanges.send(qb, NewExchange(**{**values, "agreement": "QB-SV-MOU", "recipient": "SV"}))
     assert count(OutboxItem) == 1
+    assert woken == [1]
 
 
 def test_delivery_to_a_peer_that_does_not_answer_backs_off(km_peer, make_user):

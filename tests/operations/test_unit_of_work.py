@@ -283,3 +283,55 @@ def test_an_opened_attachment_stays_audited_when_its_unit_fails(app, demo_users)
     with pytest.raises(ValidationFailed):
         open_then_fail()
     assert [e.target_id for e in entries("payload_opened", "attachment")] == [str(attachment_id)]
+
+
+def test_an_apps_steps_run_at_its_units_flushes_and_ends(app, demo_users, caplog):
+    """Steps are per application (create_app registers the hub's own); a step after the
+    commit that fails is logged and the change stands; one before the commit that
+    fails is a failure like any other."""
+    from hub import create_app
+
+    seen: list[str] = []
+    unit.add_steps(
+        app,
+        flushed=lambda s: seen.append("flushed"),
+        before_commit=lambda s: seen.append("before"),
+        after_commit=lambda s: seen.append("after"),
+        after_rollback=lambda s: seen.append("rollback"),
+    )
+    admin = actor(demo_users, "admin")
+    with unit.unit_of_work():
+        db.session.add(Setting(key="probe.one", value="1"))
+        db.session.flush()
+    assert seen == ["flushed", "before", "after"]
+    seen.clear()
+
+    def add_then_fail() -> None:
+        with unit.unit_of_work():
+            db.session.add(Setting(key="probe.two", value="2"))
+            exchanges.load_for_view(admin, 10**9)
+
+    with pytest.raises(NotFound):
+        add_then_fail()
+    assert seen[-1] == "rollback"
+    assert "after" not in seen
+    assert db.session.get(Setting, "probe.two") is None
+
+    def broken(_session) -> None:
+        raise RuntimeError("a broken step")
+
+    unit.add_steps(app, after_commit=broken)
+    with unit.unit_of_work():
+        db.session.add(Setting(key="probe.three", value="3"))
+    assert db.session.get(Setting, "probe.three").value == "3"
+    assert "a step after the commit failed" in caplog.text
+
+    unit.add_steps(app, before_commit=broken)
+    with pytest.raises(RuntimeError), unit.unit_of_work():
+        db.session.add(Setting(key="probe.four", value="4"))
+    assert db.session.get(Setting, "probe.four") is None
+
+    # Another application's units run none of these.
+    other = create_app(app.config["HUB"])
+    assert other.extensions[unit.STEPS] is not app.extensions[unit.STEPS]
+    assert broken not in other.extensions[unit.STEPS].before_commit
