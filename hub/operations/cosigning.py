@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -439,6 +439,8 @@ class Witnessed:
     size: int | None
     cosigned_at: datetime | None
     behind_entries: int | None
+    #: How long ago that checkpoint was cosigned (the cosignature's own time).
+    age: timedelta | None
     refused_at: datetime | None
     refused_reason: str | None
 
@@ -478,6 +480,7 @@ def witnessed_by(agreement_code: str) -> list[Witnessed]:
                 size=newest.size if newest else None,
                 cosigned_at=newest.cosigned_at if newest else None,
                 behind_entries=int(head.size) - newest.size if newest else None,
+                age=utcnow() - newest.cosigned_at if newest else None,
                 refused_at=refusal.at if refusal else None,
                 refused_reason=refusal.reason if refusal else None,
             )

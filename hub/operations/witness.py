@@ -293,3 +293,35 @@ class _Refusal:
         if answer is not None:
             return WitnessAnswer(status, answer, cs.SIZE_CONTENT_TYPE, code)
         return WitnessAnswer(status, f"{reason}\n".encode(), code=code)
+
+
+@dataclass(frozen=True)
+class WitnessingView:
+    """What the administrators' page of a peer shows about witnessing."""
+
+    keys: list[PeerCheckpointKey]
+    witnessed: list[WitnessedCheckpoint]
+    refusals: list[WitnessRefusal]
+
+
+def admin_view(actor: Actor, peer_name: str, limit: int = 20) -> WitnessingView:
+    """The peer's confirmed checkpoint keys, its logs this hub cosigns, the newest refusals
+    (by us of its checkpoints, and by it of ours)."""
+    peer = peers.get(actor, peer_name)  # administrators only
+    keys = db.session.scalars(
+        select(PeerCheckpointKey)
+        .where(PeerCheckpointKey.peer_id == peer.id)
+        .order_by(PeerCheckpointKey.id)
+    ).all()
+    witnessed = db.session.scalars(
+        select(WitnessedCheckpoint)
+        .where(WitnessedCheckpoint.peer_id == peer.id)
+        .order_by(WitnessedCheckpoint.origin)
+    ).all()
+    refusals = db.session.scalars(
+        select(WitnessRefusal)
+        .where(WitnessRefusal.peer_id == peer.id)
+        .order_by(WitnessRefusal.at.desc(), WitnessRefusal.id.desc())
+        .limit(limit)
+    ).all()
+    return WitnessingView(list(keys), list(witnessed), list(refusals))

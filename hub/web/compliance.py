@@ -13,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.routing import BuildError
@@ -24,7 +25,7 @@ from hub.errors import NotFound, ValidationFailed
 from hub.extensions import db
 from hub.i18n import parse_input_date
 from hub.models import Agreement
-from hub.operations import compliance, obligations
+from hub.operations import compliance, cosigning, obligations
 from hub.web.access import login_required, role_required
 from hub.web.same_site import audited_read
 
@@ -111,6 +112,8 @@ def _render(code: str, *, pdf: bool = False):
     html = render_template(
         "compliance/dashboard.html",
         agreement=agreement,
+        witnessed=cosigning.witnessed_by(agreement.code),
+        format_timedelta=format_timedelta,
         errors={},
         query=query,
         period_labels=_period_labels(),

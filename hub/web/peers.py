@@ -15,7 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from hub.errors import ValidationFailed
 from hub.i18n import show_datetime
 from hub.operations import admin as reference_reads
-from hub.operations import outbox, peers
+from hub.operations import outbox, peers, witness
 from hub.web.access import role_required
 from hub.web.forms import EmptyForm
 
@@ -139,6 +139,7 @@ def show(name: str):
         s=status,
         queue=peers.queued_items(g.actor, name),
         kinds=KINDS,
+        witnessing=witness.admin_view(g.actor, name),
         form=EmptyForm(),
     )
 

@@ -183,3 +183,43 @@ def test_trusting_a_key_is_checked(app, km):
     shown = runner.invoke(app.cli, ["witness", "key"])
     assert shown.exit_code == 0
     assert own in shown.output
+
+
+def test_the_pages_show_what_was_cosigned_and_refused(app, client, km, make_user, browser):
+    """Administrators see the peer's keys, its logs cosigned here and every refusal; the
+    agreement's compliance page shows the newest checkpoint the partner cosigned."""
+    from hub.models import AuditLog, Checkpoint, Cosignature, Peer
+    from hub.models.base import utcnow
+    from hub.operations import cosigning
+
+    _trust(app)
+    assert _add(client, km, 0, _leaves(4)).status_code == 200
+    assert _add(client, km, 4, _leaves(9, b"forged")).status_code == 422
+    # One of our checkpoints of the agreement's log, cosigned by km-hub, 2 entries ago.
+    with app.test_request_context():
+        head = db.session.scalar(select(AuditLog).where(AuditLog.name == "QB-KM-MOU"))
+        ckpt = checkpoints.sign_head(db.session(), head.id)
+        db.session.add(
+            Cosignature(
+                log_id=head.id, checkpoint_id=ckpt.id, peer_id=db.session.scalar(select(Peer.id)),
+                size=ckpt.size, root=ckpt.root, key_name="blo-hub-witness-v1",
+                cosigned_at=utcnow(), line=cs.cosign(ckpt.note, KM_HUB, "blo-hub-witness-v1", 1),
+            )
+        )  # fmt: skip
+        db.session.commit()
+        [row] = cosigning.witnessed_by("QB-KM-MOU")
+        assert (row.peer, row.size, row.behind_entries) == ("km-hub", ckpt.size, 0)
+        assert db.session.scalar(select(func.count()).select_from(Checkpoint)) >= 1
+    make_user("admin.w", org="QB", role="admin", language="en")
+    make_user("qb.sup.w", org="QB", role="supervisor", language="en")
+    db.session.commit()
+    browser.login("admin.w")
+    page = browser.client.get("/admin/peers/km-hub").get_data(as_text=True)
+    assert "blo-hub-audit-v1" in page
+    assert "history rewritten" in page
+    assert ORIGIN in page
+    browser.client.post("/logout", data={"csrf_token": browser.csrf("/")})
+    browser.login("qb.sup.w")
+    shown = browser.client.get("/agreements/QB-KM-MOU/compliance").get_data(as_text=True)
+    assert "Co-signed by partner hubs" in shown
+    assert "km-hub" in shown
