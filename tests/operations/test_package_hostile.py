@@ -41,6 +41,43 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _binding(record_type: str, record_id: str) -> dict:
+    return {
+        "record_type": record_type,
+        "record_id": record_id,
+        "agreement": AGREEMENT,
+        "sender": "QB",
+        "recipient": "KM",
+    }
+
+
+def _seal(value: bytes, record_type: str, record_id: str, readers=("KM", "QB")):
+    """``value`` sealed by QB (on hub A, with its real keys) for ``readers``."""
+    version, key = app_keyring.signing_key("QB")
+    return seal_envelope(
+        value,
+        binding=_binding(record_type, record_id),
+        readers={org: app_keyring.public_enc(org) for org in readers},
+        signer=("QB", version, key),
+    )
+
+
+def qb_package(items: list, *, exchanges: list[dict], updates: list[dict] | None = None) -> str:
+    """The one shape of every hostile package: QB signs a bundle index naming
+    ``exchanges`` (and ``updates``) for KM and exports it with the sealed ``items``."""
+    document: dict = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "exchanges": exchanges}
+    if updates is not None:
+        document["updates"] = updates
+    index_item = _seal(
+        canonical_json(document),
+        INDEX_RECORD_TYPE,
+        payloads.global_record_id(uuid.uuid4()),
+        readers=("KM",),
+    )
+    version, key = app_keyring.signing_key("QB")
+    return export_package([index_item, *items], recipient="KM", exporter=("QB", version, key))
+
+
 def hostile(
     entry: dict | None = None,
     *,
@@ -49,29 +86,15 @@ def hostile(
     body: dict | None = None,
     ref: str | None = None,
 ) -> str:
-    """A package QB (on hub A, with its real keys) seals and signs for KM.
+    """A package from QB with one exchange for KM.
 
     `entry` overrides fields of the bundle index's exchange entry; `attachment`
     is (header, bytes) of one attached file, `att_entry` overrides its index entry.
     """
-    version, key = app_keyring.signing_key("QB")
-    readers = {"KM": app_keyring.public_enc("KM"), "QB": app_keyring.public_enc("QB")}
-    signer = ("QB", version, key)
-
-    def seal(value: bytes, record_type: str, record_id: str):
-        binding = {
-            "record_type": record_type,
-            "record_id": record_id,
-            "agreement": AGREEMENT,
-            "sender": "QB",
-            "recipient": "KM",
-        }
-        return seal_envelope(value, binding=binding, readers=readers, signer=signer)
-
     ref = ref or payloads.global_record_id(f"hostile-{uuid.uuid4().hex}")
     content = {"body": "Kiểm tra phương tiện", "fields": {}, "language": "vi"}
     content.update(body or {})
-    body_item = seal(canonical_json(content), "exchange", ref)
+    body_item = _seal(canonical_json(content), "exchange", ref)
     items = [body_item]
     sent = datetime.now(UTC) - timedelta(days=1)
     index = {
@@ -98,26 +121,13 @@ def hostile(
     index.update(entry or {})
     if attachment is not None:
         header, data = attachment
-        att = seal(canonical_json(header) + b"\n" + data, "attachment", f"{ref}/att")
+        att = _seal(canonical_json(header) + b"\n" + data, "attachment", f"{ref}/att")
         items.append(att)
         index["attachments"] = [
             {"media_type": header.get("media_type"), "size": len(data), "item": att.digest}
             | (att_entry or {})
         ]
-    document = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "exchanges": [index]}
-    index_item = seal_envelope(
-        canonical_json(document),
-        binding={
-            "record_type": INDEX_RECORD_TYPE,
-            "record_id": payloads.global_record_id(uuid.uuid4()),
-            "agreement": AGREEMENT,
-            "sender": "QB",
-            "recipient": "KM",
-        },
-        readers={"KM": readers["KM"]},
-        signer=signer,
-    )
-    return export_package([index_item, *items], recipient="KM", exporter=signer)
+    return qb_package(items, exchanges=[index])
 
 
 def refused(hub, text: str) -> str:
@@ -321,24 +331,10 @@ def test_a_deep_or_ambiguous_package_is_refused_cleanly(app, text, tmp_path):
 
 def hostile_update(gid: str, header: dict, data: bytes, **update) -> str:
     """A package from QB updating exchange `gid` (held by KM) with one attached file."""
-    version, key = app_keyring.signing_key("QB")
-    readers = {"KM": app_keyring.public_enc("KM"), "QB": app_keyring.public_enc("QB")}
-    signer = ("QB", version, key)
-
-    def binding(record_type: str, record_id: str) -> dict:
-        return {
-            "record_type": record_type,
-            "record_id": record_id,
-            "agreement": AGREEMENT,
-            "sender": "QB",
-            "recipient": "KM",
-        }
-
-    att = seal_envelope(
+    att = _seal(
         canonical_json(header) + b"\n" + data,
-        binding=binding("attachment", f"{gid}/att-{uuid.uuid4().hex[:8]}"),
-        readers=readers,
-        signer=signer,
+        "attachment",
+        f"{gid}/att-{uuid.uuid4().hex[:8]}",
     )
     change = {
         "type": "attachment",
@@ -348,15 +344,7 @@ def hostile_update(gid: str, header: dict, data: bytes, **update) -> str:
         "media_type": header.get("media_type"),
         "size": len(data),
     } | update
-    document = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "exchanges": []}
-    document["updates"] = [change]
-    index_item = seal_envelope(
-        canonical_json(document),
-        binding=binding(INDEX_RECORD_TYPE, payloads.global_record_id(uuid.uuid4())),
-        readers={"KM": readers["KM"]},
-        signer=signer,
-    )
-    return export_package([index_item, att], recipient="KM", exporter=signer)
+    return qb_package([att], exchanges=[], updates=[change])
 
 
 @pytest.mark.parametrize(
