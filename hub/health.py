@@ -16,6 +16,7 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import text
 
@@ -115,7 +116,7 @@ def _caller_is_admin() -> bool:
 
 
 @bp.route("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     checks = run_checks(current_app)
     ok = all(check.ok for check in checks)
     for check in checks:

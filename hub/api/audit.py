@@ -8,8 +8,10 @@ public: anyone may fetch it to verify checkpoints.
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from flask import Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
@@ -23,7 +25,7 @@ from hub.operations import audit as ops
 MAX_POSITION = 10**18 - 1
 
 
-def _position(**kwargs) -> Integer:
+def _position(**kwargs: Any) -> Integer:
     # Documentation of what _int_arg accepts (a whole number, 0 or more); the
     # views read the query themselves so their errors stay 400 out_of_range.
     return Integer(
@@ -136,7 +138,7 @@ def _int_arg(name: str) -> int | None:
 
 
 @api.errorhandler(ops.OutOfRange)
-def _out_of_range(exc: ops.OutOfRange):
+def _out_of_range(exc: ops.OutOfRange) -> ResponseReturnValue:
     # 400, not the 422 of other validation failures: the request names a
     # position the tree does not have (as CT logs answer get-proof-by-hash).
     return error_response(400, {k: [str(m) for m in v] for k, v in exc.errors.items()}, exc.code)
@@ -144,14 +146,14 @@ def _out_of_range(exc: ops.OutOfRange):
 
 @api.get("/agreements/<code>/audit/checkpoint")
 @token_required
-def audit_checkpoint(code: str):
+def audit_checkpoint(code: str) -> ResponseReturnValue:
     row = ops.current_checkpoint(g.actor, code)
     return Response(row.note, mimetype="text/plain", headers={"Cache-Control": "no-store"})
 
 
 @api.get("/agreements/<code>/audit/entries")
 @token_required
-def audit_entries(code: str):
+def audit_entries(code: str) -> ResponseReturnValue:
     items = []
     for row in ops.entries(g.actor, code, _int_arg("start"), _int_arg("end")):
         found = row.fields or {}
@@ -171,7 +173,7 @@ def audit_entries(code: str):
 
 @api.get("/agreements/<code>/audit/proof/inclusion")
 @token_required
-def audit_inclusion(code: str):
+def audit_inclusion(code: str) -> ResponseReturnValue:
     proof = ops.inclusion_proof(g.actor, code, _int_arg("index"), _int_arg("size"))
     return jsonify(
         {
@@ -185,7 +187,7 @@ def audit_inclusion(code: str):
 
 @api.get("/agreements/<code>/audit/proof/consistency")
 @token_required
-def audit_consistency(code: str):
+def audit_consistency(code: str) -> ResponseReturnValue:
     proof = ops.consistency_proof(g.actor, code, _int_arg("from"), _int_arg("to"))
     return jsonify(
         {
@@ -197,7 +199,7 @@ def audit_consistency(code: str):
 
 
 @api.get("/keys/checkpoint")
-def checkpoint_key():
+def checkpoint_key() -> ResponseReturnValue:
     """The hub's checkpoint verifier keys (C2SP vkey), newest last; public."""
     vkeys = checkpoints.vkeys()
     if not vkeys:

@@ -5,19 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import g, jsonify
+from flask.typing import ResponseReturnValue
 
 from hub.api import api
 from hub.api import schemas as s
 from hub.api.errors import token_required
 from hub.api.input import load_json, load_query
 from hub.extensions import db
-from hub.models import Case, Exchange
+from hub.models import Case, Exchange, Place
 from hub.models.base import utcnow
 from hub.operations import cases, checks, listing, permissions
 from hub.operations.scope import exchanges_visible_to
 
 
-def _code(place) -> str | None:
+def _code(place: Place | None) -> str | None:
     return place.code if place is not None else None
 
 
@@ -74,7 +75,7 @@ def case_json(
     return data
 
 
-def _detail(case_id: int, status: int = 200):
+def _detail(case_id: int, status: int = 200) -> ResponseReturnValue:
     row = cases.load_for_view(g.actor, case_id)
     linked = list(
         db.session.scalars(
@@ -117,7 +118,7 @@ def _case_input(data: dict, current: Case | None = None) -> cases.CaseInput:
 
 @api.post("/cases")
 @token_required
-def create_case():
+def create_case() -> ResponseReturnValue:
     checks.require_officer(g.actor)  # before the body: a refusal never depends on it
     data = load_json(s.CaseCreate())
     seizures = [cases.SeizureInput(**z, locale="en") for z in data.get("seizures", [])]
@@ -128,7 +129,7 @@ def create_case():
 
 @api.get("/cases")
 @token_required
-def list_cases():
+def list_cases() -> ResponseReturnValue:
     args = load_query(s.CaseListQuery())
     page, per_page, cursor = args.pop("page", None), args.pop("per_page"), args.pop("cursor", None)
     result = listing.list_cases(
@@ -147,13 +148,13 @@ def list_cases():
 
 @api.get("/cases/<int:case_id>")
 @token_required
-def get_case(case_id: int):
+def get_case(case_id: int) -> ResponseReturnValue:
     return _detail(case_id)
 
 
 @api.patch("/cases/<int:case_id>")
 @token_required
-def update_case(case_id: int):
+def update_case(case_id: int) -> ResponseReturnValue:
     current = permissions.case_for(g.actor, case_id, "edit")
     data = load_json(s.CaseUpdate())
     cases.update_case(g.actor, case_id, _case_input(data, current))
@@ -162,7 +163,7 @@ def update_case(case_id: int):
 
 @api.post("/cases/<int:case_id>/status")
 @token_required
-def change_case_status(case_id: int):
+def change_case_status(case_id: int) -> ResponseReturnValue:
     permissions.case_for(g.actor, case_id, "status")
     data = load_json(s.CaseStatusChange())
     cases.change_status(g.actor, case_id, data["status"])
@@ -171,7 +172,7 @@ def change_case_status(case_id: int):
 
 @api.post("/cases/<int:case_id>/seizures")
 @token_required
-def add_seizure(case_id: int):
+def add_seizure(case_id: int) -> ResponseReturnValue:
     permissions.case_for(g.actor, case_id, "seizure")
     data = load_json(s.SeizureIn())
     cases.add_seizure(g.actor, case_id, cases.SeizureInput(**data, locale="en"))
@@ -180,7 +181,7 @@ def add_seizure(case_id: int):
 
 @api.post("/cases/<int:case_id>/suspects")
 @token_required
-def add_suspect(case_id: int):
+def add_suspect(case_id: int) -> ResponseReturnValue:
     permissions.case_for(g.actor, case_id, "suspect")
     data = load_json(s.SuspectIn())
     cases.add_suspect(g.actor, case_id, cases.SuspectInput(**data))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify
+from flask.typing import ResponseReturnValue
 from marshmallow import Schema, fields
 
 from hub.api import api
@@ -83,7 +84,7 @@ class ComplianceOut(Schema):
 
 @api.get("/agreements/<code>/compliance")
 @token_required
-def agreement_compliance(code: str):
+def agreement_compliance(code: str) -> ResponseReturnValue:
     compliance.agreement_for(g.actor, code)  # a non-party learns nothing, not even errors
     args = load_query(ComplianceQuery())
     start, end = args.get("from_"), args.get("to")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from flask import g
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -28,23 +29,23 @@ def _stringify(errors) -> dict:
 
 
 @api.errorhandler(ValidationFailed)
-def _validation_failed(exc: ValidationFailed):
+def _validation_failed(exc: ValidationFailed) -> ResponseReturnValue:
     # 422 for rule-breaking input; a subclass may say 400 (e.g. a body that is not JSON).
     return error_response(exc.status, _stringify(exc.errors), exc.code)
 
 
 @api.errorhandler(ValidationError)
-def _schema_invalid(exc: ValidationError):
+def _schema_invalid(exc: ValidationError) -> ResponseReturnValue:
     return error_response(422, _stringify(exc.messages), "validation_failed")
 
 
 @api.errorhandler(OperationError)
-def _operation(exc: OperationError):
+def _operation(exc: OperationError) -> ResponseReturnValue:
     return error_response(exc.status, {"_request": [str(exc.message)]}, exc.code)
 
 
 @api.errorhandler(HTTPException)
-def _http(exc: HTTPException):
+def _http(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
     message = messages().get(status) or _("The request was not understood.")
     return error_response(status, {"_request": [message]})

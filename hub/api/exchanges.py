@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import g, jsonify, request
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from hub.api import api
@@ -94,7 +95,7 @@ def exchange_json(
     return data
 
 
-def _detail(exchange_id: int, status: int = 200):
+def _detail(exchange_id: int, status: int = 200) -> ResponseReturnValue:
     row = exchanges.load_for_view(g.actor, exchange_id)
     content = None
     if exchanges.is_reader(g.actor, row):
@@ -124,7 +125,7 @@ _CREATE = s.ExchangeCreate()
 
 @api.post("/exchanges")
 @token_required
-def create_exchange():
+def create_exchange() -> ResponseReturnValue:
     checks.require_officer(g.actor)  # before the body: a refusal never depends on it
     data = load_json(_CREATE)
     fields = data.pop("fields_")
@@ -134,7 +135,7 @@ def create_exchange():
 
 @api.get("/exchanges")
 @token_required
-def list_exchanges():
+def list_exchanges() -> ResponseReturnValue:
     args = load_query(s.ExchangeListQuery())
     page, per_page, cursor = args.pop("page", None), args.pop("per_page"), args.pop("cursor", None)
     result = listing.list_exchanges(
@@ -162,13 +163,13 @@ def _list_item(row: Exchange, now: datetime) -> dict:
 
 @api.get("/exchanges/<int:exchange_id>")
 @token_required
-def get_exchange(exchange_id: int):
+def get_exchange(exchange_id: int) -> ResponseReturnValue:
     return _detail(exchange_id)
 
 
 @api.post("/exchanges/<int:exchange_id>/acknowledge")
 @token_required
-def acknowledge_exchange(exchange_id: int):
+def acknowledge_exchange(exchange_id: int) -> ResponseReturnValue:
     exchanges.acknowledge(g.actor, exchange_id)
     row = exchanges.load_for_view(g.actor, exchange_id)
     return jsonify(exchange_json(row))
@@ -176,7 +177,7 @@ def acknowledge_exchange(exchange_id: int):
 
 @api.post("/exchanges/<int:exchange_id>/close")
 @token_required
-def close_exchange(exchange_id: int):
+def close_exchange(exchange_id: int) -> ResponseReturnValue:
     exchanges.close(g.actor, exchange_id)
     row = exchanges.load_for_view(g.actor, exchange_id)
     return jsonify(exchange_json(row))
@@ -184,7 +185,7 @@ def close_exchange(exchange_id: int):
 
 @api.put("/exchanges/<int:exchange_id>/case")
 @token_required
-def link_exchange_case(exchange_id: int):
+def link_exchange_case(exchange_id: int) -> ResponseReturnValue:
     permissions.exchange_for(g.actor, exchange_id, "link_case")
     data = load_json(s.CaseLink())
     exchanges.link_case(g.actor, exchange_id, data["case"])
@@ -194,7 +195,7 @@ def link_exchange_case(exchange_id: int):
 
 @api.post("/exchanges/<int:exchange_id>/translations")
 @token_required
-def add_translation(exchange_id: int):
+def add_translation(exchange_id: int) -> ResponseReturnValue:
     permissions.exchange_for(g.actor, exchange_id, "translate")
     data = load_json(s.TranslationCreate())
     exchanges.add_translation(g.actor, exchange_id, **data)
@@ -203,7 +204,7 @@ def add_translation(exchange_id: int):
 
 @api.post("/exchanges/<int:exchange_id>/forward")
 @token_required
-def forward_exchange(exchange_id: int):
+def forward_exchange(exchange_id: int) -> ResponseReturnValue:
     permissions.exchange_for(g.actor, exchange_id, "forward")
     data = load_json(s.ForwardCreate())
     copy = handling.forward(g.actor, exchange_id, **data)
@@ -213,7 +214,7 @@ def forward_exchange(exchange_id: int):
 
 @api.post("/exchanges/<int:exchange_id>/court-use")
 @token_required
-def mark_for_court(exchange_id: int):
+def mark_for_court(exchange_id: int) -> ResponseReturnValue:
     handling.mark_for_court(g.actor, exchange_id)
     row = exchanges.load_for_view(g.actor, exchange_id)
     return jsonify(exchange_json(row))
@@ -221,7 +222,7 @@ def mark_for_court(exchange_id: int):
 
 @api.post("/exchanges/<int:exchange_id>/attachments")
 @token_required
-def add_attachment(exchange_id: int):
+def add_attachment(exchange_id: int) -> ResponseReturnValue:
     # Who may, first: a refusal never depends on what was sent.
     permissions.exchange_for(g.actor, exchange_id, "attach")
     if request.mimetype != "multipart/form-data":
@@ -239,6 +240,6 @@ def add_attachment(exchange_id: int):
 
 @api.get("/exchanges/<int:exchange_id>/attachments/<int:attachment_id>")
 @token_required
-def get_attachment(exchange_id: int, attachment_id: int):
+def get_attachment(exchange_id: int, attachment_id: int) -> ResponseReturnValue:
     opened = attachments.open_attachment(g.actor, exchange_id, attachment_id)
     return download(opened.data, opened.media_type, opened.filename)

@@ -15,6 +15,7 @@ import click
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
+from flask.typing import ResponseReturnValue
 
 from hub.api import api
 from hub.api import audit as a
@@ -37,7 +38,7 @@ def _path_id(name: str) -> dict:
     }
 
 
-def _ok(schema, status: int = 200, description: str = "OK") -> dict:
+def _ok(schema: object, status: int = 200, description: str = "OK") -> dict[str, object]:
     return {
         str(status): {
             "description": description,
@@ -47,7 +48,7 @@ def _ok(schema, status: int = 200, description: str = "OK") -> dict:
     }
 
 
-def _body(schema) -> dict:
+def _body(schema: object) -> dict[str, object]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
@@ -369,7 +370,7 @@ def render() -> str:
 
 
 @api.get("/openapi.json")
-def openapi_document():
+def openapi_document() -> ResponseReturnValue:
     return current_app.response_class(render(), mimetype="application/json")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import g, jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from hub.api import api
@@ -45,19 +46,19 @@ def _agreement(agreement: Agreement) -> dict:
 
 @api.get("/organisations")
 @token_required
-def list_organisations():
+def list_organisations() -> ResponseReturnValue:
     rows = db.session.scalars(select(Organisation).order_by(Organisation.code))
     return jsonify({"items": [_organisation(o) for o in rows]})
 
 
 @api.get("/agreements")
 @token_required
-def list_agreements():
+def list_agreements() -> ResponseReturnValue:
     rows = db.session.scalars(scope.agreements_visible_to(g.actor))
     return jsonify({"items": [_agreement(a) for a in rows]})
 
 
 @api.get("/agreements/<code>")
 @token_required
-def get_agreement(code: str):
+def get_agreement(code: str) -> ResponseReturnValue:
     return jsonify(_agreement(scope.get_agreement(g.actor, code)))

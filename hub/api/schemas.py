@@ -8,7 +8,9 @@ The OpenAPI document (hub.api.openapi) is generated from these classes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -36,7 +38,7 @@ _COMMON = {
 }
 
 
-def one_of(choices) -> validate.OneOf:
+def one_of(choices: Iterable[object]) -> validate.OneOf:
     return validate.OneOf(choices, error=_l("Must be one of: {choices}."))
 
 
@@ -68,7 +70,9 @@ class String(fields.String):
         "unstorable": _l("The text holds characters that cannot be stored."),
     }
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         value = super()._deserialize(value, attr, data, **kwargs)
         try:
             value.encode("utf-8")
@@ -125,7 +129,9 @@ class Quantity(fields.Field):
 
     default_error_messages = {**_COMMON, "invalid": _l("Give the quantity as a decimal number.")}
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.make_error("invalid")
         try:
@@ -139,7 +145,7 @@ class Quantity(fields.Field):
             raise self.make_error("invalid")
         return number
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(value)
 
 
@@ -165,7 +171,7 @@ class BaseSchema(Schema):
         ordered = True
 
 
-def _id(**kwargs) -> Integer:
+def _id(**kwargs: Any) -> Integer:
     return Integer(strict=True, validate=ident_range(), **kwargs)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -11,12 +13,15 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from hub.database import SchemaError, damaged
 from hub.errors import OperationError, ValidationFailed
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def one_line_errors(func):
+
+def one_line_errors(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """No tracebacks for expected failures: name the problem and exit non-zero."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return func(*args, **kwargs)
         except Exception as exc:
@@ -37,11 +42,11 @@ def _database_path() -> str | None:
     return db.engine.url.database if current_app.config["HUB"].is_sqlite else None
 
 
-def _known(func):
+def _known(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """The failures every verb shares, each as one line."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return func(*args, **kwargs)
         except ValidationFailed as exc:

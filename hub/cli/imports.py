@@ -6,7 +6,9 @@ Column layouts: schemas/import.md.  A file is stored whole or not at all;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from flask_babel import force_locale
@@ -80,7 +82,9 @@ def import_group() -> None:
     help="How quantities typed as text are written (vi/lo: 2,5; en: 2.5).",
 )
 @_lang
-def import_cases(file: Path, username: str, dry_run: bool, locale: str, language) -> None:
+def import_cases(
+    file: Path, username: str, dry_run: bool, locale: str, language: str | None
+) -> None:
     """Import cases owned by the user's organisation (with suspects and status)."""
     with force_locale(_language(username, language)):
         _run(imports.import_cases, file, username, dry_run=dry_run, locale=locale)
@@ -91,7 +95,7 @@ def import_cases(file: Path, username: str, dry_run: bool, locale: str, language
 @_user
 @_dry
 @_lang
-def import_exchanges(file: Path, username: str, dry_run: bool, language) -> None:
+def import_exchanges(file: Path, username: str, dry_run: bool, language: str | None) -> None:
     """Import exchanges sent or received by the user's organisation."""
     with force_locale(_language(username, language)):
         _run(imports.import_exchanges, file, username, dry_run=dry_run)
@@ -106,7 +110,9 @@ def _language(username: str, chosen: str | None) -> str:
 
 
 @one_line_errors
-def _run(function, file: Path, username: str, **options) -> None:
+def _run(
+    function: Callable[..., imports.ImportReport], file: Path, username: str, **options: Any
+) -> None:
     # Inside force_locale, so one_line_errors translates its messages too.
     actor = _actor(username)
     _report(file, function(actor, file, **options))

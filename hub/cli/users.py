@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import click
 from flask_babel import force_locale
@@ -15,15 +17,18 @@ from hub.models.user import LANGUAGES, ROLES
 from hub.operations import accounts
 from hub.operations.actor import SYSTEM
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def in_english(func):
+
+def in_english(func: Callable[_P, _R]) -> Callable[_P, _R]:
     """The command line speaks the source language: no request is there to choose another.
 
     Outermost, so the one-line error is rendered inside it too.
     """
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with force_locale("en"):
             return func(*args, **kwargs)
 
@@ -44,7 +49,14 @@ def user_group() -> None:
 @click.password_option()
 @in_english
 @one_line_errors
-def user_add(username, organisation, role, display_name, language, password) -> None:
+def user_add(
+    username: str,
+    organisation: str,
+    role: str,
+    display_name: str | None,
+    language: str | None,
+    password: str,
+) -> None:
     """Add an account."""
     accounts.add_user(
         SYSTEM,
@@ -73,7 +85,7 @@ def user_list() -> None:
 @click.argument("username")
 @in_english
 @one_line_errors
-def user_disable(username) -> None:
+def user_disable(username: str) -> None:
     """Disable an account and end its sessions."""
     accounts.disable_user(SYSTEM, username)
     click.echo(f"Disabled {username}; its sessions are ended.")
@@ -84,7 +96,7 @@ def user_disable(username) -> None:
 @click.password_option()
 @in_english
 @one_line_errors
-def user_set_password(username, password) -> None:
+def user_set_password(username: str, password: str) -> None:
     """Set an account's password (ends its sessions and revokes its API tokens)."""
     accounts.set_password(SYSTEM, username, password)
     click.echo(f"Password set for {username}; its sessions ended and its API tokens are revoked.")
@@ -94,7 +106,7 @@ def user_set_password(username, password) -> None:
 @click.argument("username")
 @in_english
 @one_line_errors
-def user_enable(username) -> None:
+def user_enable(username: str) -> None:
     """Enable a disabled account."""
     accounts.enable_user(SYSTEM, username)
     click.echo(f"Enabled {username}.")
@@ -104,7 +116,7 @@ def user_enable(username) -> None:
 @click.argument("username")
 @in_english
 @one_line_errors
-def user_reset_totp(username) -> None:
+def user_reset_totp(username: str) -> None:
     """Clear an account's second factor (lost phone); it must enrol again at next login."""
     accounts.reset_totp(SYSTEM, username)
     click.echo(f"Second factor cleared for {username}; its sessions are ended.")
@@ -120,7 +132,7 @@ def token_group() -> None:
 @click.option("--label", default="")
 @in_english
 @one_line_errors
-def token_create(username, label) -> None:
+def token_create(username: str, label: str) -> None:
     """Print a new bearer token for USERNAME (shown once; only its hash is kept)."""
     click.echo(accounts.create_token(SYSTEM, username, label))
 
@@ -129,7 +141,7 @@ def token_create(username, label) -> None:
 @click.argument("username")
 @in_english
 @one_line_errors
-def token_list(username) -> None:
+def token_list(username: str) -> None:
     """List a user's tokens (ids, not secrets)."""
     rows = db.session.scalars(
         select(ApiToken).join(User).where(User.username == username).order_by(ApiToken.id)
@@ -143,7 +155,7 @@ def token_list(username) -> None:
 @click.argument("token_id", type=int)
 @in_english
 @one_line_errors
-def token_revoke(token_id) -> None:
+def token_revoke(token_id: int) -> None:
     """Revoke a token by id."""
     accounts.revoke_token(SYSTEM, token_id)
     click.echo(f"Revoked token {token_id}.")

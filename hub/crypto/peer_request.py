@@ -22,14 +22,21 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hub.crypto.sealing import signing_fingerprint
+
+
+class Headers(Protocol):
+    """What a request's headers must offer: a dict or werkzeug's Headers."""
+
+    def get(self, key: str, /) -> str | None: ...
+
 
 LABEL: Final = "hub"
 TAG: Final = "blo-hub-peer-v1"
@@ -105,7 +112,7 @@ def verify_request(
     method: str,
     path: str,
     body: bytes,
-    headers: Mapping[str, str],
+    headers: Headers,
     key_for: Callable[[str], Ed25519PublicKey | None],
     *,
     now: int,

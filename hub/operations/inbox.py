@@ -18,7 +18,6 @@ Order, and what each refusal leaves (nothing stored unless said):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -30,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import app_keyring
 from hub.crypto.package import MalformedPackage, parse_package
-from hub.crypto.peer_request import RequestRefused, SignedRequest, verify_request
+from hub.crypto.peer_request import Headers, RequestRefused, SignedRequest, verify_request
 from hub.extensions import db
 from hub.models import Peer, PeerNonce
 from hub.models.base import utcnow
@@ -69,9 +68,7 @@ def peer_actor(peer: Peer, org: str) -> Actor:
 
 
 @operation
-def authenticate(
-    method: str, path: str, headers: Mapping[str, str], body: bytes
-) -> tuple[Peer, str]:
+def authenticate(method: str, path: str, headers: Headers, body: bytes) -> tuple[Peer, str]:
     """The active peer that signed this request and the organisation whose key signed it."""
     settings = current_app.config["HUB"]
     try:
@@ -123,7 +120,7 @@ def _use_nonce(signed: SignedRequest, skew: int) -> None:
         raise InboxRefused(401, "replayed", "this request was received before") from exc
 
 
-def receive(method: str, path: str, headers: Mapping[str, str], body: bytes) -> Delivered:
+def receive(method: str, path: str, headers: Headers, body: bytes) -> Delivered:
     """Authenticate a delivery, then import its package as `hub package import` does."""
     peer, org = authenticate(method, path, headers, body)
     try:
@@ -141,7 +138,7 @@ def receive(method: str, path: str, headers: Mapping[str, str], body: bytes) -> 
     return Delivered(result.receipt, result.again, result.exchange_ids)
 
 
-def hello(method: str, path: str, headers: Mapping[str, str], body: bytes) -> dict[str, object]:
+def hello(method: str, path: str, headers: Headers, body: bytes) -> dict[str, object]:
     """A signed no-op: says whether this hub knows the caller (for `hub peer status --check`)."""
     peer, org = authenticate(method, path, headers, body)
     return {"peer": peer.name, "organisation": org, "ours": sorted(peers.own_organisations())}

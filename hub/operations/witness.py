@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,6 +43,7 @@ from sqlalchemy import select
 
 from hub.audit import checkpoints, merkle, note
 from hub.audit import cosignature as cs
+from hub.crypto.peer_request import Headers
 from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Organisation, Peer, PeerCheckpointKey, WitnessedCheckpoint
@@ -162,9 +162,7 @@ def shared_agreements(peer: Peer) -> list[Agreement]:
 # --- the endpoint's work -----------------------------------------------------------
 
 
-def add_checkpoint(
-    method: str, path: str, headers: Mapping[str, str], body: bytes
-) -> WitnessAnswer:
+def add_checkpoint(method: str, path: str, headers: Headers, body: bytes) -> WitnessAnswer:
     """Authenticate the peer's request, then witness its checkpoint."""
     peer, org = inbox.authenticate(method, path, headers, body)  # raises InboxRefused
     return _witness(peer.id, org, body)

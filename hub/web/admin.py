@@ -3,7 +3,10 @@ view of organisations and agreements.  Every change goes through hub.operations.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -26,18 +29,19 @@ LANGUAGE_NAMES = {"": _l("Not set (from the browser)"), "vi": "Tiếng Việt", 
 LANGUAGE_NAMES["en"] = "English"
 
 
-def _role_choices():
+def _role_choices() -> list[tuple[str, object]]:
     return [(role, ROLE_NAMES[role]) for role in ROLES]
 
 
-def _organisation_choices():
+def _organisation_choices() -> list[tuple[str, str]]:
     from hub.i18n import current_language
 
     lang = current_language()
-    return [
-        (org.code, f"{org.code} · {org.name_on().short(lang)}")
-        for org in reference_reads.organisations(g.actor)
-    ]
+    choices = []
+    for org in reference_reads.organisations(g.actor):
+        name = org.name_on()  # None only for an organisation without any name
+        choices.append((org.code, f"{org.code} · {name.short(lang)}" if name else org.code))
+    return choices
 
 
 class AddUserForm(FlaskForm):
@@ -72,7 +76,7 @@ class TotpRolesForm(FlaskForm):
     )
 
 
-def _fill_choices(form) -> None:
+def _fill_choices(form: FlaskForm) -> None:
     if hasattr(form, "organisation"):
         form.organisation.choices = _organisation_choices()
     if hasattr(form, "role"):
@@ -88,7 +92,7 @@ def _flash_errors(exc: ValidationFailed) -> None:
 
 
 @bp.app_template_global()
-def page_if_installed(endpoint: str, **values) -> str | None:
+def page_if_installed(endpoint: str, **values: Any) -> str | None:
     """A link into another part of the hub (e.g. the compliance pages, where agreements and
     their obligations are edited), or None when that part is not installed."""
     if endpoint not in current_app.view_functions:
@@ -101,13 +105,13 @@ def page_if_installed(endpoint: str, **values) -> str | None:
 
 @bp.route("/")
 @role_required("admin")
-def index():
+def index() -> ResponseReturnValue:
     return redirect(url_for("admin.users"))
 
 
 @bp.route("/users")
 @role_required("admin")
-def users():
+def users() -> ResponseReturnValue:
     return render_template(
         "admin/users.html",
         users=accounts.list_users(g.actor),
@@ -117,7 +121,7 @@ def users():
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @role_required("admin")
-def user_new():
+def user_new() -> ResponseReturnValue:
     form = AddUserForm()
     _fill_choices(form)
     errors: dict = {}
@@ -145,7 +149,9 @@ def user_new():
     return render_template("admin/user_new.html", form=form, errors=errors), status
 
 
-def _user_page(username: str, *, new_token: str | None = None, status: int = 200):
+def _user_page(
+    username: str, *, new_token: str | None = None, status: int = 200
+) -> ResponseReturnValue:
     user = accounts.get_user(g.actor, username)
     role_form = RoleForm(
         formdata=None, data={"organisation": user.organisation.code, "role": user.role}
@@ -166,13 +172,13 @@ def _user_page(username: str, *, new_token: str | None = None, status: int = 200
 
 @bp.route("/users/<username>")
 @role_required("admin")
-def user(username: str):
+def user(username: str) -> ResponseReturnValue:
     return _user_page(username)
 
 
 @bp.route("/users/<username>/role", methods=["POST"])
 @role_required("admin")
-def user_role(username: str):
+def user_role(username: str) -> ResponseReturnValue:
     form = RoleForm()
     _fill_choices(form)
     if form.validate_on_submit():
@@ -191,7 +197,7 @@ def user_role(username: str):
 
 @bp.route("/users/<username>/password", methods=["POST"])
 @role_required("admin")
-def user_password(username: str):
+def user_password(username: str) -> ResponseReturnValue:
     form = PasswordForm()
     if form.validate_on_submit():
         try:
@@ -210,7 +216,7 @@ def user_password(username: str):
 
 @bp.route("/users/<username>/disable", methods=["POST"])
 @role_required("admin")
-def user_disable(username: str):
+def user_disable(username: str) -> ResponseReturnValue:
     EmptyForm().validate_on_submit()  # CSRF is checked globally; nothing else to parse
     try:
         accounts.disable_user(g.actor, username)
@@ -223,7 +229,7 @@ def user_disable(username: str):
 
 @bp.route("/users/<username>/enable", methods=["POST"])
 @role_required("admin")
-def user_enable(username: str):
+def user_enable(username: str) -> ResponseReturnValue:
     accounts.enable_user(g.actor, username)
     flash(_("Account enabled."), "status")
     return redirect(url_for("admin.user", username=username))
@@ -231,7 +237,7 @@ def user_enable(username: str):
 
 @bp.route("/users/<username>/totp-reset", methods=["POST"])
 @role_required("admin")
-def user_totp_reset(username: str):
+def user_totp_reset(username: str) -> ResponseReturnValue:
     accounts.reset_totp(g.actor, username)
     flash(_("Second factor cleared; the account must set it up again."), "status")
     return redirect(url_for("admin.user", username=username))
@@ -239,7 +245,7 @@ def user_totp_reset(username: str):
 
 @bp.route("/users/<username>/tokens", methods=["POST"])
 @role_required("admin")
-def token_create(username: str):
+def token_create(username: str) -> ResponseReturnValue:
     form = TokenForm()
     if not form.validate_on_submit():
         flash(_("Some fields need correcting."), "error")
@@ -256,7 +262,7 @@ def token_create(username: str):
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 @role_required("admin")
-def token_revoke(token_id: int):
+def token_revoke(token_id: int) -> ResponseReturnValue:
     row = accounts.revoke_token(g.actor, token_id)
     flash(_("Token revoked."), "status")
     return redirect(url_for("admin.user", username=row.user.username))
@@ -264,7 +270,7 @@ def token_revoke(token_id: int):
 
 @bp.route("/security", methods=["GET", "POST"])
 @role_required("admin")
-def security():
+def security() -> ResponseReturnValue:
     form = TotpRolesForm()
     form.roles.choices = _role_choices()
     if form.validate_on_submit():
@@ -286,7 +292,7 @@ def security():
 
 @bp.route("/organisations")
 @role_required("admin")
-def organisations():
+def organisations() -> ResponseReturnValue:
     return render_template(
         "admin/organisations.html",
         organisations=reference_reads.organisations(g.actor),

@@ -7,6 +7,7 @@ decoded from its hashed bytes (leaf_input), the same bytes verify checks.
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -125,7 +126,7 @@ def _row(entry: ops.ShownEntry) -> dict:
 
 @bp.get("/audit")
 @role_required("supervisor", "admin")
-def index():
+def index() -> ResponseReturnValue:
     rows = [
         (log, ops.agreement_of(log), ops.latest_checkpoint(log), ops.organisation_of(log))
         for log in ops.visible_logs(g.actor)
@@ -135,7 +136,7 @@ def index():
 
 @bp.get("/audit/<name>")
 @role_required("supervisor", "admin")
-def log_page(name: str):
+def log_page(name: str) -> ResponseReturnValue:
     args = request.args
     filters = {
         "action": args.get("action") or None,
@@ -178,7 +179,7 @@ def log_page(name: str):
 
 @bp.post("/audit/<name>/verify")
 @role_required("supervisor", "admin")
-def verify_now(name: str):
+def verify_now(name: str) -> ResponseReturnValue:
     result = ops.verify_now(g.actor, name, deep=True)
     if result.ok:
         flash(
@@ -197,7 +198,7 @@ def verify_now(name: str):
 
 @bp.get("/audit/<name>/checkpoint.txt")
 @role_required("supervisor", "admin")
-def checkpoint_file(name: str):
+def checkpoint_file(name: str) -> ResponseReturnValue:
     """The signed checkpoint covering the log now, for a partner to keep."""
     row = ops.current_checkpoint(g.actor, name)
     return Response(

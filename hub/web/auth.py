@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -18,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -28,6 +30,7 @@ from hub.auth import totp
 from hub.auth.sessions import COOKIE
 from hub.errors import ValidationFailed
 from hub.i18n import LANG_COOKIE, LOCALES
+from hub.models import User, UserSession
 from hub.operations import accounts
 from hub.operations.accounts import LoginFailed, SecondFactorFailed
 from hub.operations.actor import Actor
@@ -57,7 +60,7 @@ ROLE_NAMES = {
 
 
 @bp.app_context_processor
-def _role_names():
+def _role_names() -> dict[str, object]:
     return {"role_names": ROLE_NAMES}
 
 
@@ -93,12 +96,12 @@ def _rotate_csrf() -> None:
     g.pop("csrf_token", None)
 
 
-def _end_session_cookie(response) -> None:
+def _end_session_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE)
     _rotate_csrf()
 
 
-def _set_session_cookie(response, token: str) -> None:
+def _set_session_cookie(response: Response, token: str) -> None:
     _rotate_csrf()
     settings = current_app.config["HUB"]
     response.set_cookie(
@@ -111,14 +114,14 @@ def _set_session_cookie(response, token: str) -> None:
     )
 
 
-def _pending_row():
+def _pending_row() -> UserSession | None:
     """The session of someone past the password step who still owes the second factor."""
     row = g.get("session_row")
     return row if row is not None and row.pending_totp else None
 
 
 @bp.before_app_request
-def _enrolment_gate():
+def _enrolment_gate() -> ResponseReturnValue | None:
     """A user whose role requires a second factor reaches nothing else until enrolled.
 
     Covers sessions that began before the requirement was set, too.
@@ -133,7 +136,7 @@ def _enrolment_gate():
     return None
 
 
-def _after_password(user, next_target: str | None):
+def _after_password(user: User, next_target: str | None) -> Response:
     # The target is checked (and the response built) before the session starts.
     next_target = local_target(next_target)
     due = accounts.second_factor_due(user)
@@ -150,7 +153,7 @@ def _after_password(user, next_target: str | None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     pending = _pending_row()
     if request.method == "GET" and pending is not None:
         # Half-way through: carry on where they left off.
@@ -178,7 +181,7 @@ def login():
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-def login_code():
+def login_code() -> ResponseReturnValue:
     pending = _pending_row()
     if pending is None or not pending.user.totp_enrolled:
         return redirect(url_for("auth.login"))
@@ -210,7 +213,7 @@ def login_code():
 
 
 @bp.route("/login/cancel", methods=["POST"])
-def login_cancel():
+def login_cancel() -> ResponseReturnValue:
     """Give up half-way through a login: the pending session ends."""
     pending = _pending_row()
     if EmptyForm().validate_on_submit() and pending is not None:
@@ -222,7 +225,7 @@ def login_cancel():
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -233,7 +236,7 @@ def logout():
 
 
 @bp.route("/language", methods=["POST"])
-def language():
+def language() -> ResponseReturnValue:
     form = LanguageForm()
     response = make_response(redirect(next_or_home(form.next.data)))
     chosen = form.language.data if form.validate_on_submit() else None
@@ -251,7 +254,7 @@ def language():
 
 @bp.route("/account")
 @login_required
-def account():
+def account() -> ResponseReturnValue:
     return render_template(
         "auth/account.html",
         user=g.user,
@@ -262,7 +265,7 @@ def account():
 
 @bp.route("/account/password", methods=["POST"])
 @login_required
-def change_password():
+def change_password() -> ResponseReturnValue:
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
@@ -284,7 +287,7 @@ def change_password():
 
 @bp.route("/account/logout-everywhere", methods=["POST"])
 @login_required
-def logout_everywhere():
+def logout_everywhere() -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         abort(400)
     accounts.log_out(g.actor, g.session_row, everywhere=True)
@@ -294,7 +297,7 @@ def logout_everywhere():
     return response
 
 
-def _enrolling_user():
+def _enrolling_user() -> tuple[User | None, UserSession | None]:
     """Who is enrolling: a signed-in user, or one pending enrolment after the password."""
     if g.get("user") is not None:
         return g.user, None
@@ -305,7 +308,7 @@ def _enrolling_user():
 
 
 @bp.route("/account/totp", methods=["GET", "POST"])
-def totp_enrol():
+def totp_enrol() -> ResponseReturnValue:
     user, pending = _enrolling_user()
     if user is None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -360,7 +363,7 @@ def totp_enrol():
 
 @bp.route("/account/totp/remove", methods=["POST"])
 @login_required
-def totp_remove():
+def totp_remove() -> ResponseReturnValue:
     form = CodeForm()
     if not form.validate_on_submit():
         abort(400)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -51,7 +53,12 @@ class CaseForm(FlaskForm):
     # Set when the parsed quantities were shown back; must match them to save.
     confirmed = HiddenField()
 
-    def fill_choices(self, *, places, organisations) -> None:
+    def fill_choices(
+        self,
+        *,
+        places: Mapping[str, Iterable[tuple[object, object]]],
+        organisations: Iterable[tuple[object, object]],
+    ) -> None:
         """Choices come from the database (places valid on the case's date)."""
         self.province.choices = labels.options(places["province"], blank="—")
         self.district.choices = labels.options(places["district"], blank="—")

@@ -9,11 +9,14 @@ sees spelled out before it is stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 
 from hub.errors import ValidationFailed
 from hub.i18n import current_language
@@ -44,7 +47,7 @@ def _id(value: int) -> int:
 
 @bp.get("/")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     form = CaseFilterForm(request.args)
     form.validate()
     filters = listing.CaseFilters(
@@ -70,11 +73,11 @@ def index():
 @bp.get("/<int:case_id>")
 @login_required
 @audited_read
-def view(case_id: int):
+def view(case_id: int) -> ResponseReturnValue:
     return _render_view(case_id)
 
 
-def _render_view(case_id: int, *, status: int = 200, **forms):
+def _render_view(case_id: int, *, status: int = 200, **forms: FlaskForm) -> ResponseReturnValue:
     actor = g.actor
     case = cases.load_for_view(actor, _id(case_id))
     suspects = cases.read_suspects(actor, case)
@@ -204,7 +207,7 @@ def _fill(form: CaseForm, day: date | None) -> None:
 
 @bp.route("/new", methods=["GET", "POST"])
 @role_required("officer")
-def new():
+def new() -> ResponseReturnValue:
     if request.method == "GET":
         form = CaseForm(formdata=None)
         _fill(form, None)
@@ -237,7 +240,9 @@ def new():
     return redirect(url_for(".view", case_id=case.id), 303)
 
 
-def _reshow(form: CaseForm, case: Case | None, confirm, leftover=()):
+def _reshow(
+    form: CaseForm, case: Case | None, confirm: object, leftover: Iterable[str] = ()
+) -> ResponseReturnValue:
     return (
         render_template(
             "cases/form.html", form=form, case=case, confirm=confirm, errors=list(leftover)
@@ -248,7 +253,7 @@ def _reshow(form: CaseForm, case: Case | None, confirm, leftover=()):
 
 @bp.route("/<int:case_id>/edit", methods=["GET", "POST"])
 @role_required("officer")
-def edit(case_id: int):
+def edit(case_id: int) -> ResponseReturnValue:
     case = cases.load_for_view(g.actor, _id(case_id))
     if request.method == "GET":
         form = CaseForm(
@@ -287,7 +292,7 @@ def edit(case_id: int):
 
 @bp.post("/<int:case_id>/status")
 @role_required("officer")
-def change_status(case_id: int):
+def change_status(case_id: int) -> ResponseReturnValue:
     form = StatusForm()
     form.status.choices = options([(form.status.data or "", form.status.data or "")])
     if not form.validate_on_submit():
@@ -302,7 +307,7 @@ def change_status(case_id: int):
 
 @bp.post("/<int:case_id>/seizures")
 @role_required("officer")
-def add_seizure(case_id: int):
+def add_seizure(case_id: int) -> ResponseReturnValue:
     form = SeizureForm()
     if not form.validate_on_submit():
         return _render_view(case_id, status=422, seizure_form=form)
@@ -338,7 +343,7 @@ def add_seizure(case_id: int):
 
 @bp.post("/<int:case_id>/suspects")
 @role_required("officer")
-def add_suspect(case_id: int):
+def add_suspect(case_id: int) -> ResponseReturnValue:
     form = SuspectForm()
     if not form.validate_on_submit():
         return _render_view(case_id, status=422, suspect_form=form)

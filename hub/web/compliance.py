@@ -13,12 +13,14 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
 from hub.compliance import report as reports
+from hub.compliance.evaluate import Report
 from hub.compliance.rules import REGISTRY
 from hub.downloads import download
 from hub.errors import NotFound, ValidationFailed
@@ -76,7 +78,7 @@ def exchange_link(exchange_id: int) -> str | None:
 
 @bp.get("/compliance")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     """The agreements the user's organisation is party to."""
     rows = compliance.agreements_reviewed_by(g.actor)
     return render_template("compliance/index.html", agreements=rows)
@@ -84,13 +86,13 @@ def index():
 
 @bp.get("/agreements/<code>")
 @login_required
-def agreement(code: str):
+def agreement(code: str) -> ResponseReturnValue:
     if g.actor.is_admin:
         return redirect(url_for("compliance.obligations_page", code=code))
     return redirect(url_for("compliance.dashboard", code=code))
 
 
-def _render(code: str, *, pdf: bool = False):
+def _render(code: str, *, pdf: bool = False) -> tuple[Report, str] | tuple[None, tuple[str, int]]:
     query = _query()
     agreement = compliance.agreement_for(g.actor, code)  # NotFound for non-parties
     try:
@@ -126,7 +128,7 @@ def _render(code: str, *, pdf: bool = False):
 
 @bp.get("/agreements/<code>/compliance")
 @login_required
-def dashboard(code: str):
+def dashboard(code: str) -> ResponseReturnValue:
     _report, page = _render(code)
     return page
 
@@ -134,7 +136,7 @@ def dashboard(code: str):
 @bp.get("/agreements/<code>/compliance.csv")
 @login_required
 @audited_read
-def export_csv(code: str):
+def export_csv(code: str) -> ResponseReturnValue:
     report = compliance.review(g.actor, code, **_query())
     body = reports.to_csv(report)
     compliance.record_export(g.actor, report, "csv", body)
@@ -144,10 +146,11 @@ def export_csv(code: str):
 @bp.get("/agreements/<code>/compliance.pdf")
 @login_required
 @audited_read
-def export_pdf(code: str):
-    report, html = _render(code, pdf=True)
-    if report is None:
-        return html
+def export_pdf(code: str) -> ResponseReturnValue:
+    rendered = _render(code, pdf=True)
+    if rendered[0] is None:
+        return rendered[1]
+    report, html = rendered
     body, _pages = reports.to_pdf(html, request.host_url)
     compliance.record_export(g.actor, report, "pdf", body)
     return download(body, "application/pdf", reports.filename(report, "pdf"))
@@ -162,7 +165,9 @@ def _agreement_or_404(code: str) -> Agreement:
 
 @bp.get("/agreements/<code>/obligations")
 @role_required("admin")
-def obligations_page(code: str, errors: dict | None = None, status: int = 200):
+def obligations_page(
+    code: str, errors: dict | None = None, status: int = 200
+) -> ResponseReturnValue:
     agreement = _agreement_or_404(code)
     return render_template(
         "compliance/obligations.html",
@@ -175,7 +180,7 @@ def obligations_page(code: str, errors: dict | None = None, status: int = 200):
 
 @bp.post("/agreements/<code>/obligations/<int:obligation_id>")
 @role_required("admin")
-def update_obligation(code: str, obligation_id: int):
+def update_obligation(code: str, obligation_id: int) -> ResponseReturnValue:
     agreement = _agreement_or_404(code)
     existing = next((o for o in agreement.obligations if o.id == obligation_id), None)
     rule = REGISTRY.get(existing.kind) if existing is not None else None
@@ -193,7 +198,7 @@ def update_obligation(code: str, obligation_id: int):
 
 @bp.post("/agreements/<code>/obligations")
 @role_required("admin")
-def add_obligation(code: str):
+def add_obligation(code: str) -> ResponseReturnValue:
     _agreement_or_404(code)
     kind = request.form.get("kind", "")
     rule = REGISTRY.get(kind)

@@ -9,9 +9,11 @@ and the same id is on the log line that holds the exception's type and frames
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from html import escape
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -88,7 +90,9 @@ def messages() -> dict[int, str]:
     }
 
 
-def envelope(status: int, errors: dict, code: str | None = None):
+def envelope(
+    status: int, errors: Mapping[str, object], code: str | None = None
+) -> tuple[Response, int]:
     """The API's one error envelope, ``{"errors": {field: [messages]}, "code",
     "request_id"}``, as a response; ``code`` defaults to the status's in `CODES`."""
     body = {"errors": errors, "code": code or CODES.get(status, "error")}
@@ -108,7 +112,7 @@ def _fallback_page(status: int, message: str, request_id: str) -> str:
     )
 
 
-def render_error(status: int, message: str | None = None):
+def render_error(status: int, message: str | None = None) -> ResponseReturnValue:
     message = message or messages().get(status) or messages()[500]
     request_id = g.get("request_id", "")
     if _wants_json():
@@ -134,15 +138,15 @@ def _rollback() -> None:
 
 def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+    def _http(exc: HTTPException) -> ResponseReturnValue:
         return render_error(exc.code or 500)
 
     @app.errorhandler(OperationError)
-    def _operation(exc: OperationError):
+    def _operation(exc: OperationError) -> ResponseReturnValue:
         return render_error(exc.status, str(exc.message))
 
     @app.errorhandler(OperationalError)
-    def _database_error(exc: OperationalError):
+    def _database_error(exc: OperationalError) -> ResponseReturnValue:
         unavailable = database_unavailable(exc)
         log.error(
             "database unavailable" if unavailable else "unhandled error",
@@ -153,7 +157,7 @@ def register(app: Flask) -> None:
         return render_error(503 if unavailable else 500)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
         # The log line carries the type, the frames and a database/OS error code,
         # never the exception's message (see hub.logging).
         log.error(

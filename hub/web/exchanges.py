@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, timedelta, timezone
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from hub.downloads import download
@@ -57,7 +58,7 @@ def _replies_to(exchange):
 
 @bp.get("/")
 @login_required
-def index():
+def index() -> ResponseReturnValue:
     lang = current_language()
     form = ExchangeFilterForm(request.args)
     form.agreement.choices = options(pickers.agreements(g.actor, lang), blank=_("Any"))
@@ -97,11 +98,13 @@ def index():
 @bp.get("/<int:exchange_id>")
 @login_required
 @audited_read
-def view(exchange_id: int):
+def view(exchange_id: int) -> ResponseReturnValue:
     return _render_view(exchange_id)
 
 
-def _render_view(exchange_id: int, *, translation_form=None, status: int = 200):
+def _render_view(
+    exchange_id: int, *, translation_form=None, status: int = 200
+) -> ResponseReturnValue:
     actor = g.actor
     exchange = exchanges.load_for_view(actor, _id(exchange_id))
     lang = current_language()
@@ -131,7 +134,7 @@ def _render_view(exchange_id: int, *, translation_form=None, status: int = 200):
 
 @bp.post("/<int:exchange_id>/acknowledge")
 @role_required("officer")
-def acknowledge(exchange_id: int):
+def acknowledge(exchange_id: int) -> ResponseReturnValue:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -141,7 +144,7 @@ def acknowledge(exchange_id: int):
 
 @bp.post("/<int:exchange_id>/translations")
 @role_required("officer")
-def translate(exchange_id: int):
+def translate(exchange_id: int) -> ResponseReturnValue:
     form = TranslationForm()
     if not form.validate_on_submit():
         return _render_view(exchange_id, translation_form=form, status=422)
@@ -158,7 +161,7 @@ def translate(exchange_id: int):
 @bp.get("/<int:exchange_id>/attachments/<int:attachment_id>")
 @login_required
 @audited_read
-def attachment(exchange_id: int, attachment_id: int):
+def attachment(exchange_id: int, attachment_id: int) -> ResponseReturnValue:
     opened = attachments.open_attachment(g.actor, _id(exchange_id), _id(attachment_id))
     return download(opened.data, opened.media_type, opened.filename)
 
@@ -168,7 +171,7 @@ def attachment(exchange_id: int, attachment_id: int):
 
 @bp.route("/new", methods=["GET", "POST"])
 @role_required("officer")
-def new():
+def new() -> ResponseReturnValue:
     reply_to = _reply_target()
     if request.method == "GET":
         form = ExchangeForm(formdata=None, data=_defaults(reply_to))
@@ -191,12 +194,12 @@ def new():
 
 @bp.route("/<int:exchange_id>/respond", methods=["GET"])
 @login_required
-def respond(exchange_id: int):
+def respond(exchange_id: int) -> ResponseReturnValue:
     exchanges.visible_exchange(g.actor, _id(exchange_id))
     return redirect(url_for(".new", in_reply_to=exchange_id, kind="response"))
 
 
-def _reshow(form: ExchangeForm, reply_to, leftover):
+def _reshow(form: ExchangeForm, reply_to, leftover) -> ResponseReturnValue:
     return (
         render_template("exchanges/new.html", form=form, reply_to=reply_to, errors=leftover),
         422,

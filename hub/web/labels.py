@@ -7,6 +7,10 @@ awaiting sign-off (see ../shared/GLOSSARY.md) are changed in the catalogs only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
@@ -102,13 +106,13 @@ MEDIA_TYPE = {
 }
 
 
-def options(pairs, *, blank=None) -> list[SelectChoice]:
+def options(pairs: Iterable[tuple[object, object]], *, blank: object = None) -> list[SelectChoice]:
     """SelectField choices from (value, label) pairs, optionally led by a blank entry."""
     rows = [SelectChoice(value=str(value), label=label) for value, label in pairs]
     return [SelectChoice(value="", label=blank), *rows] if blank is not None else rows
 
 
-def choices(labels: dict, *, blank=None) -> list[SelectChoice]:
+def choices(labels: Mapping[Any, object], *, blank: object = None) -> list[SelectChoice]:
     """SelectField choices from a label table, optionally led by a blank "any" entry."""
     return options(labels.items(), blank=blank)
 
@@ -122,7 +126,7 @@ def decimal_example() -> str:
     return format_decimal(1234.5, locale=current_language())
 
 
-def register(app) -> None:
+def register(app: Flask) -> None:
     """Make the tables (as `labels`) and the quantity helpers available to every template."""
     import sys
 

@@ -4,7 +4,10 @@ hub.operations.packages; these views parse, call and render."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -49,7 +52,13 @@ def _other_party(exchange: Exchange) -> str:
     return codes[1] if codes[0] == g.actor.organisation_code else codes[0]
 
 
-def _render_exchange(exchange_id: int, *, receipt_form=None, messages=(), status: int = 200):
+def _render_exchange(
+    exchange_id: int,
+    *,
+    receipt_form: FlaskForm | None = None,
+    messages: Iterable[object] = (),
+    status: int = 200,
+) -> ResponseReturnValue:
     exchange = get_exchange(g.actor, exchange_id)
     return (
         render_template(
@@ -68,13 +77,13 @@ def _render_exchange(exchange_id: int, *, receipt_form=None, messages=(), status
 
 @bp.get("/exchange/<int:exchange_id>")
 @role_required(*ROLES)
-def for_exchange(exchange_id: int):
+def for_exchange(exchange_id: int) -> ResponseReturnValue:
     return _render_exchange(_id(exchange_id))
 
 
 @bp.post("/exchange/<int:exchange_id>/export")
 @role_required("officer")
-def export(exchange_id: int):
+def export(exchange_id: int) -> ResponseReturnValue:
     form = ExportForm()
     if not form.validate_on_submit():
         abort(400)
@@ -89,7 +98,7 @@ def export(exchange_id: int):
 
 @bp.post("/receipt")
 @role_required("officer")
-def receipt():
+def receipt() -> ResponseReturnValue:
     form = ReceiptUploadForm()
     exchange_id = request.args.get("exchange", type=int)
     if not form.validate_on_submit():
@@ -113,7 +122,7 @@ def receipt():
 @bp.route("/import", methods=["GET", "POST"])
 @role_required("officer")
 @allows_body(packages.MAX_PACKAGE_BYTES)  # attachments travel base64-encoded
-def import_package():
+def import_package() -> ResponseReturnValue:
     form = PackageUploadForm()
     if request.method == "GET" or not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
@@ -129,6 +138,6 @@ def import_package():
 
 @bp.get("/imported/<digest>/receipt")
 @role_required(*ROLES)
-def imported_receipt(digest: str):
+def imported_receipt(digest: str) -> ResponseReturnValue:
     receipt = packages.imported_receipt(g.actor, digest)
     return _download(receipt, f"receipt-{digest[:16]}.json")

@@ -4,6 +4,7 @@ JSON answers, no session and no CSRF token (each request carries its own signatu
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
 from hub.operations import inbox, witness
 from hub.operations.packages import MAX_PACKAGE_BYTES
@@ -12,7 +13,7 @@ from hub.web.body_limits import allows_body
 bp = Blueprint("peer_inbox", __name__, url_prefix="/peer/v1")
 
 
-def _refused(exc: inbox.InboxRefused):
+def _refused(exc: inbox.InboxRefused) -> Response:
     response = jsonify({"error": exc.code, "message": exc.message})
     response.status_code = exc.status
     if exc.status == 401:
@@ -21,13 +22,13 @@ def _refused(exc: inbox.InboxRefused):
 
 
 @bp.errorhandler(413)
-def too_large(_exc):
+def too_large(_exc: Exception) -> Response:
     return _refused(inbox.InboxRefused(413, "too_large", "the body is over this hub's limit"))
 
 
 @bp.post("/inbox")
 @allows_body(MAX_PACKAGE_BYTES)
-def deliver():
+def deliver() -> ResponseReturnValue:
     """One sealed package, as the body; answered with the signed receipt."""
     try:
         done = inbox.receive(request.method, request.path, request.headers, request.get_data())
@@ -39,7 +40,7 @@ def deliver():
 
 
 @bp.post("/hello")
-def hello():
+def hello() -> ResponseReturnValue:
     try:
         return jsonify(
             inbox.hello(request.method, request.path, request.headers, request.get_data())
@@ -49,7 +50,7 @@ def hello():
 
 
 @bp.post("/add-checkpoint")
-def add_checkpoint():
+def add_checkpoint() -> ResponseReturnValue:
     """C2SP tlog-witness add-checkpoint, signed like the inbox; answered as the spec says."""
     try:
         answer = witness.add_checkpoint(

@@ -5,6 +5,7 @@ hub.operations.peers."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -91,13 +92,13 @@ def _imported_keys(choices) -> list[tuple[str, int, str]]:
 
 @bp.route("/")
 @role_required("admin")
-def index():
+def index() -> ResponseReturnValue:
     return render_template("admin/peers.html", rows=peers.list_peers(g.actor))
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @role_required("admin")
-def new():
+def new() -> ResponseReturnValue:
     form = PeerForm()
     form.organisations.choices = _partner_choices()
     errors: dict = {}
@@ -132,7 +133,7 @@ def new():
 
 @bp.route("/<name>")
 @role_required("admin")
-def show(name: str):
+def show(name: str) -> ResponseReturnValue:
     status = peers.status(g.actor, name)
     return render_template(
         "admin/peer.html",
@@ -146,7 +147,7 @@ def show(name: str):
 
 @bp.route("/<name>/remove", methods=["POST"])
 @role_required("admin")
-def remove(name: str):
+def remove(name: str) -> ResponseReturnValue:
     form = EmptyForm()
     if form.validate_on_submit():
         peers.remove(g.actor, name)

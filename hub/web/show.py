@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wtforms import Form
 
 
@@ -25,7 +27,7 @@ def apply_errors(form: Form, errors: dict, *, aliases: dict | None = None) -> li
     return leftover
 
 
-def _field(form, dotted: str):
+def _field(form: Any, dotted: str) -> Any:
     node = form
     for part in dotted.split("."):
         if part.isdigit():
