@@ -247,3 +247,26 @@ def test_no_commit_or_rollback_outside_the_unit_of_work():
             ):
                 broken.append(f"{name}:{node.lineno}: .{node.func.attr}() outside the unit of work")
     assert not broken, "transactions ended outside hub/operations/unit.py:\n" + "\n".join(broken)
+
+
+#: What hub/crypto may not import even from outside the hub: it holds primitives and
+#: formats only (no database, no Flask, no request), so the core reads on its own.
+FRAMEWORKS = ("flask", "flask_babel", "flask_sqlalchemy", "flask_wtf", "sqlalchemy", "werkzeug")
+
+
+def test_crypto_imports_no_framework():
+    broken = []
+    for path in sorted((HUB / "crypto").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            broken += [
+                f"{path.relative_to(ROOT)}:{node.lineno}: {name}"
+                for name in names
+                if name.split(".")[0] in FRAMEWORKS
+            ]
+    assert not broken, "hub/crypto imports a framework:\n" + "\n".join(broken)
