@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.extensions import db
-from hub.models import Case, User
+from hub.models import Case, Organisation, User
 from hub.models.base import utcnow
 from hub.operations import cases, exchanges
 from hub.operations.actor import Actor
@@ -42,7 +42,10 @@ def _exchange(actor: Actor, days_ago: float, **values: Any) -> int:
 
 def load_demo_data() -> dict[str, int]:
     """Add sample work once (needs the demo accounts); returns what was added."""
-    if db.session.scalar(select(Case.id).where(Case.reference == MARKER)) is not None:
+    # QB's own reference: references are unique per owning organisation (0007).
+    qb_id = select(Organisation.id).where(Organisation.code == "QB").scalar_subquery()
+    marker = select(Case.id).where(Case.owner_organisation_id == qb_id, Case.reference == MARKER)
+    if db.session.scalar(marker) is not None:
         return {"cases": 0, "exchanges": 0}
     qb, km, sv = _actor("qb.officer"), _actor("km.officer"), _actor("sv.officer")
     if qb is None or km is None or sv is None:

@@ -66,13 +66,18 @@ def recent_cases(actor: Actor, keep: int | None = None) -> list[tuple[str, str]]
     return [(str(c.id), case_label(actor, c)) for c in rows]
 
 
+def case_reference(actor: Actor, case: Case) -> str:
+    """The case's reference as shown to ``actor``: a partner's prefixed with its owner's
+    code ("KM · A-1"), since references are unique per organisation and a partner may
+    use one of ours."""
+    if case.owner_organisation_id == actor.organisation_id:
+        return case.reference
+    return f"{case.owner.code} · {case.reference}"
+
+
 def case_label(actor: Actor, case: Case) -> str:
-    """ "reference – title"; a partner's case is prefixed with its owner's code, since
-    references are unique per organisation and a partner may use one of ours."""
-    label = f"{case.reference} – {case.title}"
-    if case.owner_organisation_id != actor.organisation_id:
-        label = f"{case.owner.code} · {label}"
-    return label
+    """ "reference – title", the reference as `case_reference` shows it."""
+    return f"{case_reference(actor, case)} – {case.title}"
 
 
 def places(lang: str, day: date | None) -> dict[str, list[tuple[str, str]]]:

@@ -43,6 +43,11 @@ def _linked_case(exchange):
     return scope.linked_case(g.actor, exchange)
 
 
+@bp.app_template_global("case_reference")
+def _case_reference(case):
+    return pickers.case_reference(g.actor, case)
+
+
 @bp.app_template_global("replied_to")
 def _replied_to(exchange):
     return scope.replied_to(g.actor, exchange)

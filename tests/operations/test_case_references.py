@@ -280,3 +280,19 @@ def test_migration_0007_keeps_rows_and_links_and_its_downgrade_stops_on_shared(a
     assert ("owner_organisation_id", "reference") in _unique_sets()
     _migrate(upgrade, "head")
     assert _counts()["cases"] == before["cases"] + 1
+
+
+def test_exchange_pages_name_the_owner_of_a_partners_case(client, browser, make_user, qb, km):
+    """QB sees its own "A-1" and KM's "A-1" (KM involves QB): an exchange linked to KM's
+    shows it as "KM · A-1" on QB's pages, and as plain "A-1" on KM's."""
+    make_case(qb, "Vụ của Quảng Bình", reference=SHARED)
+    theirs = make_case(km, "ຄະດີຮ່ວມ", reference=SHARED, organisations=["QB"])
+    sent = make_exchange(km, recipient="QB", case=theirs.id, kind="alert")
+    make_user("qb.reader", org="QB", role="officer", language="en")
+    assert browser.login("qb.reader").status_code == 302
+    for path in ("/exchanges/", f"/exchanges/{sent.id}"):
+        page = client.get(path).get_data(as_text=True)
+        assert f"KM · {SHARED}" in page, path
+    from hub.operations import pickers
+
+    assert pickers.case_reference(km, theirs) == SHARED
