@@ -164,6 +164,13 @@ def _body(item: Submission, old_size: int) -> bytes:
 def _keep_cosignature(item: Submission, answer: bytes) -> str | None:
     """Verify the answer with the peer's confirmed keys and keep it; None when kept."""
     checkpoint = db.session.get_one(Checkpoint, item.checkpoint_id)
+    kept = db.session.scalar(
+        select(Cosignature.id).where(
+            Cosignature.checkpoint_id == item.checkpoint_id, Cosignature.peer_id == item.peer_id
+        )
+    )
+    if kept is not None:
+        return None  # another process of this hub kept it a moment ago
     try:
         text = answer.decode("utf-8")
     except UnicodeDecodeError:

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hub.audit import checkpoints, merkle, note
 from hub.audit import cosignature as cs
@@ -219,14 +220,27 @@ def _witness(peer_id: int, org: str, body: bytes) -> WitnessAnswer:
     now = int(time.time())
     line = cs.cosign(request.note_text, private, witness_name(name), now)
     if state is None:
-        state = WitnessedCheckpoint(peer_id=peer.id, origin=cp.origin)
-        db.session.add(state)
-    state.size, state.root, state.note, state.cosigned_at = (
-        cp.size,
-        cp.root,
-        request.note_text,
-        utcnow(),
-    )
+        # Two first requests for one origin at once (two `hub serve` of the peer): the
+        # second insert fails in its savepoint and is answered as any stale size.
+        try:
+            with db.session.begin_nested():
+                state = WitnessedCheckpoint(
+                    peer_id=peer.id, origin=cp.origin, size=cp.size, root=cp.root,
+                    note=request.note_text, cosigned_at=utcnow(),
+                )  # fmt: skip
+                db.session.add(state)
+        except IntegrityError:
+            known = db.session.scalar(
+                select(WitnessedCheckpoint.size).where(
+                    WitnessedCheckpoint.peer_id == peer.id, WitnessedCheckpoint.origin == cp.origin
+                )
+            )
+            return WitnessAnswer(
+                409, cs.format_size(int(known or 0)), cs.SIZE_CONTENT_TYPE, "conflict"
+            )
+    else:
+        state.size, state.root, state.note = cp.size, cp.root, request.note_text
+        state.cosigned_at = utcnow()
     audit.record(
         "checkpoint_cosigned",
         actor=inbox.peer_actor(peer, org),
