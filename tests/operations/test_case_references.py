@@ -296,3 +296,17 @@ def test_exchange_pages_name_the_owner_of_a_partners_case(client, browser, make_
     from hub.operations import pickers
 
     assert pickers.case_reference(km, theirs) == SHARED
+
+
+def test_the_api_answers_already_used_only_within_the_organisation(client, api_token, qb, km):
+    make_case(km, "ຄະດີຂອງຄຳມ່ວນ", reference=SHARED)
+    headers = api_token("qb.officer")
+    first = client.post(
+        "/api/v1/cases", json={"title": "Vụ 1", "reference": SHARED}, headers=headers
+    )
+    assert first.status_code == 201, first.get_json()
+    second = client.post(
+        "/api/v1/cases", json={"title": "Vụ 2", "reference": SHARED}, headers=headers
+    )
+    assert second.status_code == 422
+    assert list(second.get_json()["errors"]) == ["reference"]
