@@ -131,7 +131,7 @@ def _error_code(exc: BaseException) -> str | None:
     return None
 
 
-def _exception_fields(exc_info) -> dict[str, Any]:
+def _exception_fields(exc_info: Any) -> dict[str, Any]:
     exc_type, exc, tb = exc_info
     if exc_type is None:
         return {}

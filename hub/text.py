@@ -81,7 +81,7 @@ def has_thai_script(text: str) -> bool:
 class QuantityError(ValueError):
     """A typed quantity refused; `message` is a lazy, translatable reason for the user."""
 
-    def __init__(self, message) -> None:
+    def __init__(self, message: object) -> None:
         # Kept lazy: str(error) translates in whatever locale is current when shown.
         super().__init__(message)
         self.message = message

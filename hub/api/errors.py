@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec
 
-from flask import g
+from flask import Response, g
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from marshmallow import ValidationError
@@ -14,13 +16,17 @@ from hub.api import api
 from hub.errors import OperationError, ValidationFailed
 from hub.web.errors import envelope, messages
 
+_P = ParamSpec("_P")
 
-def error_response(status: int, errors: dict, code: str | None = None):
+
+def error_response(
+    status: int, errors: Mapping[str, object], code: str | None = None
+) -> tuple[Response, int]:
     """The envelope (built in hub.web.errors, with its one table of codes)."""
     return envelope(status, errors, code)
 
 
-def _stringify(errors) -> dict:
+def _stringify(errors: object) -> Any:
     if isinstance(errors, dict):
         return {str(k): _stringify(v) for k, v in errors.items()}
     if isinstance(errors, list | tuple):
@@ -51,11 +57,11 @@ def _http(exc: HTTPException) -> ResponseReturnValue:
     return error_response(status, {"_request": [message]})
 
 
-def token_required(view):
+def token_required(view: Callable[_P, ResponseReturnValue]) -> Callable[_P, ResponseReturnValue]:
     """401 unless a live bearer token identified the caller."""
 
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> ResponseReturnValue:
         if g.get("actor") is None:
             return error_response(401, {"_request": [_("Please sign in.")]})
         return view(*args, **kwargs)

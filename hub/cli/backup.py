@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import click
 from flask import current_app
@@ -13,10 +15,13 @@ from hub import backup
 from hub.backup import _
 from hub.cli.errors import one_line_errors
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-def _backup_errors(func):
+
+def _backup_errors(func: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return func(*args, **kwargs)
         except backup.BackupError as exc:

@@ -44,7 +44,16 @@ def _num(value: float) -> str:
     return format_decimal(value, format="#,##0.#")
 
 
-def _text(x, y, body, *, anchor="middle", size=11, weight=None, rotate=None) -> str:
+def _text(
+    x: float,
+    y: float,
+    body: object,
+    *,
+    anchor: str = "middle",
+    size: int = 11,
+    weight: str | None = None,
+    rotate: float | None = None,
+) -> str:
     extra = f' font-weight="{weight}"' if weight else ""
     if rotate is not None:
         extra += f' transform="rotate({rotate} {x:.1f} {y:.1f})"'

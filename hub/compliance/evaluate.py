@@ -10,8 +10,10 @@ plaintext metadata only, never a sealed payload.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     Integer,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.sql.expression import ColumnElement
 
 from hub.compliance.periods import Period, month_bounds
 from hub.compliance.rules import (
@@ -254,14 +257,16 @@ def _month_ranges(period: Period) -> list[tuple[str, datetime, datetime]]:
     return [(label, start, end) for (label, start), end in zip(bounds, ends, strict=True)]
 
 
-def _response_monthly(ctx: Context, months, answered: dict[str, int]) -> dict[str, dict]:
+def _response_monthly(
+    ctx: Context, months: list[str], answered: dict[str, int]
+) -> dict[str, dict[str, Any]]:
     """Median and 90th percentile of response days per local month of sending.
 
     `answered`: the answered requests per month, from the single pass."""
     elapsed = seconds_between(Exchange.sent_at, Exchange.answered_at)
     ps = (0.5, 0.9)
 
-    def where(start, end) -> list:
+    def where(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
         answered = Exchange.answered_at.is_not(None)
         return [*ctx.scope(*REQUEST_KINDS, between=(start, end)), answered]
 
@@ -297,7 +302,9 @@ def _response_monthly(ctx: Context, months, answered: dict[str, int]) -> dict[st
     }
 
 
-def _sqlite_monthly_percentiles(elapsed, where, months, counts, ps) -> dict[str, dict]:
+def _sqlite_monthly_percentiles(
+    elapsed: Any, where: Any, months: list[str], counts: dict[str, int], ps: Sequence[float]
+) -> dict[str, dict[str, Any]]:
     """percentile_cont per month without percentile_cont: for each month and p, the one
     or two values at the ranks around (n - 1) * p (ORDER BY ... LIMIT/OFFSET over the
     month's few rows), in one UNION ALL statement; interpolated here."""
@@ -335,7 +342,7 @@ def _sqlite_monthly_percentiles(elapsed, where, months, counts, ps) -> dict[str,
 _OVERDUE = "overdue_now"
 
 
-def _open_request():
+def _open_request() -> ColumnElement[bool]:
     return and_(Exchange.answered_at.is_(None), Exchange.status.in_(("sent", "acknowledged")))
 
 
@@ -387,7 +394,7 @@ def _overdue(ctx: Context, limit_days: int | None) -> tuple[list[Overdue], int]:
     return items, int(total)
 
 
-def _now_literal(value: datetime):
+def _now_literal(value: datetime) -> ColumnElement[datetime]:
     from sqlalchemy import literal
 
     from hub.models.base import UTCDateTime

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -72,7 +73,7 @@ def obligation_label(kind: str) -> str:
     return str(rule.label) if rule else kind
 
 
-def figure_value(name: str, value) -> str:
+def figure_value(name: str, value: object) -> str:
     """A figure in the reader's locale: rates as percentages, numbers with separators."""
     if value is None:
         return "–"
@@ -265,14 +266,14 @@ def _local_file(url: str, base_url: str) -> Path | None:
     return target if target.is_file() and target.is_relative_to(static) else None
 
 
-def _fetcher(base_url: str):
+def _fetcher(base_url: str) -> Any:
     """Serve /static/... (CSS, fonts) from the package folder; refuse anything else,
     so rendering a PDF never touches the network."""
     import mimetypes
 
     from weasyprint import urls
 
-    def found(url: str):
+    def found(url: str) -> Path | None:
         path = _local_file(url, base_url)
         if path is None and not url.startswith("data:"):
             raise ValueError(f"refusing to fetch {url}")
@@ -286,7 +287,7 @@ def _fetcher(base_url: str):
     if hasattr(urls, "URLFetcher"):  # WeasyPrint 66+
 
         class StaticFetcher(urls.URLFetcher):
-            def fetch(self, url, headers=None):
+            def fetch(self, url: str, headers: Any = None) -> Any:
                 path = found(url)
                 if path is None:
                     return super().fetch(url, headers)
@@ -296,7 +297,9 @@ def _fetcher(base_url: str):
 
         return StaticFetcher()
 
-    def fetch(url: str, *args, **kwargs):  # older WeasyPrint: a function returning a dict
+    def fetch(
+        url: str, *args: Any, **kwargs: Any
+    ) -> Any:  # older WeasyPrint: a function returning a dict
         path = found(url)
         if path is None:
             return urls.default_url_fetcher(url, *args, **kwargs)

@@ -12,8 +12,10 @@ To add a kind: subclass `Rule`, set `kind`, `label`, `params`, implement
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -163,7 +165,9 @@ class Context:
         begun = datetime.combine(self.agreement.effective_from, datetime.min.time(), LOCAL)
         return max(self.start, begun)
 
-    def scope(self, *kinds: str, within: bool = True, between=None) -> list:
+    def scope(
+        self, *kinds: str, within: bool = True, between: tuple[datetime, datetime] | None = None
+    ) -> list[ColumnElement[bool]]:
         """WHERE clauses: this agreement, these kinds, sent in the period, the partner.
 
         `within=False`: sent before the period's end (earlier records count too).
@@ -256,7 +260,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _round(value, unit: float) -> float | None:
+def _round(value: Any, unit: float) -> float | None:
     return None if value is None else round(float(value) / unit, 2)
 
 
@@ -274,10 +278,10 @@ class _DeadlineRule(Rule):
     #: An index in order of the elapsed time, if the database has one (SQLite).
     percentile_index: str | None = None
 
-    def done_at(self):
+    def done_at(self) -> ColumnElement[Any]:
         raise NotImplementedError
 
-    def open_clause(self):
+    def open_clause(self) -> ColumnElement[bool]:
         raise NotImplementedError
 
     def extra_scope(self, ctx: Context) -> list:
@@ -377,7 +381,15 @@ class _DeadlineRule(Rule):
         )
 
     def _evidence(
-        self, ctx, where, elapsed, late, overdue, due_soon, limit_s, counts
+        self,
+        ctx: Context,
+        where: list[ColumnElement[bool]],
+        elapsed: ColumnElement[Any],
+        late: ColumnElement[bool],
+        overdue: ColumnElement[bool],
+        due_soon: ColumnElement[bool],
+        limit_s: float,
+        counts: Any,
     ) -> list[Evidence]:
         """Overdue first (most overdue first), then late answers (latest first), then due soon."""
         as_of_age = seconds_between(Exchange.sent_at, _bind_time(ctx.as_of))
@@ -413,7 +425,13 @@ class _DeadlineRule(Rule):
         return found
 
 
-def earliest(ctx: Context, kinds: tuple[str, ...], where: list, columns, limit: int) -> list:
+def earliest(
+    ctx: Context,
+    kinds: tuple[str, ...],
+    where: list[ColumnElement[bool]],
+    columns: Sequence[Any],
+    limit: int,
+) -> list[Any]:
     """The first `limit` of the period's exchanges of `kinds` (() for all) meeting
     `where`, in order of sending (then id).  `columns` include Exchange.id and
     Exchange.sent_at.
@@ -439,7 +457,7 @@ def earliest(ctx: Context, kinds: tuple[str, ...], where: list, columns, limit: 
     return db.session.execute(statement).all()
 
 
-def _bind_time(value: datetime):
+def _bind_time(value: datetime) -> ColumnElement[datetime]:
     from sqlalchemy import literal
 
     from hub.models.base import UTCDateTime
@@ -459,10 +477,10 @@ class ResponseTime(_DeadlineRule):
     kinds = REQUEST_KINDS
     percentile_index = RESPONSE_INDEX
 
-    def done_at(self):
+    def done_at(self) -> ColumnElement[Any]:
         return Exchange.answered_at
 
-    def open_clause(self):
+    def open_clause(self) -> ColumnElement[bool]:
         return and_(Exchange.answered_at.is_(None), Exchange.status.in_(("sent", "acknowledged")))
 
 
@@ -489,11 +507,11 @@ class AcknowledgeTime(_DeadlineRule):
     limit_param = "hours"
     warning_param = "warning_hours"
 
-    def done_at(self):
+    def done_at(self) -> ColumnElement[Any]:
         # Answering a request acknowledges it too.
         return func.coalesce(Exchange.acknowledged_at, Exchange.answered_at)
 
-    def open_clause(self):
+    def open_clause(self) -> ColumnElement[bool]:
         return and_(
             Exchange.acknowledged_at.is_(None),
             Exchange.answered_at.is_(None),
@@ -638,7 +656,7 @@ class _IntervalRule(Rule):
             evidence_total=gaps_over + len(silences),
         )
 
-    def _window_start(self, ctx: Context):
+    def _window_start(self, ctx: Context) -> Any:
         """The earliest record the gaps in the period need: the last one before the
         period (per sender: the earliest of the senders' last ones), else the
         period's start.  The window then reads the period's records and a few
@@ -683,7 +701,7 @@ class PeriodicReport(_IntervalRule):
     per_sender = True
 
 
-def _whole_number(value) -> int | None:
+def _whole_number(value: object) -> int | None:
     """A positive-or-zero whole number from a form or JSON value, else None.
 
     Digits in any script (Lao ໐–໙ included) count as their ASCII value, the way

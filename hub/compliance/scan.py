@@ -26,8 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, and_, false, func, literal, not_, or_, select, text, union_all
+from sqlalchemy.sql.expression import ColumnElement
 
 from hub.compliance.rules import REQUEST_KINDS, Context, Tally
 from hub.compliance.sql import (
@@ -87,7 +89,7 @@ def scan(
 
     postgresql = is_postgresql()
 
-    def column(aggregate) -> int:
+    def column(aggregate: ColumnElement[Any]) -> int:
         """The aggregate's position among the columns.  On PostgreSQL, where the
         conditions do not name the kinds, an identical one (without parameters, so
         surely identical) is computed once; SQLite's always differ by their kinds."""
@@ -179,7 +181,9 @@ def scan(
     return out
 
 
-def _other_directions(ctx: Context, pairs) -> dict[tuple[str, int, int, str], int]:
+def _other_directions(
+    ctx: Context, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[str, int, int, str], int]:
     """Exchanges per month, direction and kind between other than the parties' pairs."""
     known = or_(
         false(), *(and_(Exchange.sender_id == a, Exchange.recipient_id == b) for a, b in pairs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -26,9 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.selectable import Select, Subquery
 
 from hub.extensions import db
+
+_Statement = TypeVar("_Statement", bound=Select[*tuple[Any, ...]])
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -43,7 +48,7 @@ class seconds_between(FunctionElement):
 
 
 @compiles(seconds_between, "sqlite")
-def _seconds_sqlite(element, compiler, **kw):
+def _seconds_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     first, second = list(element.clauses)
     return (
         f"((julianday({compiler.process(second, **kw)}) - "
@@ -52,7 +57,7 @@ def _seconds_sqlite(element, compiler, **kw):
 
 
 @compiles(seconds_between, "postgresql")
-def _seconds_postgresql(element, compiler, **kw):
+def _seconds_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     first, second = list(element.clauses)
     return (
         f"EXTRACT(EPOCH FROM ({compiler.process(second, **kw)} - {compiler.process(first, **kw)}))"
@@ -72,7 +77,7 @@ class exceeds(FunctionElement):
 
 
 @compiles(exceeds, "sqlite")
-def _exceeds_sqlite(element, compiler, **kw):
+def _exceeds_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     first, second, seconds = list(element.clauses)
     return (
         f"((julianday({compiler.process(second, **kw)}) - "
@@ -82,7 +87,7 @@ def _exceeds_sqlite(element, compiler, **kw):
 
 
 @compiles(exceeds, "postgresql")
-def _exceeds_postgresql(element, compiler, **kw):
+def _exceeds_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     first, second, seconds = list(element.clauses)
     return (
         f"(({compiler.process(second, **kw)} - {compiler.process(first, **kw)}) > "
@@ -99,12 +104,12 @@ class duration(FunctionElement):
 
 
 @compiles(duration, "sqlite")
-def _duration_sqlite(element, compiler, **kw):
+def _duration_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     return _seconds_sqlite(element, compiler, **kw)
 
 
 @compiles(duration, "postgresql")
-def _duration_postgresql(element, compiler, **kw):
+def _duration_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     first, second = list(element.clauses)
     return f"({compiler.process(second, **kw)} - {compiler.process(first, **kw)})"
 
@@ -117,7 +122,7 @@ def sortable(value: ColumnElement) -> ColumnElement:
     return value
 
 
-def as_seconds(value) -> float | None:
+def as_seconds(value: Any) -> float | None:
     """A `duration` as fetched (seconds, or a timedelta from PostgreSQL), in seconds."""
     if value is None:
         return None
@@ -135,7 +140,7 @@ class local_time(FunctionElement):
 
 
 @compiles(local_time, "postgresql")
-def _local_time_postgresql(element, compiler, **kw):
+def _local_time_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     (value,) = list(element.clauses)
     return f"({compiler.process(value, **kw)} + interval '7 hours')"
 
@@ -149,13 +154,13 @@ class local_month(FunctionElement):
 
 
 @compiles(local_month, "sqlite")
-def _local_month_sqlite(element, compiler, **kw):
+def _local_month_sqlite(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     (value,) = list(element.clauses)
     return f"strftime('%Y-%m', {compiler.process(value, **kw)}, '+7 hours')"
 
 
 @compiles(local_month, "postgresql")
-def _local_month_postgresql(element, compiler, **kw):
+def _local_month_postgresql(element: Any, compiler: SQLCompiler, **kw: Any) -> str:
     (value,) = list(element.clauses)
     return f"to_char({compiler.process(value, **kw)} + interval '7 hours', 'YYYY-MM')"
 
@@ -172,9 +177,9 @@ def ranks(n: int, p: float) -> tuple[int, int, float]:
 
 
 def percentiles(
-    value: ColumnElement,
-    where: Sequence[ColumnElement],
-    source,
+    value: ColumnElement[Any],
+    where: Sequence[ColumnElement[bool]],
+    source: Any,
     ps: Sequence[float],
     n: int | None = None,
     ordered_by: str | None = None,
@@ -219,13 +224,13 @@ def percentiles(
 
 
 def around(
-    value: ColumnElement,
-    where: Sequence[ColumnElement],
-    source,
+    value: ColumnElement[Any],
+    where: Sequence[ColumnElement[bool]],
+    source: Any,
     n: int,
     p: float,
     index: str | None = None,
-):
+) -> Subquery:
     """A subquery of the one or two values at the ranks around (n - 1) * p.
 
     ORDER BY with LIMIT and OFFSET keeps only OFFSET + LIMIT rows in SQLite's
@@ -261,7 +266,7 @@ def clear_index_cache() -> None:
     _indexes.clear()
 
 
-def _sqlite_from_hint(self, table, text):
+def _sqlite_from_hint(self: SQLiteCompiler, table: object, text: str) -> str:
     return text
 
 
@@ -285,7 +290,7 @@ def has_index(name: str) -> bool:
     return name in _indexes[key]
 
 
-def on_index(statement, name: str):
+def on_index(statement: _Statement, name: str) -> _Statement:
     """Pin SQLite to the named index of exchanges (no-op elsewhere or if absent)."""
     from hub.models import Exchange
 
@@ -294,7 +299,7 @@ def on_index(statement, name: str):
     return statement.with_hint(Exchange.__table__, f"INDEXED BY {name}", "sqlite")
 
 
-def on_compliance_index(statement):
+def on_compliance_index(statement: _Statement) -> _Statement:
     """Pin SQLite to the covering index.
 
     SQLite's planner, given statistics where one agreement holds most rows, may

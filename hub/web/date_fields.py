@@ -9,7 +9,10 @@ strictly (day first, four-digit year, or ISO).
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from wtforms import DateField, DateTimeField
 from wtforms.widgets import TextInput
 
@@ -29,7 +32,7 @@ class _Typed:
     show = staticmethod(input_date)
     message = "Not a valid date value."
 
-    def __call__(self, **kwargs):
+    def __call__(self, **kwargs: Any) -> Markup:
         kwargs.setdefault("placeholder", str(self.hint))
         kwargs.setdefault("inputmode", "numeric")
         kwargs.setdefault("autocomplete", "off")

@@ -6,15 +6,19 @@ back as the same form with each field's message and status 422.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, timedelta, timezone
+from typing import Any
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
 from hub.downloads import download
 from hub.errors import NotFound, ValidationFailed
 from hub.i18n import current_language
+from hub.models import Case, Exchange
 from hub.operations import attachments, exchanges, listing, pickers, scope
 from hub.web.access import login_required, role_required
 from hub.web.exchange_forms import ExchangeFilterForm, ExchangeForm, TranslationForm
@@ -39,7 +43,7 @@ def _id(value: int) -> int:
 
 
 @bp.app_template_global("linked_case")
-def _linked_case(exchange):
+def _linked_case(exchange: Exchange) -> Case | None:
     return scope.linked_case(g.actor, exchange)
 
 
@@ -49,12 +53,12 @@ def _case_reference(case):
 
 
 @bp.app_template_global("replied_to")
-def _replied_to(exchange):
+def _replied_to(exchange: Exchange) -> Exchange | None:
     return scope.replied_to(g.actor, exchange)
 
 
 @bp.app_template_global("replies_to")
-def _replies_to(exchange):
+def _replies_to(exchange: Exchange) -> list[Exchange]:
     return scope.replies(g.actor, exchange)
 
 
@@ -108,7 +112,7 @@ def view(exchange_id: int) -> ResponseReturnValue:
 
 
 def _render_view(
-    exchange_id: int, *, translation_form=None, status: int = 200
+    exchange_id: int, *, translation_form: FlaskForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
     actor = g.actor
     exchange = exchanges.load_for_view(actor, _id(exchange_id))
@@ -204,14 +208,16 @@ def respond(exchange_id: int) -> ResponseReturnValue:
     return redirect(url_for(".new", in_reply_to=exchange_id, kind="response"))
 
 
-def _reshow(form: ExchangeForm, reply_to, leftover) -> ResponseReturnValue:
+def _reshow(
+    form: ExchangeForm, reply_to: Exchange | None, leftover: Iterable[object]
+) -> ResponseReturnValue:
     return (
         render_template("exchanges/new.html", form=form, reply_to=reply_to, errors=leftover),
         422,
     )
 
 
-def _reply_target():
+def _reply_target() -> Exchange | None:
     raw = request.values.get("in_reply_to", "")
     if not raw:
         return None
@@ -220,7 +226,7 @@ def _reply_target():
     return exchanges.visible_exchange(g.actor, _id(int(raw)))
 
 
-def _defaults(reply_to) -> dict:
+def _defaults(reply_to: Exchange | None) -> dict[str, Any]:
     data = {
         "classification": "restricted",
         "reliability": "F",
@@ -252,7 +258,7 @@ def _reply_subject(subject: str) -> str:
     return subject if subject.startswith(prefix) else (prefix + subject)[:200]
 
 
-def _fill(form: ExchangeForm, reply_to) -> None:
+def _fill(form: ExchangeForm, reply_to: Exchange | None) -> None:
     lang = current_language()
     form.agreement.choices = options(pickers.agreements(g.actor, lang))
     form.recipient.choices = options(pickers.partners(g.actor, lang))
@@ -265,7 +271,7 @@ def _fill(form: ExchangeForm, reply_to) -> None:
     )
 
 
-def _new_exchange(form: ExchangeForm, reply_to) -> exchanges.NewExchange:
+def _new_exchange(form: ExchangeForm, reply_to: Exchange | None) -> exchanges.NewExchange:
     sent_at = form.sent_at.data
     if sent_at is not None:
         sent_at = sent_at.replace(tzinfo=LOCAL).astimezone(UTC)

@@ -4,6 +4,8 @@ hub.operations.peers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -15,6 +17,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from hub.errors import ValidationFailed
 from hub.i18n import show_datetime
+from hub.models import Exchange
 from hub.operations import admin as reference_reads
 from hub.operations import outbox, peers, witness
 from hub.web.access import role_required
@@ -48,7 +51,7 @@ class PeerForm(FlaskForm):
 
 
 @bp.app_template_global("delivery_note")
-def delivery_note(exchange) -> str | None:
+def delivery_note(exchange: Exchange) -> str | None:
     """Queued / delivered / received by the partner's hub, for the exchange page."""
     state = outbox.delivery_state(exchange)
     if state is None:
@@ -82,7 +85,7 @@ def _partner_choices() -> list[tuple[str, str]]:
     ]
 
 
-def _imported_keys(choices) -> list[tuple[str, int, str]]:
+def _imported_keys(choices: Iterable[tuple[str, object]]) -> list[tuple[str, int, str]]:
     return [
         (code, version, fp)
         for code, _label in choices
