@@ -8,6 +8,8 @@ telephone like the signing keys.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from hub.cli.errors import one_line_errors
@@ -66,6 +68,32 @@ def witness_send(name: str | None) -> None:
         click.echo(f"  {line}", err=True)
     if result.errors:
         raise SystemExit(1)
+
+
+@witness_group.command("status")
+@click.argument("name")
+@one_line_errors
+def witness_status(name: str) -> None:
+    """The peer's confirmed checkpoint keys, its logs cosigned here, the newest refusals."""
+    view = witness.admin_view(SYSTEM, name)
+    for key in view.keys:
+        click.echo(
+            f"key        {key.key_name} {key.fingerprint} (confirmed {_when(key.confirmed_at)})"
+        )
+    if not view.keys:
+        click.echo(f"key        none confirmed: hub witness trust {name} VKEY")
+    for row in view.witnessed:
+        click.echo(f"cosigned   {row.origin} at {row.size} entries ({_when(row.cosigned_at)})")
+    for r in view.refusals:
+        by = "by us" if r.role == "witness" else "by the peer"
+        click.echo(
+            f"refused    {_when(r.at)} {by} {r.origin} {r.old_size}->{r.size}: "
+            f"{r.status} {r.code}: {r.reason}"
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "never"
 
 
 COMMANDS = (witness_group,)

@@ -128,6 +128,9 @@ def test_a_rewritten_history_is_refused_and_the_refusal_kept(app, client, km):
     assert (answer.status_code, answer.data) == (409, b"5\n")
     # Old size larger than the checkpoint: 400.
     assert _add(client, km, 5, _leaves(4)).status_code == 400
+    shown = CliRunner().invoke(app.cli, ["witness", "status", "km-hub"]).output
+    assert "422 inconsistent" in shown
+    assert f"cosigned   {ORIGIN} at 5 entries" in shown
     assert _refusals() == [
         (422, "inconsistent"),
         (409, "conflict"),
