@@ -419,7 +419,7 @@ def test_postgresql_refuses_update_delete_truncate(app, database_backend):
         "DELETE FROM audit_nodes",
         "UPDATE audit_checkpoints SET note = 'x'",
         "TRUNCATE audit_entries CASCADE",
-        "TRUNCATE audit_checkpoints",
+        "TRUNCATE audit_checkpoints CASCADE",
     ):
         with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
             conn.execute(text(sql))
