@@ -105,6 +105,19 @@ def configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def foreign_keys_off_for_migrations(connection: Connection) -> None:
+    """SQLite: foreign keys off on the migrations' connection (hub/migrations/env.py),
+    which is invalidated afterwards, never handed back to the pool.
+
+    A batch rebuild drops and re-creates a table others point at; with foreign keys
+    on, the drop deletes its rows under them and the commit fails. The switch works
+    only outside a transaction, so it is made on the driver's connection before
+    Alembic begins one; a migration that rebuilds runs `PRAGMA foreign_key_check`
+    itself before it ends (SQLite's own procedure for altering a table).
+    """
+    connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+
+
 def _private(path: str | None) -> None:
     """The database, its -wal and -shm readable by the hub's user only (they hold
     every record); sqlite creates them with the umask's mode."""

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from hub import database
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -103,12 +105,7 @@ def run_migrations_online():
     with connectable.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
-            # A batch rebuild drops and re-creates a table others point at; with foreign
-            # keys on, the drop deletes its rows under them and the commit fails. The
-            # switch only works outside a transaction, so it is made on the driver's
-            # connection before Alembic begins one; a migration that rebuilds checks
-            # `PRAGMA foreign_key_check` itself before it ends (SQLite's own procedure).
-            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            database.foreign_keys_off_for_migrations(connection)
         try:
             context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
