@@ -254,10 +254,24 @@ class TextOut(Schema):
 
 class DeliveryOut(Schema):
     state = fields.String(
-        required=True, validate=validate.OneOf(("queued", "delivered", "received"))
+        required=True, validate=validate.OneOf(("queued", "delivered", "received", "refused"))
     )
     peer = fields.String(required=True, metadata={"description": "The partner hub's name"})
     queued = fields.Integer(required=True, metadata={"description": "Packages still queued"})
+    refused = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Packages the partner's hub refused (not sent again on their own)"
+        },
+    )
+    refused_kind = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "What the last refused one carried"},
+    )
+    refused_answer = fields.String(
+        required=True, allow_none=True, metadata={"description": "The partner hub's answer to it"}
+    )
     packages = fields.Integer(required=True)
     attempts = fields.Integer(required=True)
     last_error = fields.String(required=True, allow_none=True)

@@ -1,4 +1,5 @@
-"""`hub peer add|list|remove|status|deliver|export-queue`: partner hubs and the delivery queue."""
+"""`hub peer ...`: partner hubs (add, list, remove, status), the delivery queue (deliver,
+send-again, export-queue)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ def peer_list() -> None:
         state = "active" if s.peer.active else f"removed {_when(s.peer.removed_at)}"
         click.echo(
             f"{s.peer.name:16} {','.join(s.peer.org_codes):10} {s.peer.base_url}  {state}  "
-            f"queued {s.queued}  delivered {s.delivered}  last contact {_when(s.last_contact)}"
+            f"queued {s.queued}  delivered {s.delivered}  refused {s.refused}  "
+            f"last contact {_when(s.last_contact)}"
         )
         if s.last_error:
             click.echo(f"{'':16} last error {_when(s.last_error_at)}: {s.last_error}")
@@ -102,6 +104,9 @@ def peer_status(name: str, check: bool) -> None:
         click.echo(f"key           {key.org_code} v{key.key_version} {key.fingerprint}")
     click.echo(f"queued        {s.queued} (oldest {_when(s.oldest_queued)})")
     click.echo(f"delivered     {s.delivered}")
+    click.echo(f"refused       {s.refused}")
+    for row in peers.refused_items(SYSTEM, name):
+        click.echo(f"  #{row.id} {row.kind} exchange {row.exchange_id}: {row.last_error}")
     click.echo(f"next attempt  {_when(s.next_attempt) if s.queued else '-'}")
     click.echo(f"last contact  {_when(s.last_contact)}")
     click.echo(f"last error    {s.last_error or '-'} ({_when(s.last_error_at)})")
@@ -125,11 +130,24 @@ def peer_deliver(name: str | None, everything: bool) -> None:
     from hub.operations import delivery
 
     result = delivery.deliver_once(peer_name=name, include_waiting=everything)
-    click.echo(f"Delivered {result.delivered}, failed {result.failed}, still queued {result.left}.")
+    click.echo(
+        f"Delivered {result.delivered}, failed {result.failed}, refused {result.refused}, "
+        f"still queued {result.left}."
+    )
     for line in result.errors:
         click.echo(f"  {line}", err=True)
     if result.left:
         raise SystemExit(1)
+
+
+@peer_group.command("send-again")
+@click.argument("name")
+@click.option("--item", "items", multiple=True, type=int, help="Only this package (repeat).")
+@one_line_errors
+def peer_send_again(name: str, items: tuple[int, ...]) -> None:
+    """Queue NAME's refused packages again, once the cause is fixed (see hub peer status)."""
+    done = peers.send_again(SYSTEM, name, list(items) if items else None)
+    click.echo(f"Queued again: {len(done)} packages {' '.join(f'#{i}' for i in done)}".rstrip())
 
 
 @peer_group.command("export-queue")

@@ -11,6 +11,7 @@ stops every delivery to and from it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -18,10 +19,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from hub.extensions import db
 from hub.models.base import UTCDateTime, utcnow
 
-#: Outbox states: waiting (first try or a retry after a failure), or accepted by the peer.
+if TYPE_CHECKING:
+    from hub.models.exchange import Exchange
+
+#: Outbox states: waiting (first try or a retry after a failure), accepted by the peer, or
+#: refused by it (it read the package and said no: not retried until an administrator
+#: sends it again; its answer is kept in last_error).
 QUEUED = "queued"
 DELIVERED = "delivered"
-OUTBOX_STATUSES = (QUEUED, DELIVERED)
+REFUSED = "refused"
+OUTBOX_STATUSES = (QUEUED, DELIVERED, REFUSED)
 
 
 class Peer(db.Model):
@@ -116,6 +123,7 @@ class OutboxItem(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     peer: Mapped[Peer] = relationship()
+    exchange: Mapped[Exchange] = relationship()
 
 
 class PeerNonce(db.Model):

@@ -9,10 +9,15 @@ to ``<base_url>/peer/v1/inbox``, the request signed with the exporting
 organisation's signing key (hub.crypto.peer_request). No database transaction
 is open while the request is on the wire. A 200 answer carries the peer's signed
 receipt, recorded exactly as `hub package receipt` records a file
-(hub.operations.packages.record_receipt); anything else is a failure recorded on
-the row (attempts, error, the next attempt after an exponential back-off capped
-at HUB_PEER_RETRY_MAX_SECONDS). The rows live in the database: a restart loses
-nothing, and the peer's inbox stores a package delivered twice only once.
+(hub.operations.packages.record_receipt). A refusal (``is_refusal``: the peer read
+the package and said no, e.g. 422) marks the row refused with the peer's answer,
+audited; it is not retried (the same bytes would be refused again) and the pass
+goes on to the peer's next package. Anything else (no answer, a timeout, 5xx,
+401/403 while keys or registration are being fixed) is a failure recorded on the
+row (attempts, error, the next attempt after an exponential back-off capped at
+HUB_PEER_RETRY_MAX_SECONDS), and the peer's later packages wait behind it. The
+rows live in the database: a restart loses nothing, and the peer's inbox stores a
+package delivered twice only once.
 """
 
 from __future__ import annotations
@@ -37,9 +42,10 @@ from hub.crypto.peer_request import sign_request
 from hub.errors import Conflict, OperationError
 from hub.extensions import db
 from hub.models import OutboxItem, Peer
+from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
-from hub.models.peer import DELIVERED, QUEUED
-from hub.operations import outbox, packages, peers
+from hub.models.peer import DELIVERED, QUEUED, REFUSED
+from hub.operations import audit, outbox, packages, peers
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.inbox import HELLO_PATH, INBOX_PATH
 from hub.operations.unit import operation
@@ -102,10 +108,29 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.peer_retry_max_seconds))
 
 
+#: 4xx answers that are not a refusal of the package: authentication and registration
+#: (fixed by an administrator on either side), a wrong address, a busy or slow peer.
+_RETRIED_4XX: Final = frozenset({401, 403, 404, 407, 408, 421, 425, 429})
+
+
+def is_refusal(status: int) -> bool:
+    """The peer read the package and refused it: retrying the same bytes cannot help."""
+    return 400 <= status < 500 and status not in _RETRIED_4XX
+
+
+@dataclass
+class Attempt:
+    """How one try ended: ``error`` None when received; ``refused`` when not to retry."""
+
+    error: str | None = None
+    refused: bool = False
+
+
 @dataclass
 class DeliveryResult:
     delivered: int = 0
     failed: int = 0
+    refused: int = 0
     left: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -120,8 +145,8 @@ def _queued_item(item_id: int) -> tuple[str, bytes, str, str] | None:
     return row.peer.base_url, row.package_json.encode("utf-8"), row.exporter_org, row.package_sha256
 
 
-def _deliver(item_id: int) -> str | None:
-    """Try one queued package; None when the peer stored it and its receipt is recorded."""
+def _deliver(item_id: int) -> Attempt | None:
+    """Try one queued package; None when it is no longer queued (nothing to record)."""
     item = _queued_item(item_id)
     if item is None:
         return None
@@ -129,13 +154,19 @@ def _deliver(item_id: int) -> str | None:
     try:
         answer = signed_post(base_url, INBOX_PATH, body, org)
     except PeerUnreachable as exc:
-        return str(exc)
+        return Attempt(str(exc))
     except Exception as exc:  # keys unavailable...: recorded and retried like the rest
-        return f"{type(exc).__name__}: {exc}"
+        return Attempt(f"{type(exc).__name__}: {exc}")
     if answer.status != 200:
-        return (
+        said = (
             f"HTTP {answer.status} {answer.body.get('error', '')}: {answer.body.get('message', '')}"
         )
+        return Attempt(said, refused=is_refusal(answer.status))
+    return Attempt(_record_answer(answer, digest))
+
+
+def _record_answer(answer: Answer, digest: str) -> str | None:
+    """The 200 answer's receipt, recorded; the error when it is not one for ``digest``."""
     receipt = answer.body.get("receipt")
     try:
         if not isinstance(receipt, str) or json.loads(receipt).get("package_sha256") != digest:
@@ -152,19 +183,37 @@ def _deliver(item_id: int) -> str | None:
 
 
 @operation
-def _record(item_id: int, error: str | None) -> None:
+def _record(item_id: int, attempt: Attempt) -> None:
     row = db.session.get(OutboxItem, item_id)
     if row is None:
         return
     now = utcnow()
     row.last_attempt_at = now
     row.attempts = (row.attempts or 0) + 1
+    error = attempt.error
     if error is None:
         if row.status != DELIVERED:
             row.status, row.delivered_at = DELIVERED, now
         row.last_error = None
         row.peer.last_contact_at = now
         row.peer.last_error = None
+    elif attempt.refused:
+        # The peer answered: the link works; this package will not go as it is.
+        row.status, row.last_error = REFUSED, error[:500]
+        row.peer.last_contact_at = now
+        audit.record(
+            "peer_package_refused",
+            actor=SYSTEM,
+            target_type="exchange",
+            target_id=row.exchange_id,
+            logs=sorted({HUB_LOG, row.exchange.agreement.code}),
+            details={
+                "peer": row.peer.name,
+                "package": row.kind,
+                "package_sha256": row.package_sha256,
+                "answer": error[:500],
+            },
+        )
     else:
         row.next_attempt_at = now + backoff(row.attempts)
         row.last_error = error[:500]
@@ -207,13 +256,19 @@ def deliver_once(*, peer_name: str | None = None, include_waiting: bool = False)
         if not include_waiting and due > now:
             stopped.add(peer_id)  # its oldest waits out a back-off: the rest wait behind it
             continue
-        error = _deliver(item_id)
-        _record(item_id, error)
-        if error is None:
+        attempt = _deliver(item_id)
+        if attempt is None:
+            continue  # delivered or refused meanwhile (another pass, a receipt by USB)
+        _record(item_id, attempt)
+        if attempt.error is None:
             result.delivered += 1
+        elif attempt.refused:
+            # Not retried: the peer's next package goes now, not behind it.
+            result.refused += 1
+            result.errors.append(f"package {item_id} refused: {attempt.error}")
         else:
             result.failed += 1
-            result.errors.append(f"package {item_id}: {error}")
+            result.errors.append(f"package {item_id}: {attempt.error}")
             stopped.add(peer_id)
             log.warning(
                 "peer delivery failed",

@@ -35,7 +35,7 @@ from hub.models import (
     PeerOrganisation,
 )
 from hub.models.base import utcnow
-from hub.models.peer import DELIVERED, QUEUED
+from hub.models.peer import DELIVERED, QUEUED, REFUSED
 from hub.operations import package_updates
 from hub.operations.actor import Actor
 
@@ -162,7 +162,8 @@ def attachment_added(actor: Actor, exchange: Exchange, row: Attachment) -> None:
 
 
 def receipt_recorded(package_sha256: str) -> None:
-    """The partner's signed receipt for one of our packages is recorded: received."""
+    """The partner's signed receipt for one of our packages is recorded: received (a
+    refused one too, carried by USB after the cause was fixed at the partner)."""
     row = db.session.scalar(select(OutboxItem).where(OutboxItem.package_sha256 == package_sha256))
     if row is not None and row.status != DELIVERED:
         row.status = DELIVERED
@@ -175,11 +176,13 @@ NOT_SHARED: Final = "none"
 STATE_QUEUED: Final = "queued"
 STATE_DELIVERED: Final = "delivered"
 STATE_RECEIVED: Final = "received"
+STATE_REFUSED: Final = "refused"
 
 
 def delivery_state(exchange: Exchange) -> dict[str, Any] | None:
-    """Queued / delivered / received by the partner, for an exchange whose other party
-    lives on a peer (None when nothing of it was ever queued)."""
+    """Queued / delivered / received by the partner, or refused by it (one of its
+    packages, with the partner's answer: that part never arrived), for an exchange whose
+    other party lives on a peer (None when nothing of it was ever queued)."""
     rows = list(
         db.session.scalars(
             select(OutboxItem).where(OutboxItem.exchange_id == exchange.id).order_by(OutboxItem.id)
@@ -196,7 +199,10 @@ def delivery_state(exchange: Exchange) -> dict[str, Any] | None:
             )
         ).all()
     )
-    if waiting:
+    refused = [r for r in rows if r.status == REFUSED]
+    if refused:
+        state = STATE_REFUSED
+    elif waiting:
         state = STATE_QUEUED
     elif len(receipts) == len(rows):
         state = STATE_RECEIVED
@@ -206,6 +212,9 @@ def delivery_state(exchange: Exchange) -> dict[str, Any] | None:
         "state": state,
         "peer": first.peer.name,
         "queued": len(waiting),
+        "refused": len(refused),
+        "refused_kind": refused[-1].kind if refused else None,
+        "refused_answer": refused[-1].last_error if refused else None,
         "packages": len(rows),
         "attempts": max(r.attempts for r in waiting) if waiting else 0,
         "last_error": waiting[0].last_error if waiting else None,

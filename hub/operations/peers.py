@@ -24,11 +24,18 @@ from hub import app_keyring
 from hub.crypto.keyring import ENC, SIGN, KeyringError
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.extensions import db
-from hub.models import Agreement, Organisation, OutboxItem, Peer, PeerKey, PeerOrganisation
+from hub.models import (
+    Agreement,
+    Organisation,
+    OutboxItem,
+    Peer,
+    PeerKey,
+    PeerOrganisation,
+)
 from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
-from hub.models.peer import QUEUED
-from hub.operations import audit
+from hub.models.peer import QUEUED, REFUSED
+from hub.operations import audit, outbox
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.checks import Errors
 from hub.operations.unit import operation
@@ -245,6 +252,7 @@ class PeerStatus:
     peer: Peer
     queued: int
     delivered: int
+    refused: int
     oldest_queued: datetime | None
     next_attempt: datetime | None
     last_contact: datetime | None
@@ -268,7 +276,8 @@ def status_of(peer: Peer) -> PeerStatus:
     return PeerStatus(
         peer=peer,
         queued=int(rows.get(QUEUED, 0)),
-        delivered=int(sum(n for s, n in rows.items() if s != QUEUED)),
+        delivered=int(sum(n for s, n in rows.items() if s not in (QUEUED, REFUSED))),
+        refused=int(rows.get(REFUSED, 0)),
         oldest_queued=oldest,
         next_attempt=upcoming,
         last_contact=peer.last_contact_at,
@@ -300,6 +309,59 @@ def queued_items(actor: Actor, name: str, limit: int = 200) -> list[OutboxItem]:
             .limit(limit)
         )
     )
+
+
+def refused_items(actor: Actor, name: str, limit: int = 200) -> list[OutboxItem]:
+    """The peer's refused packages, newest first, each with the peer's answer."""
+    peer = get(actor, name)
+    return list(
+        db.session.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.peer_id == peer.id, OutboxItem.status == REFUSED)
+            .order_by(OutboxItem.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+@operation
+def send_again(actor: Actor, name: str, item_ids: list[int] | None = None) -> list[int]:
+    """Queue refused packages again (all of the peer's, or those named), once the cause is
+    fixed on either side (e.g. the partner imported a rotated key): the same bytes, the
+    same receipt expected. Audited per package; the worker is woken by the commit."""
+    peer = get(actor, name)
+    require_active(peer)
+    query = select(OutboxItem).where(OutboxItem.peer_id == peer.id, OutboxItem.status == REFUSED)
+    if item_ids is not None:
+        query = query.where(OutboxItem.id.in_(item_ids))
+    rows = list(db.session.scalars(query.order_by(OutboxItem.id)))
+    if item_ids is not None and len(rows) != len(set(item_ids)):
+        raise NotFound(_l("No refused package with this number for this peer."))
+    now = utcnow()
+    for row in rows:
+        answer = row.last_error
+        row.status, row.attempts, row.next_attempt_at, row.last_error = QUEUED, 0, now, None
+        audit.record(
+            "peer_package_requeued",
+            actor=actor,
+            target_type="exchange",
+            target_id=row.exchange_id,
+            logs=sorted({HUB_LOG, row.exchange.agreement.code}),
+            details={
+                "peer": peer.name,
+                "package": row.kind,
+                "package_sha256": row.package_sha256,
+                "answer": answer,
+            },
+        )
+    if rows:
+        db.session.info[outbox.QUEUED_FLAG] = True
+    return [row.id for row in rows]
+
+
+def require_active(peer: Peer) -> None:
+    if not peer.active:
+        raise Conflict(_l("This peer was removed already."))
 
 
 def peer_for_org(org_code: str) -> Peer | None:

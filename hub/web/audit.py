@@ -62,6 +62,8 @@ ACTIONS = {
     "checkpoint_refused": _l("Partner hub's checkpoint refused"),
     "checkpoint_cosignature_received": _l("Checkpoint co-signed by a partner hub"),
     "checkpoint_refused_by_peer": _l("Checkpoint refused by a partner hub"),
+    "peer_package_refused": _l("Package refused by the partner hub"),
+    "peer_package_requeued": _l("Refused package queued again"),
     "reference_data_loaded": _l("Reference data loaded"),
     "user_added": _l("User added"),
     "user_changed": _l("User changed"),

@@ -53,6 +53,7 @@ DETAIL_KEYS = {
     "active": _l("Active"),
     "after": _l("After"),
     "agreements": _l("Agreements"),
+    "answer": _l("The partner hub's answer"),
     "answered_at": _l("Answered at"),
     "attachment": _l("Attachment"),
     "before": _l("Before"),
@@ -90,11 +91,13 @@ DETAIL_KEYS = {
     "organisations": _l("Organisations"),
     "original": _l("Original"),
     "package_sha256": _l("Package digest (SHA-256)"),
+    "package": _l("Package"),
     "params": _l("Parameters"),
     "parties": _l("Parties"),
     "partner": _l("Partner"),
     "payload": _l("Sealed content"),
     "payload_sha256": _l("Sealed content digest (SHA-256)"),
+    "peer": _l("Partner hub"),
     "places": _l("Places"),
     "quantity": _l("Quantity"),
     "queued": _l("Queued packages"),
@@ -182,6 +185,7 @@ _CODE_LABELS = {
     "language": labels.LANGUAGE,
     "reason": FAILURE_REASONS,
     "changed": CASE_FIELDS,
+    "package": labels.PACKAGE_KIND,
 }
 
 
@@ -291,7 +295,11 @@ def detail_value(key: str, value: object, *, action: str = "") -> Markup:
         return escape(text.upper())
     if key == "media_type" and text in labels.MEDIA_TYPE:
         return escape(labels.MEDIA_TYPE[text])
-    if key.endswith(("sha256", "fingerprint", "fingerprints")) or key in ("keys", "media_type"):
+    if key.endswith(("sha256", "fingerprint", "fingerprints")) or key in (
+        "keys",
+        "media_type",
+        "answer",
+    ):
         return _machine(text)
     return escape(text)
 

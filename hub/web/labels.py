@@ -48,6 +48,15 @@ EXCHANGE_KIND = {
     "permission_request": _l("Permission request"),
 }
 
+#: What a package queued for a partner hub carries (OutboxItem.kind).
+PACKAGE_KIND = {
+    "exchange": _l("Exchange"),
+    "acknowledgement": _l("Acknowledgement"),
+    "closure": _l("Closing"),
+    "translation": _l("Translation"),
+    "attachment": _l("Attachment"),
+}
+
 EXCHANGE_STATUS = {
     "sent": _l("Sent"),
     "acknowledged": _l("Acknowledged"),

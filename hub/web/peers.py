@@ -10,6 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
@@ -20,19 +21,11 @@ from hub.i18n import show_datetime
 from hub.models import Exchange
 from hub.operations import admin as reference_reads
 from hub.operations import outbox, peers, witness
+from hub.web import labels
 from hub.web.access import role_required
 from hub.web.forms import EmptyForm
 
 bp = Blueprint("peers", __name__, url_prefix="/admin/peers")
-
-#: What an outbox row carries (OutboxItem.kind).
-KINDS = {
-    "exchange": _l("Exchange"),
-    "acknowledgement": _l("Acknowledgement"),
-    "closure": _l("Closing"),
-    "translation": _l("Translation"),
-    "attachment": _l("Attachment"),
-}
 
 
 class PeerForm(FlaskForm):
@@ -56,6 +49,14 @@ def delivery_note(exchange: Exchange) -> str | None:
     state = outbox.delivery_state(exchange)
     if state is None:
         return None
+    if state["state"] == outbox.STATE_REFUSED:
+        return _(
+            "Refused by the partner's hub %(peer)s (%(part)s): it did not arrive and is not "
+            "sent again until an administrator does so. Its answer: %(answer)s",
+            peer=state["peer"],
+            part=labels.PACKAGE_KIND.get(state["refused_kind"], state["refused_kind"]),
+            answer=state["refused_answer"] or "—",
+        )
     if state["state"] == outbox.STATE_QUEUED:
         if state["last_attempt_at"]:
             return _(
@@ -142,10 +143,28 @@ def show(name: str) -> ResponseReturnValue:
         "admin/peer.html",
         s=status,
         queue=peers.queued_items(g.actor, name),
-        kinds=KINDS,
+        refused=peers.refused_items(g.actor, name),
+        kinds=labels.PACKAGE_KIND,
         witnessing=witness.admin_view(g.actor, name),
         form=EmptyForm(),
     )
+
+
+@bp.route("/<name>/send-again", methods=["POST"])
+@role_required("admin")
+def send_again(name: str):
+    form = EmptyForm()
+    if form.validate_on_submit():
+        done = peers.send_again(g.actor, name)
+        flash(
+            ngettext(
+                "%(num)d refused package queued again.",
+                "%(num)d refused packages queued again.",
+                len(done),
+            ),
+            "status",
+        )
+    return redirect(url_for("peers.show", name=name))
 
 
 @bp.route("/<name>/remove", methods=["POST"])

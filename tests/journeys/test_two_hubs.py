@@ -43,6 +43,7 @@ from tests.conftest import _pg_exec
 HUB_EXE = Path(sys.executable).with_name("hub")
 PASSWORD = "correct horse battery"
 LAO_ANSWER = "ລົດຄັນນີ້ຜ່ານດ່ານນາເພົ້າ ວັນທີ 3 ເດືອນນີ້"
+KM_MAX_ATTACHMENT = 64 * 1024
 
 
 def _free_port() -> int:
@@ -72,7 +73,9 @@ def _postgres_database() -> tuple[str, str] | None:
 class Hub:
     """One office's hub: settings, the CLI in this process, `hub serve` in another."""
 
-    def __init__(self, name: str, org: str, base: Path, database_url: str):
+    def __init__(
+        self, name: str, org: str, base: Path, database_url: str, max_attachment_bytes: int = 0
+    ):
         self.name, self.org, self.base = name, org, base
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -87,6 +90,8 @@ class Hub:
             "HUB_PEER_RETRY_MAX_SECONDS": "2",
             "HUB_LOG_LEVEL": "WARNING",
         }
+        if max_attachment_bytes:
+            self.env["HUB_MAX_ATTACHMENT_BYTES"] = str(max_attachment_bytes)
         overrides = {
             "env": "development",
             "instance_path": self.env["HUB_INSTANCE_PATH"],
@@ -97,6 +102,8 @@ class Hub:
             "peer_delivery_interval_seconds": 1,
             "peer_retry_max_seconds": 2,
         }
+        if max_attachment_bytes:
+            overrides["max_attachment_bytes"] = max_attachment_bytes
         self.app = create_app(Settings.from_env(overrides))
         self.process: subprocess.Popen | None = None
         self.log = base / "serve.log"
@@ -164,6 +171,23 @@ class Hub:
         except ValueError:
             return response.status, {"raw": raw.decode("utf-8", "replace")}
 
+    def upload(self, path: str, token: str, filename: str, data: bytes):
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept-Language": "en",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        }
+        return self.request("POST", "/api/v1" + path, body, headers)
+
     def api(self, method: str, path: str, token: str, payload: dict | None = None):
         headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
         body = None
@@ -191,7 +215,8 @@ def hubs(tmp_path_factory) -> Iterator[dict]:
     postgres = _postgres_database()
     km_url = postgres[0] if postgres else f"sqlite:///{base / 'km' / 'hub.sqlite3'}"
     qb = Hub("qb", "QB", base / "qb", f"sqlite:///{base / 'qb' / 'hub.sqlite3'}")
-    km = Hub("km", "KM", base / "km", km_url)
+    # KM takes smaller files than QB: a bigger one is a package KM's hub refuses.
+    km = Hub("km", "KM", base / "km", km_url, max_attachment_bytes=KM_MAX_ATTACHMENT)
     try:
         for hub in (qb, km):
             hub.cli("init", "--org", hub.org)
@@ -532,3 +557,38 @@ def test_queued_packages_carried_by_usb_leave_the_same_records(hubs, tmp_path):
     with qb.db():
         row = db.session.scalar(select(OutboxItem).where(OutboxItem.exchange_id == request_id))
         assert row.status == "delivered"
+
+
+def test_a_package_the_peer_refuses_does_not_block_what_follows(hubs):
+    qb, km, tokens = hubs["qb"], hubs["km"], hubs["tokens"]
+    first = send_request(hubs, "Refused-1 big file")
+    wait_for(lambda: qb_view(hubs, first)["delivery"]["state"] == "received", "the request")
+    # Within QB's limit, over KM's: KM's hub reads the package and refuses it (422).
+    big = ("Biên bản kiểm tra.\n" * (KM_MAX_ATTACHMENT // 8)).encode()
+    assert len(big) > KM_MAX_ATTACHMENT
+    status, body = qb.upload(f"/exchanges/{first}/attachments", tokens["qb.officer"], "bb.txt", big)
+    assert status == 201, body
+    later = send_request(hubs, "Refused-2 sent after")
+    # The queue moved on: what was sent after the refused package arrived.
+    wait_for(lambda: qb_view(hubs, later)["delivery"]["state"] == "received", "the later one")
+    delivery = qb_view(hubs, first)["delivery"]
+    assert (delivery["state"], delivery["refused"], delivery["refused_kind"]) == (
+        "refused", 1, "attachment",
+    )  # fmt: skip
+    assert "package_refused" in delivery["refused_answer"]
+    [copy] = km_copy(hubs, "Refused-1 big file")
+    status, shown = km.api("GET", f"/exchanges/{copy['id']}", tokens["km.officer"])
+    assert shown["attachments"] == []
+    # Not tried again: the count stays at one attempt while the loop turns.
+    time.sleep(2.5)
+    with qb.db():
+        row = db.session.scalar(
+            select(OutboxItem).where(
+                OutboxItem.exchange_id == first, OutboxItem.kind == "attachment"
+            )
+        )
+        assert (row.status, row.attempts) == ("refused", 1)
+    assert "refused       1" in qb.cli("peer", "status", "km-hub")
+    # Sent again by an administrator, it is refused again (the cause is still there).
+    assert "Queued again: 1" in qb.cli("peer", "send-again", "km-hub")
+    wait_for(lambda: qb_view(hubs, first)["delivery"]["state"] == "refused", "refused again")

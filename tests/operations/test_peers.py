@@ -337,3 +337,183 @@ def test_the_exchange_page_says_queued(km_peer, make_user, browser):
         "Queued for the partner&#39;s hub km-hub." in html
         or "Queued for the partner's hub km-hub." in html
     )
+
+
+# --- a peer that refuses a package ----------------------------------------------------
+
+
+@pytest.fixture
+def answering_peer(km_keys):
+    """A real HTTP server standing for KM's hub, answering each POST with the next status
+    of ``answers`` (then 503), as the inbox answers its errors."""
+    import http.server
+    import json
+    import threading
+
+    answers: list[int] = []
+
+    class Inbox(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            status = answers.pop(0) if answers else 503
+            body = json.dumps(
+                {"error": "package_refused", "message": f"the test inbox says {status}"}
+            ).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Inbox)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    peers.add(SYSTEM, new(url=f"http://127.0.0.1:{server.server_port}", fingerprints=km_keys))
+    try:
+        yield answers
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _alerts(make_user, n: int) -> list[int]:
+    from hub.operations import exchanges
+    from hub.operations.exchanges import NewExchange
+
+    qb = Actor.for_user(make_user("qb.refused", org="QB", language="en"))
+    return [
+        exchanges.send(
+            qb,
+            NewExchange(
+                agreement="QB-KM-MOU", recipient="KM", kind="alert", subject=f"Alert {i}",
+                body="x", classification="restricted", reliability="C", credibility=3,
+                handling="H0",
+            ),
+        ).id
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_which_answers_are_refusals():
+    from hub.operations.delivery import is_refusal
+
+    assert [s for s in (400, 413, 415, 422) if is_refusal(s)] == [400, 413, 415, 422]
+    # Keys or registration being fixed, a wrong address, a busy peer, its own failures.
+    assert not any(is_refusal(s) for s in (401, 403, 404, 408, 429, 500, 502, 503, 504))
+
+
+def test_a_refused_package_does_not_block_the_queue(answering_peer, make_user):
+    from hub.models import Exchange, OutboxItem
+    from hub.operations import delivery, outbox
+
+    ids = _alerts(make_user, 3)
+    answering_peer.extend([422, 503])
+    result = delivery.deliver_once()
+    # The first refused (not retried), the second tried next and failing: the third waits.
+    assert (result.delivered, result.failed, result.refused, result.left) == (0, 1, 1, 2)
+    first, second, third = db.session.scalars(select(OutboxItem).order_by(OutboxItem.id)).all()
+    assert (first.status, second.status, third.status) == ("refused", "queued", "queued")
+    assert first.last_error == "HTTP 422 package_refused: the test inbox says 422"
+    assert (second.attempts, third.attempts) == (1, 0)
+    state = outbox.delivery_state(db.session.get(Exchange, ids[0]))
+    assert (state["state"], state["refused"], state["refused_kind"]) == ("refused", 1, "exchange")
+    assert "422" in state["refused_answer"]
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "peer_package_refused"))
+    assert entry is not None
+    assert entry.target_id == str(ids[0])
+    status = peers.status(SYSTEM, "km-hub")
+    assert (status.queued, status.delivered, status.refused) == (2, 0, 1)
+    assert peers.status(SYSTEM, "km-hub").last_contact is not None  # it answered
+    # Refused packages are never tried again on their own, even with --all.
+    answering_peer.extend([503])
+    again = delivery.deliver_once(include_waiting=True)
+    assert (again.refused, again.failed) == (0, 1)
+    db.session.refresh(first)
+    assert (first.status, first.attempts) == ("refused", 1)
+
+
+def test_an_administrator_sends_a_refused_package_again(answering_peer, make_user):
+    from hub.errors import NotFound
+    from hub.models import OutboxItem
+    from hub.operations import delivery
+
+    _alerts(make_user, 1)
+    answering_peer.append(422)
+    assert delivery.deliver_once().refused == 1
+    [row] = db.session.scalars(select(OutboxItem)).all()
+    officer = Actor.for_user(make_user("qb.not.admin", org="QB", role="officer"))
+    with pytest.raises(Forbidden):
+        peers.send_again(officer, "km-hub")
+    with pytest.raises(NotFound):
+        peers.send_again(SYSTEM, "km-hub", [row.id + 1])
+    assert peers.send_again(SYSTEM, "km-hub", [row.id]) == [row.id]
+    db.session.refresh(row)
+    assert (row.status, row.attempts, row.last_error) == ("queued", 0, None)
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "peer_package_requeued")
+    )
+    assert "422" in json_details(entry)["answer"]
+    # Nothing refused is left to send again.
+    assert peers.send_again(SYSTEM, "km-hub") == []
+    # The command line does the same.
+    answering_peer.append(422)
+    delivery.deliver_once()
+    runner = CliRunner()
+    shown = runner.invoke(db_app().cli, ["peer", "status", "km-hub"])
+    assert "refused       1" in shown.output
+    done = runner.invoke(db_app().cli, ["peer", "send-again", "km-hub"])
+    assert done.exit_code == 0, done.output
+    assert f"#{row.id}" in done.output
+
+
+def json_details(entry) -> dict:
+    from hub.audit.entry import decode_entry
+
+    return decode_entry(entry.leaf_input)["details"]
+
+
+def db_app():
+    from flask import current_app
+
+    return current_app
+
+
+def _one_refused(answering_peer, make_user) -> int:
+    from hub.operations import delivery
+
+    [exchange_id] = _alerts(make_user, 1)
+    answering_peer.append(422)
+    delivery.deliver_once()
+    return exchange_id
+
+
+def test_the_exchange_page_says_refused(answering_peer, make_user, browser):
+    exchange_id = _one_refused(answering_peer, make_user)
+    db.session.commit()
+    browser.login("qb.refused")
+    html = browser.client.get(f"/exchanges/{exchange_id}").get_data(as_text=True)
+    assert "Refused by the partner" in html
+    assert "the test inbox says 422" in html
+
+
+def test_the_peer_page_lists_refused_packages_and_sends_them_again(
+    answering_peer, make_user, browser
+):
+    _one_refused(answering_peer, make_user)
+    make_user("admin.refused", org="QB", role="admin", language="en")
+    db.session.commit()
+    browser.login("admin.refused")
+    page = browser.client.get("/admin/peers/km-hub").get_data(as_text=True)
+    assert "Refused packages" in page
+    assert "the test inbox says 422" in page
+    listed = browser.client.get("/admin/peers/").get_data(as_text=True)
+    assert "Refused packages" in listed
+    token = browser.csrf("/admin/peers/km-hub")
+    done = browser.client.post("/admin/peers/km-hub/send-again", data={"csrf_token": token})
+    assert done.status_code == 302
+    db.session.remove()
+    assert peers.status(SYSTEM, "km-hub").refused == 0
+    assert peers.status(SYSTEM, "km-hub").queued == 1
