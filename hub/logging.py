@@ -204,7 +204,7 @@ class JsonLogHandler(logging.StreamHandler):
         self._fixed_stream = stream
         self.setFormatter(JsonFormatter())
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> IO[str]:
         return self._fixed_stream if self._fixed_stream is not None else sys.stderr
 

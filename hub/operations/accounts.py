@@ -42,7 +42,7 @@ class LoginFailed(OperationError):
     status = 401
     code = "login_failed"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(_l("Wrong username or password, or the account cannot sign in now."))
 
 
@@ -125,7 +125,7 @@ def log_in(user: User, *, pending_totp: bool, replacing: UserSession | None = No
 
 
 @operation
-def log_out(actor: Actor, session_row, *, everywhere: bool = False) -> None:
+def log_out(actor: Actor, session_row: UserSession, *, everywhere: bool = False) -> None:
     details = None
     if everywhere:
         details = {"tokens_revoked": sessions.end_all_access(session_row.user_id)}
@@ -443,7 +443,7 @@ class SecondFactorFailed(OperationError):
     status = 401
     code = "second_factor_failed"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(_l("That code is not valid, or it was already used. Try the next one."))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.audit import checkpoints, fields, merkle, store, verify
 from hub.audit import log as audit_log
@@ -89,7 +90,7 @@ class CheckpointUnavailable(OperationError):
     status = 503
     code = "checkpoint_unavailable"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(
             _l("The hub's checkpoint key is not set up, so no checkpoint can be signed.")
         )
@@ -346,7 +347,7 @@ def _case_targets(dialect: str) -> list:
     return [fields.matches("target_type", t, dialect) for t in sorted(scope.CASE_TARGETS)]
 
 
-def distinct_values(actor: Actor, log: AuditLog, column) -> list[str]:
+def distinct_values(actor: Actor, log: AuditLog, column: InstrumentedAttribute[str]) -> list[str]:
     """The values a filter offers. Who did an entry (organisation) is offered only from
     entries the actor may read in full: a withheld entry's does not show through."""
     query = select(column).where(AuditEntry.log_id == log.id)

@@ -126,7 +126,7 @@ def logs_for(case: Case) -> list[str]:
     return sorted(organisation_log(code) for code in organisations.values())
 
 
-def _place(errors: Errors, name: str, code, kinds: tuple[str, ...]) -> Place | None:
+def _place(errors: Errors, name: str, code: object, kinds: tuple[str, ...]) -> Place | None:
     if code in (None, ""):
         return None
     if not isinstance(code, str):
@@ -384,7 +384,7 @@ def change_status(actor: Actor, case_id: int, status: str) -> Case:
     return case
 
 
-def parse_seizure_quantity(value, locale: str) -> Decimal:
+def parse_seizure_quantity(value: object, locale: str) -> Decimal:
     """A Decimal as given, or text parsed strictly in `locale` (raises QuantityError)."""
     if isinstance(value, bool):
         raise QuantityError(_l("Enter the quantity as digits."))
@@ -489,7 +489,7 @@ def _check_suspect(errors: Errors, data: SuspectInput, prefix: str) -> dict:
     }
 
 
-def _date_of_birth(errors: Errors, name: str, value) -> date | None:
+def _date_of_birth(errors: Errors, name: str, value: object) -> date | None:
     return checks.day(
         errors,
         name,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -175,7 +175,7 @@ def _check_reply(
     return target
 
 
-def _agreement_by_code(errors: Errors, code) -> Agreement | None:
+def _agreement_by_code(errors: Errors, code: object) -> Agreement | None:
     """The agreement with its parties and obligations (the rules read all three), from
     the process's reference cache; memoised like `checks.agreement_by_code` in a bulk run."""
     if not isinstance(code, str) or not code:
@@ -226,7 +226,7 @@ def check_fields(errors: Errors, data: NewExchange, now: datetime) -> CleanField
     return CleanFields(subject, body, note, sent_at, language)
 
 
-def _check(actor: Actor, data: NewExchange, now: datetime):
+def _check(actor: Actor, data: NewExchange, now: datetime) -> tuple[Any, ...]:
     errors = Errors()
     own = check_fields(errors, data, now)
     subject, body, note, sent_at, language = (
@@ -562,7 +562,9 @@ def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
 
 
 @operation
-def add_translation(actor: Actor, exchange_id: int, *, language: str, body: str):
+def add_translation(
+    actor: Actor, exchange_id: int, *, language: str, body: str
+) -> ExchangeTranslation:
     """A translation of the body, beside the original, by either party's officer."""
     exchange = exchange_for(actor, exchange_id, "translate")
     errors = Errors()

@@ -18,15 +18,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from hub.errors import OperationError, ValidationFailed
+from hub.errors import Message, OperationError, ValidationFailed
 from hub.extensions import db
-from hub.models import Case, Organisation, Setting
+from hub.models import Agreement, Case, Organisation, Setting
 from hub.operations import checks
+
+if TYPE_CHECKING:  # imported where used: they import this module's neighbours
+    from hub.operations import exchanges as exchanges_ops
+    from hub.operations.cases import CaseInput, SeizureInput
+    from hub.operations.exchanges import NewExchange
 from hub.operations.actor import Actor
 from hub.operations.unit import Unit, savepoint, unit_of_work
 from hub.text import clean
@@ -138,7 +143,7 @@ def _header(cells: list[Any]) -> list[str]:
     return [clean(str(c or "")).strip().lower() for c in cells]
 
 
-def _read_csv(path: Path):
+def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
         first = handle.readline()
@@ -156,7 +161,7 @@ def _read_csv(path: Path):
         handle.close()
         raise ImportFileError(_l("The file has no header line.")) from exc
 
-    def rows():
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         with handle:
             start = reader.line_num + 1
             try:
@@ -175,7 +180,7 @@ def _read_csv(path: Path):
     return header, rows()
 
 
-def _read_xlsx(path: Path):
+def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
     from openpyxl import load_workbook
 
     try:
@@ -190,7 +195,7 @@ def _read_xlsx(path: Path):
         book.close()
         raise ImportFileError(_l("The file has no header line.")) from exc
 
-    def rows():
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             for number, record in enumerate(lines, start=2):
                 if all(c is None or (isinstance(c, str) and not c.strip()) for c in record):
@@ -231,7 +236,7 @@ def check_header(header: list[str], columns: tuple[str, ...], required: tuple[st
 
 
 class CellError(ValueError):
-    def __init__(self, column: str, message) -> None:
+    def __init__(self, column: str, message: Message) -> None:
         super().__init__(column)
         self.column = column
         self.message = message
@@ -540,7 +545,9 @@ class _ExchangeRows:
         if ref:
             self.by_row[ref] = exchange.id
 
-    def _validate_received(self, sender_code: str, data, now):
+    def _validate_received(
+        self, sender_code: str, data: NewExchange, now: datetime
+    ) -> exchanges_ops.Checked:
         """An exchange a partner sent to the actor's organisation: checked by the same
         rules, from the sender's side (it is the party, it answers, it replies)."""
         from hub.operations import exchanges
@@ -578,7 +585,7 @@ class _ExchangeRows:
         return checked
 
 
-def _lookup_agreement(code: str):
+def _lookup_agreement(code: str) -> Agreement | None:
     """The agreement with this code, or None (its own errors come from validation)."""
     return checks.agreement_by_code(checks.Errors(), "agreement", code) if code else None
 
@@ -607,7 +614,9 @@ def import_cases(
     )
 
 
-def case_input(row: dict, locale: str):
+def case_input(
+    row: dict[str, Any], locale: str
+) -> tuple[CaseInput, list[tuple[int, SeizureInput]], list[Any]]:
     """The operation's inputs for one case row (see schemas/import.md)."""
     from hub.operations.cases import CaseInput, SeizureInput
 
@@ -699,7 +708,7 @@ def case_status(row: dict, opened_on: date) -> tuple[str, date | None]:
     return status, closed_on
 
 
-def _status_from_history(actor: Actor, case, status: str, closed_on: date | None) -> None:
+def _status_from_history(actor: Actor, case: Case, status: str, closed_on: date | None) -> None:
     """Where an imported case stands today. The steps that led there are not in the
     file, and every status is reachable from "open" by the allowed transitions, so it
     is recorded as one change from "open", marked imported in its audit entry."""

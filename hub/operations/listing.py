@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, or_, select, union_all
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.expression import ColumnElement
 
 from hub.extensions import db
 from hub.models import (
@@ -99,7 +101,7 @@ def _like(q: str) -> str:
     return f"%{escaped}%"
 
 
-def overdue_clause(now: datetime | None = None):
+def overdue_clause(now: datetime | None = None) -> ColumnElement[bool]:
     now = now or utcnow()
     return and_(
         Exchange.due_at.is_not(None),
@@ -109,7 +111,9 @@ def overdue_clause(now: datetime | None = None):
     )
 
 
-def _code_lookup(errors: Errors, name: str, model, code):
+def _code_lookup(
+    errors: Errors, name: str, model: type[Agreement] | type[Organisation], code: object
+) -> int | None:
     row_id = db.session.scalar(select(model.id).where(model.code == code))
     if row_id is None:
         unknown = _l("Unknown agreement.") if model is Agreement else _l("Unknown organisation.")
@@ -117,7 +121,7 @@ def _code_lookup(errors: Errors, name: str, model, code):
     return row_id
 
 
-def _own_agreement(errors: Errors, actor: Actor, code) -> int | None:
+def _own_agreement(errors: Errors, actor: Actor, code: object) -> int | None:
     """The id of an agreement the actor's organisation is party to; an agreement it is
     not party to gets the answer of one that does not exist (no existence oracle)."""
     row_id = db.session.scalar(
@@ -130,7 +134,7 @@ def _own_agreement(errors: Errors, actor: Actor, code) -> int | None:
     return row_id
 
 
-def _check_paging(errors: Errors, page, per_page, cursor) -> None:
+def _check_paging(errors: Errors, page: object, per_page: object, cursor: object) -> None:
     if page is not None and (not isinstance(page, int) or not 1 <= page <= MAX_PAGE):
         errors.add(
             "page",
@@ -142,12 +146,18 @@ def _check_paging(errors: Errors, page, per_page, cursor) -> None:
         errors.add("page", _l("Use either a page number or a cursor."))
 
 
-def _encode_cursor(*parts) -> str:
+def _encode_cursor(*parts: object) -> str:
     raw = "|".join(str(p) for p in parts)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _page(rows: list, number: int, per_page: int, after, sort_key) -> Page:
+def _page(
+    rows: list[Any],
+    number: int,
+    per_page: int,
+    after: object,
+    sort_key: Callable[[Any], object],
+) -> Page:
     """One page from up to per_page + 1 rows (the extra one says there is a next page).
 
     `sort_key(row)` is the date the list is ordered by; with the id it makes the keyset
@@ -170,7 +180,9 @@ def _page(rows: list, number: int, per_page: int, after, sort_key) -> Page:
     )
 
 
-def _decode_cursor(errors: Errors, cursor: str, parse) -> tuple | None:
+def _decode_cursor(
+    errors: Errors, cursor: str, parse: Callable[[str], object]
+) -> tuple[object, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         first, last = raw.split("|")
@@ -253,7 +265,9 @@ def _cases_matching(actor: Actor, pattern: str) -> list[int] | Select:
     return ids if len(ids) <= CASE_IDS_MAX else found
 
 
-def _date_clauses(errors: Errors, column, start, end, *, instant: bool) -> list:
+def _date_clauses(
+    errors: Errors, column: Any, start: object, end: object, *, instant: bool
+) -> list[ColumnElement[bool]]:
     for name, value in (("date_from", start), ("date_to", end)):
         # The one date rule (year 9999 would overflow the day after it, year 1 the zone).
         if value is not None and checks.day(errors, name, value, latest=checks.LATEST_DAY) is None:

@@ -16,17 +16,22 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from hub.crypto.package import Package
 from hub.crypto.sealing import Sealed
+from hub.errors import Message
 from hub.extensions import db
 from hub.i18n import LOCALES
 from hub.models import Attachment, Exchange, ExchangeTranslation, SealedPayload
 from hub.models.identity import hub_id
 from hub.operations import audit, payloads
+
+if TYPE_CHECKING:  # packages imports this module
+    from hub.operations.packages import PackageRefused
 from hub.operations.actor import Actor
 from hub.operations.permissions import REQUEST_KINDS
 
@@ -130,7 +135,7 @@ def attachment(exchange: Exchange, row: Attachment) -> tuple[dict[str, Any], Sea
 # --- import: check, then apply ------------------------------------------------------
 
 
-def parse(raw: Any, pkg, by_digest: dict[str, Sealed]) -> list[dict[str, Any]]:
+def parse(raw: Any, pkg: Package, by_digest: dict[str, Sealed]) -> list[dict[str, Any]]:
     """The index's updates, each of a known shape naming items of the package (ValueError)."""
     if raw is None:
         return []
@@ -168,14 +173,14 @@ def parse(raw: Any, pkg, by_digest: dict[str, Sealed]) -> list[dict[str, Any]]:
     return updates
 
 
-def _refused(message):
+def _refused(message: Message) -> PackageRefused:
     from hub.operations.packages import PackageRefused
 
     # Raised inside the import's unit, which rolls every stored row back as it passes.
     return PackageRefused(message)
 
 
-def apply(actor: Actor, pkg, updates: list[dict[str, Any]]) -> list[int]:
+def apply(actor: Actor, pkg: Package, updates: list[dict[str, Any]]) -> list[int]:
     """Write each update to the exchange it names; refuse the whole package (nothing
     stored) when one names an exchange we do not hold or comes from the wrong party."""
     by_digest = {i.digest: i for i in pkg.items}

@@ -32,6 +32,7 @@ from hub.crypto import strict_json
 from hub.crypto.keyring import ENC, KeyringError
 from hub.crypto.package import (
     MalformedPackage,
+    Package,
     PackageError,
     UnknownSigner,
     export_package,
@@ -48,7 +49,7 @@ from hub.crypto.sealing import (
     open_sealed,
 )
 from hub.crypto.sealing import seal as seal_envelope
-from hub.errors import Conflict, Forbidden, NotFound, OperationError, ValidationFailed
+from hub.errors import Conflict, Forbidden, Message, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.i18n import COUNTRY_LANGUAGE
 from hub.models import (
@@ -281,7 +282,7 @@ class ImportedFile:
     again: bool = False
 
 
-def _refuse(message) -> PackageRefused:
+def _refuse(message: Message) -> PackageRefused:
     return PackageRefused(message)
 
 
@@ -400,7 +401,9 @@ def import_package(actor: Actor, data: str | bytes, *, redelivery: bool = False)
     return ImportedFile(pkg.digest, recipient, pkg.exporter_org, ids, receipt)
 
 
-def _check_index(pkg, opened: dict[str, bytes]) -> tuple[list[dict[str, Any]], list[dict]]:
+def _check_index(
+    pkg: Package, opened: dict[str, bytes]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The bundle index: present once, sealed by the exporter, naming every other item."""
     bad = _l("The package's index does not match its items.")
     index_items = [i for i in pkg.items if i.binding["record_type"] == INDEX_RECORD_TYPE]
@@ -482,7 +485,7 @@ class _CleanExchange:
     attachments: list[_CleanAttachment]
 
 
-def _package_time(errors: checks.Errors, field: str, value) -> datetime | None:
+def _package_time(errors: checks.Errors, field: str, value: object) -> datetime | None:
     """A package's time: the format's UTC form ("2025-01-31T08:00:00Z") or absent."""
     if value is None:
         return None
@@ -607,7 +610,10 @@ def _clean_entry(
 
 
 def _clean(
-    pkg, opened: dict[str, bytes], entries: list[dict[str, Any]], updates: list[dict[str, Any]]
+    pkg: Package,
+    opened: dict[str, bytes],
+    entries: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
 ) -> list[_CleanExchange]:
     """Every exchange and every update of the package through the rules local input
     passes; a refusal names each field (``exchanges[0].credibility``,
@@ -655,7 +661,7 @@ def _clean_update(
             update["media_type"], update["size"] = clean.media_type, clean.size
 
 
-def _store(actor: Actor, pkg, cleaned: list[_CleanExchange]) -> list[int]:
+def _store(actor: Actor, pkg: Package, cleaned: list[_CleanExchange]) -> list[int]:
     local: dict[str, Exchange] = {}
     ids = []
     for entry in cleaned:

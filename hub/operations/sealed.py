@@ -21,10 +21,10 @@ tree as appending them one by one). A package's items arrive sealed already:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hub.audit import log
@@ -258,12 +258,14 @@ class Batch:
             log.append_many(db.session, name, by_log[name])
 
 
-def following(batch: Batch | None):
+def following(batch: Batch | None) -> AbstractContextManager[None]:
     """`Batch.following` when writing in a batch; otherwise entries go in at once."""
     return batch.following() if batch is not None else nullcontext()
 
 
-def _insert_postgres(connection, tables: tuple[tuple[Table, list[dict]], ...]) -> None:
+def _insert_postgres(
+    connection: Connection, tables: tuple[tuple[Table, list[dict[str, Any]]], ...]
+) -> None:
     """All three tables in one statement, one round trip (the early writes for a
     reply's checks are frequent): each column travels as one array, spread by
     ``unnest``; the INSERTs of the WITH clause and the last one run as one

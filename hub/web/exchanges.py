@@ -48,7 +48,7 @@ def _linked_case(exchange: Exchange) -> Case | None:
 
 
 @bp.app_template_global("case_reference")
-def _case_reference(case):
+def _case_reference(case: Case) -> str:
     return pickers.case_reference(g.actor, case)
 
 
