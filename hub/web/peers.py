@@ -152,7 +152,7 @@ def show(name: str) -> ResponseReturnValue:
 
 @bp.route("/<name>/send-again", methods=["POST"])
 @role_required("admin")
-def send_again(name: str):
+def send_again(name: str) -> ResponseReturnValue:
     form = EmptyForm()
     if form.validate_on_submit():
         done = peers.send_again(g.actor, name)
