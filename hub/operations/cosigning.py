@@ -206,7 +206,7 @@ def _keep_cosignature(item: Submission, answer: bytes) -> str | None:
         target_type="peer",
         target_id=item.peer_name,
         logs=[HUB_LOG],
-        details={"log": checkpoints.log_name_of(_origin(item)), "size": checkpoint.size},
+        details={"log": checkpoints.log_name_of(_origin(item)), "tree_size": checkpoint.size},
     )
     return None
 
@@ -254,8 +254,8 @@ def _keep_refusal(item: Submission, old_size: int, status: int, code: str, reaso
             "log": checkpoints.log_name_of(origin),
             "status": status,
             "reason": code,
-            "old_size": old_size,
-            "size": item.size,
+            "old_tree_size": old_size,
+            "tree_size": item.size,
         },
     )
 

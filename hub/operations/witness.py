@@ -247,7 +247,7 @@ def _witness(peer_id: int, org: str, body: bytes) -> WitnessAnswer:
         target_type="peer",
         target_id=peer.name,
         logs=[HUB_LOG],
-        details={"origin": cp.origin, "old_size": request.old_size, "size": cp.size},
+        details={"origin": cp.origin, "old_tree_size": request.old_size, "tree_size": cp.size},
     )
     return WitnessAnswer(200, line.encode())
 
@@ -298,8 +298,8 @@ class _Refusal:
                 "origin": self.origin[:128],
                 "status": status,
                 "reason": code,
-                "old_size": self.old_size,
-                "size": self.size,
+                "old_tree_size": self.old_size,
+                "tree_size": self.size,
             },
         )
         if answer is not None:
