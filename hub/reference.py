@@ -8,10 +8,47 @@ refer to them.  Lao names follow shared/GLOSSARY.md (ຳ composed, Lao script on
 from __future__ import annotations
 
 from datetime import date
+from typing import NotRequired, TypedDict
+
+
+class NameSpec(TypedDict):
+    valid_from: date
+    valid_to: date | None
+    name_vi: str
+    name_lo: str
+    name_en: str
+    short_vi: str
+    short_lo: str
+    short_en: str
+
+
+class OrganisationSpec(TypedDict):
+    code: str
+    country: str
+    kind: str
+    names: list[NameSpec]
+
+
+#: (obligation kind, its parameters)
+ObligationSpec = tuple[str, dict[str, int]]
+
+
+class AgreementSpec(TypedDict):
+    code: str
+    kind: str
+    parties: list[str]
+    signed_on: date | None
+    effective_from: date | None
+    effective_to: NotRequired[date | None]
+    title_vi: str
+    title_lo: str
+    title_en: str
+    obligations: list[ObligationSpec]
+
 
 MERGER_DAY = date(2025, 7, 1)  # Quảng Bình joined Quảng Trị; Viet Nam dropped districts.
 
-ORGANISATIONS = [
+ORGANISATIONS: list[OrganisationSpec] = [
     {
         "code": "QB",
         "country": "VN",
@@ -249,14 +286,14 @@ PLACES = [
     ),
 ]
 
-PROVINCIAL_OBLIGATIONS = [
+PROVINCIAL_OBLIGATIONS: list[ObligationSpec] = [
     ("response_time", {"days": 7, "warning_days": 2}),
     ("acknowledge_time", {"hours": 48}),
     ("meeting_interval", {"days": 90}),
     ("periodic_report", {"days": 30}),
 ]
 
-AGREEMENTS = [
+AGREEMENTS: list[AgreementSpec] = [
     {
         "code": "QB-KM-MOU",
         "kind": "memorandum",

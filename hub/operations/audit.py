@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from hub.audit import checkpoints, fields, merkle, store, verify
@@ -118,7 +118,7 @@ class ProofRefused(LogDamaged):
     status = 503
 
 
-def logs_visible_to(actor: Actor) -> Select:
+def logs_visible_to(actor: Actor) -> Select[AuditLog]:
     """Logs the actor may read: their agreements' logs and their organisation's own log;
     the hub log for administrators; all of them for the hub itself (the operator's
     command line)."""
@@ -128,7 +128,7 @@ def logs_visible_to(actor: Actor) -> Select:
     if actor.is_admin:
         return query.where(AuditLog.name == HUB_LOG)
     if actor.organisation_id is None:
-        return query.where(False)
+        return query.where(false())
     party = (
         select(agreement_parties.c.agreement_id)
         .where(agreement_parties.c.organisation_id == actor.organisation_id)
@@ -145,7 +145,7 @@ def visible_logs(actor: Actor) -> list[AuditLog]:
 def get_log(actor: Actor, name: str) -> AuditLog:
     if "\x00" in name:  # no log has one, and PostgreSQL refuses it in a query (a 500)
         raise NotFound()
-    row = db.session.scalar(logs_visible_to(actor).where(AuditLog.name == name))
+    row: AuditLog | None = db.session.scalar(logs_visible_to(actor).where(AuditLog.name == name))
     if row is None:
         raise NotFound()
     return row
@@ -184,7 +184,7 @@ def current_checkpoint(actor: Actor, name: str) -> Checkpoint:
     """A signed checkpoint covering the log's current tree (signed now if needed)."""
     log = get_log(actor, name)
     try:
-        return checkpoints.current(db.session, log.id)
+        return checkpoints.current(db.session(), log.id)
     except checkpoints.CheckpointKeyUnavailable:
         raise CheckpointUnavailable() from None
 
@@ -193,11 +193,11 @@ def current_checkpoint(actor: Actor, name: str) -> Checkpoint:
 def sign_all_checkpoints() -> list[Checkpoint]:
     """A checkpoint covering every log's current tree (``hub audit checkpoint --all``,
     and the logs written before the hub's key existed, at ``hub init``)."""
-    return checkpoints.sign_all(db.session)
+    return checkpoints.sign_all(db.session())
 
 
 def latest_checkpoint(log: AuditLog) -> Checkpoint | None:
-    return checkpoints.newest(db.session, log.id)
+    return checkpoints.newest(db.session(), log.id)
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,7 @@ def inclusion_proof(actor: Actor, name: str, index: int | None, size: int | None
     index = _index("index", index, 0, size - 1)
     try:
         leaf, path, root = store.checked_inclusion(
-            db.session, log.id, index, size, (log.size, _head_root(log))
+            db.session(), log.id, index, size, (log.size, _head_root(log))
         )
     except store.MissingNode:
         raise LogDamaged(name) from None
@@ -301,7 +301,7 @@ def consistency_proof(
     first = _index("from", first, 1, second)
     try:
         proof, *roots = store.checked_consistency(
-            db.session, log.id, first, second, (log.size, _head_root(log))
+            db.session(), log.id, first, second, (log.size, _head_root(log))
         )
     except store.MissingNode:
         raise LogDamaged(name) from None
@@ -343,7 +343,7 @@ def filtered_entries(
     return log, shown(actor, rows), int(total or 0)
 
 
-def _case_targets(dialect: str) -> list:
+def _case_targets(dialect: str) -> list[ColumnElement[bool]]:
     return [fields.matches("target_type", t, dialect) for t in sorted(scope.CASE_TARGETS)]
 
 
@@ -378,6 +378,8 @@ def _log_id(actor: Actor, name: str) -> int:
 def record_verification(log_id: int, result: verify.Result) -> None:
     """Store the outcome on the log's head (the one audit row that is updatable)."""
     log = db.session.get(AuditLog, log_id)
+    if log is None:  # the id came from get_log in this process; logs are never deleted
+        raise NotFound()
     log.last_verified_at = utcnow()
     log.last_verified_ok = result.ok
     log.last_verified_message = result.line()[:500]

@@ -17,15 +17,17 @@ organisations, with keyed blind indexes for exact-match search.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub.errors import Conflict, NotFound, ValidationFailed
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Case, Exchange, Organisation, Place, Seizure, Suspect
 from hub.models.audit import organisation_log
@@ -132,7 +134,7 @@ def _place(errors: Errors, name: str, code: object, kinds: tuple[str, ...]) -> P
     if not isinstance(code, str):
         errors.add(name, _l("Unknown place."))
         return None
-    row = db.session.scalar(select(Place).where(Place.code == code))
+    row: Place | None = db.session.scalar(select(Place).where(Place.code == code))
     if row is None or row.kind not in kinds:
         errors.add(name, _l("Unknown place."))
         return None
@@ -150,8 +152,8 @@ def _within(place: Place, ancestor: Place) -> bool:
     return False
 
 
-def _check_case(errors: Errors, actor: Actor, data: CaseInput) -> dict:
-    values: dict = {}
+def _check_case(errors: Errors, actor: Actor, data: CaseInput) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     values["title"] = checks.text(errors, "title", data.title, max_length=TITLE_MAX)
     if data.reference not in (None, ""):
         reference = checks.text(errors, "reference", data.reference, max_length=REFERENCE_MAX)
@@ -239,20 +241,22 @@ def create_case(
     actor: Actor,
     data: CaseInput,
     *,
-    seizures: list[SeizureInput] = (),
-    suspects: list[SuspectInput] = (),
+    seizures: Sequence[SeizureInput] = (),
+    suspects: Sequence[SuspectInput] = (),
 ) -> Case:
     """Open a case owned by the actor's organisation."""
-    checks.require_officer(actor)
+    org_id = checks.require_officer(actor)
     errors = Errors()
     values = _check_case(errors, actor, data)
     reference = values.get("reference")
-    if reference and _reference_used(actor.organisation_id, reference):
+    if reference and _reference_used(org_id, reference):
         errors.add("reference", _l("This reference is already used."))
     checked_seizures = [_check_seizure(errors, s, f"seizures.{i}") for i, s in enumerate(seizures)]
     checked_suspects = [_check_suspect(errors, s, f"suspects.{i}") for i, s in enumerate(suspects)]
     errors.raise_if_any()
-    owner = db.session.get(Organisation, actor.organisation_id)
+    owner = db.session.get(Organisation, org_id)
+    if owner is None:  # the actor's organisation is gone
+        raise Forbidden()
     reference = reference or _next_reference(owner, values["opened_on"])
     case = Case(
         reference=reference,
@@ -397,7 +401,7 @@ def parse_seizure_quantity(value: object, locale: str) -> Decimal:
     raise QuantityError(_l("Enter the quantity as digits."))
 
 
-def _check_seizure(errors: Errors, data: SeizureInput, prefix: str) -> dict:
+def _check_seizure(errors: Errors, data: SeizureInput, prefix: str) -> dict[str, Any]:
     checks.choice(errors, f"{prefix}.drug_type", data.drug_type, DRUG_TYPES)
     checks.choice(errors, f"{prefix}.unit", data.unit, UNITS)
     quantity = None
@@ -431,7 +435,7 @@ def _check_seizure(errors: Errors, data: SeizureInput, prefix: str) -> dict:
     }
 
 
-def _store_seizure(actor: Actor, case: Case, item: dict, logs: list[str]) -> Seizure:
+def _store_seizure(actor: Actor, case: Case, item: dict[str, Any], logs: list[str]) -> Seizure:
     row = Seizure(case=case, **item)
     db.session.add(row)
     db.session.flush()
@@ -472,7 +476,7 @@ def normalise_document(value: str) -> str:
     return "".join(ch for ch in fold(value) if ch.isalnum())
 
 
-def _check_suspect(errors: Errors, data: SuspectInput, prefix: str) -> dict:
+def _check_suspect(errors: Errors, data: SuspectInput, prefix: str) -> dict[str, Any]:
     return {
         "name": checks.text(errors, f"{prefix}.name", data.name, max_length=200),
         "date_of_birth": _date_of_birth(errors, f"{prefix}.date_of_birth", data.date_of_birth),
@@ -500,7 +504,7 @@ def _date_of_birth(errors: Errors, name: str, value: object) -> date | None:
     )
 
 
-def _store_suspect(actor: Actor, case: Case, item: dict, logs: list[str]) -> Suspect:
+def _store_suspect(actor: Actor, case: Case, item: dict[str, Any], logs: list[str]) -> Suspect:
     from hub.operations import payloads
 
     row = Suspect(
@@ -598,7 +602,7 @@ def suspect_indexes(*, name: str | None = None, document: str | None = None) -> 
 def load_for_view(actor: Actor, case_id: int) -> Case:
     if not checks.valid_id(case_id):
         raise NotFound()
-    row = db.session.scalar(
+    row: Case | None = db.session.scalar(
         cases_visible_to(actor)
         .where(Case.id == case_id)
         .options(

@@ -57,10 +57,12 @@ class Errors(dict[str, list[Message]]):
             raise ValidationFailed(dict(self))
 
 
-def require_officer(actor: Actor) -> None:
-    """Writes are an officer's: supervisors read, administrators see no case data."""
+def require_officer(actor: Actor) -> int:
+    """Writes are an officer's: supervisors read, administrators see no case data.
+    Returns the officer's organisation id."""
     if not actor.is_officer or actor.organisation_id is None:
         raise Forbidden()
+    return actor.organisation_id
 
 
 def valid_id(value: object) -> bool:

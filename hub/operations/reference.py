@@ -51,21 +51,23 @@ def load_reference_data() -> dict[str, int]:
             places[code].successor_id = places[successor].id
 
     existing = set(db.session.scalars(select(Agreement.code)))
-    for spec in reference.AGREEMENTS:
-        if spec["code"] in existing:
+    for agreement_spec in reference.AGREEMENTS:
+        if agreement_spec["code"] in existing:
             continue
         agreement = Agreement(
-            code=spec["code"],
-            kind=spec["kind"],
-            title_vi=spec["title_vi"],
-            title_lo=spec["title_lo"],
-            title_en=spec["title_en"],
-            signed_on=spec["signed_on"],
-            effective_from=spec["effective_from"],
-            effective_to=spec.get("effective_to"),
+            code=agreement_spec["code"],
+            kind=agreement_spec["kind"],
+            title_vi=agreement_spec["title_vi"],
+            title_lo=agreement_spec["title_lo"],
+            title_en=agreement_spec["title_en"],
+            signed_on=agreement_spec["signed_on"],
+            effective_from=agreement_spec["effective_from"],
+            effective_to=agreement_spec.get("effective_to"),
             is_sample=True,
-            parties=[orgs[c] for c in spec["parties"]],
-            obligations=[Obligation(kind=k, params=dict(p)) for k, p in spec["obligations"]],
+            parties=[orgs[c] for c in agreement_spec["parties"]],
+            obligations=[
+                Obligation(kind=k, params=dict(p)) for k, p in agreement_spec["obligations"]
+            ],
         )
         db.session.add(agreement)
         db.session.flush()
@@ -75,7 +77,7 @@ def load_reference_data() -> dict[str, int]:
             target_type="agreement",
             target_id=agreement.code,
             logs=[agreement.code],
-            details={"sample": True, "parties": spec["parties"]},
+            details={"sample": True, "parties": agreement_spec["parties"]},
         )
         added["agreements"] += 1
     if any(added.values()):

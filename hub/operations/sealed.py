@@ -161,9 +161,9 @@ class Batch:
         self.row_ids = _Ids(table)
         self.payload_ids = _Ids(SealedPayload.__table__)
         self.keys = payloads.Keys()
-        self.payload_rows: list[dict] = []
-        self.wrap_rows: list[dict] = []
-        self.rows: list[dict] = []
+        self.payload_rows: list[dict[str, Any]] = []
+        self.wrap_rows: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = []
         self.unwritten: set[int] = set()
         #: (log name, entry) in row order, not yet appended.
         self.entries: list[tuple[str, log.Pending]] = []
@@ -217,7 +217,7 @@ class Batch:
     def following(self) -> Iterator[None]:
         """Entries `audit.record` writes inside the block are queued after those
         queued (a response's answer follows the response's own entry)."""
-        with log.collecting(db.session) as collected:
+        with log.collecting(db.session()) as collected:
             yield
         self.entries += collected
 
@@ -255,7 +255,7 @@ class Batch:
             by_log.setdefault(name, []).append(entry)
         # Logs in name order, as audit.record locks them, so no two writers deadlock.
         for name in sorted(by_log):
-            log.append_many(db.session, name, by_log[name])
+            log.append_many(db.session(), name, by_log[name])
 
 
 def following(batch: Batch | None) -> AbstractContextManager[None]:
@@ -275,7 +275,8 @@ def _insert_postgres(
     for table, rows in tables:
         names, arrays = [], []
         for column in table.columns:
-            default = column.default.arg if column.default is not None else None
+            # A ColumnDefault (a value or a callable): the only kind these tables use.
+            default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
             values = [row.get(column.key, default) for row in rows]
             if callable(default):
                 values = [v(None) if callable(v) else v for v in values]
