@@ -492,21 +492,31 @@ def acknowledge(actor: Actor, exchange_id: int) -> Exchange:
     exchange = exchange_for(actor, exchange_id, "acknowledge")
     if exchange.acknowledged_at is not None:
         return exchange
-    now = checks.now()
-    exchange.acknowledged_at = now
+    mark_acknowledged(actor, exchange, checks.now())
+    outbox.exchange_acknowledged(actor, exchange)
+    return exchange
+
+
+def mark_acknowledged(
+    actor: Actor, exchange: Exchange, at: datetime, *, by_org: str | None = None
+) -> None:
+    """Record the recipient's acknowledgement at ``at`` and audit it: here by one of our
+    officers, or (``by_org``) as the partner's signed update states it (package_updates)."""
+    exchange.acknowledged_at = at
     exchange.acknowledged_by_id = actor.user_id
     if exchange.status == "sent":
         exchange.status = "acknowledged"
+    details: dict[str, str] = {"acknowledged_at": at.isoformat()}
+    if by_org is not None:
+        details["by"] = by_org
     audit.record(
         "exchange_acknowledged",
         actor=actor,
         target_type="exchange",
         target_id=exchange.id,
         logs=logs_for(exchange),
-        details={"acknowledged_at": now.isoformat()},
+        details=details,
     )
-    outbox.exchange_acknowledged(actor, exchange)
-    return exchange
 
 
 @operation
@@ -519,19 +529,28 @@ def close(actor: Actor, exchange_id: int) -> Exchange:
     exchange = exchange_for(actor, exchange_id, "close")
     if exchange.status == "closed":
         raise Conflict(_l("This exchange is already closed."))
-    now = checks.now()
+    mark_closed(actor, exchange, checks.now())
+    outbox.exchange_closed(actor, exchange)
+    return exchange
+
+
+def mark_closed(
+    actor: Actor, exchange: Exchange, at: datetime, *, by_org: str | None = None
+) -> None:
+    """Close the exchange at ``at`` and audit it (as mark_acknowledged, for closing)."""
     exchange.status = "closed"
-    exchange.closed_at = now
+    exchange.closed_at = at
+    details: dict[str, str] = {"closed_at": at.isoformat()}
+    if by_org is not None:
+        details["by"] = by_org
     audit.record(
         "exchange_closed",
         actor=actor,
         target_type="exchange",
         target_id=exchange.id,
         logs=logs_for(exchange),
-        details={"closed_at": now.isoformat()},
+        details=details,
     )
-    outbox.exchange_closed(actor, exchange)
-    return exchange
 
 
 @operation

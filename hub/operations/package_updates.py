@@ -183,6 +183,8 @@ def _refused(message: Message) -> PackageRefused:
 def apply(actor: Actor, pkg: Package, updates: list[dict[str, Any]]) -> list[int]:
     """Write each update to the exchange it names; refuse the whole package (nothing
     stored) when one names an exchange we do not hold or comes from the wrong party."""
+    from hub.operations import exchanges  # exchanges -> outbox -> this module
+
     by_digest = {i.digest: i for i in pkg.items}
     ids: list[int] = []
     for update in updates:
@@ -205,28 +207,15 @@ def apply(actor: Actor, pkg: Package, updates: list[dict[str, Any]]) -> list[int
         at = parse_stamp(update["at"])
         logs = [exchange.agreement.code]
         update["_log"] = exchange.agreement.code
-        if kind == ACKNOWLEDGED and exchange.acknowledged_at is None:
-            exchange.acknowledged_at = at
-            if exchange.status == "sent":
-                exchange.status = "acknowledged"
-            audit.record(
-                "exchange_acknowledged",
-                actor=actor,
-                target_type="exchange",
-                target_id=exchange.id,
-                logs=logs,
-                details={"acknowledged_at": at.isoformat(), "by": exporter},
-            )
+        if kind == ACKNOWLEDGED and (
+            exchange.acknowledged_at is None or at < exchange.acknowledged_at
+        ):
+            # Earlier than what we hold only when the answer came first (the
+            # acknowledgement refused, then sent again): the partner's signed time wins,
+            # so both hubs measure the same acknowledgement time.
+            exchanges.mark_acknowledged(actor, exchange, at, by_org=exporter)
         elif kind == CLOSED and exchange.status != "closed":
-            exchange.status, exchange.closed_at = "closed", at
-            audit.record(
-                "exchange_closed",
-                actor=actor,
-                target_type="exchange",
-                target_id=exchange.id,
-                logs=logs,
-                details={"closed_at": at.isoformat(), "by": exporter},
-            )
+            exchanges.mark_closed(actor, exchange, at, by_org=exporter)
         elif kind == TRANSLATION:
             row = ExchangeTranslation(exchange_id=exchange.id, language=update["language"])
             db.session.add(row)

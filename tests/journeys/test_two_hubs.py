@@ -359,6 +359,117 @@ def test_a_request_travels_and_its_answer_in_lao_comes_back(hubs):
     assert {(t["language"], t["original"]) for t in texts} == {("lo", True), ("vi", False)}
 
 
+def _compliance(hub, token: str, period: dict) -> dict:
+    query = f"?from={period['from']}&to={period['to']}"
+    status, report = hub.api("GET", f"/agreements/QB-KM-MOU/compliance{query}", token)
+    assert status == 200, report
+    # Evidence names each hub's own row ids; as_of and the days since the last meeting or
+    # report are each hub's own clock (the two calls are a moment apart).
+    obligations = [
+        {
+            **{k: v for k, v in o.items() if k not in ("evidence", "figures")},
+            "figures": {k: v for k, v in o["figures"].items() if k != "days_since_last"},
+        }
+        for o in report["obligations"]
+    ]
+    return {
+        "period": (report["from"], report["to"]),
+        "obligations": obligations,
+        "exchanges": report["exchanges"],
+        "overdue": len(report["overdue"]),
+    }
+
+
+def test_both_hubs_show_the_same_compliance_figures(hubs):
+    """QB sends, KM acknowledges and answers in Lao: both hubs measure the same times (the
+    sender's sent_at, the recipient's signed acknowledgement and reply) for the period."""
+    qb, km, tokens = hubs["qb"], hubs["km"], hubs["tokens"]
+    request_id = send_request(hubs, "Compliance-1 both sides")
+    [copy] = wait_for(lambda: km_copy(hubs, "Compliance-1 both sides"), "KM's copy")
+    time.sleep(1.1)  # measurable, whole-second durations apart
+    status, _ = km.api("POST", f"/exchanges/{copy['id']}/acknowledge", tokens["km.officer"], {})
+    assert status == 200
+    time.sleep(1.1)
+    status, _ = km.api(
+        "POST",
+        "/exchanges",
+        tokens["km.officer"],
+        {
+            "agreement": "QB-KM-MOU", "recipient": "QB", "kind": "response",
+            "in_reply_to": copy["id"], "subject": "Re: Compliance-1 both sides",
+            "body": LAO_ANSWER, "language": "lo", "classification": "confidential",
+            "reliability": "B", "credibility": 2, "handling": "H0",
+        },
+    )  # fmt: skip
+    assert status == 201
+    wait_for(lambda: qb_view(hubs, request_id)["status"] == "answered", "the answer at QB")
+    for hub in (qb, km):
+        wait_for(
+            lambda hub=hub: hub.count(OutboxItem, OutboxItem.status == "queued") == 0,
+            f"{hub.name}'s queue to drain",
+        )
+    shown_qb = qb_view(hubs, request_id)
+    status, shown_km = km.api("GET", f"/exchanges/{copy['id']}", tokens["km.officer"])
+    for field in ("sent_at", "acknowledged_at", "answered_at", "due_at"):
+        assert shown_qb[field] == shown_km[field], field
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 3600))
+    period = {"from": f"{today[:4]}-01-01", "to": today}
+    at_qb = _compliance(qb, tokens["qb.officer"], period)
+    at_km = _compliance(km, tokens["km.officer"], period)
+    assert at_qb == at_km
+    timed = {o["kind"]: o["figures"] for o in at_qb["obligations"]}
+    assert timed["response_time"], at_qb
+    assert timed["acknowledge_time"], at_qb
+
+
+def test_an_acknowledgement_that_arrives_after_the_answer_still_sets_the_time(hubs):
+    """KM's acknowledgement is held back (refused, say) while its answer reaches QB, which
+    takes the answer as receipt; sent again, the signed acknowledgement's earlier time wins
+    and both hubs show the same acknowledgement time again."""
+    qb, km, tokens = hubs["qb"], hubs["km"], hubs["tokens"]
+    request_id = send_request(hubs, "Late-ack-1 order")
+    [copy] = wait_for(lambda: km_copy(hubs, "Late-ack-1 order"), "KM's copy")
+    qb.stop()
+    try:
+        status, _ = km.api("POST", f"/exchanges/{copy['id']}/acknowledge", tokens["km.officer"], {})
+        assert status == 200
+        with km.db():  # as if QB's hub had refused it: it is left for an administrator
+            row = db.session.scalar(
+                select(OutboxItem).where(
+                    OutboxItem.exchange_id == copy["id"], OutboxItem.kind == "acknowledgement"
+                )
+            )
+            row.status = "refused"
+            db.session.commit()
+        time.sleep(1.1)
+        status, _ = km.api(
+            "POST",
+            "/exchanges",
+            tokens["km.officer"],
+            {
+                "agreement": "QB-KM-MOU", "recipient": "QB", "kind": "response",
+                "in_reply_to": copy["id"], "subject": "Re: Late-ack-1 order",
+                "body": LAO_ANSWER, "language": "lo", "classification": "confidential",
+                "reliability": "B", "credibility": 2, "handling": "H0",
+            },
+        )  # fmt: skip
+        assert status == 201
+    finally:
+        qb.start()
+    answered = wait_for(
+        lambda: (v := qb_view(hubs, request_id))["status"] == "answered" and v, "the answer"
+    )
+    status, at_km = km.api("GET", f"/exchanges/{copy['id']}", tokens["km.officer"])
+    assert answered["acknowledged_at"] == answered["answered_at"]  # the answer as receipt
+    assert at_km["acknowledged_at"] < answered["acknowledged_at"]
+    assert "Queued again: 1" in km.cli("peer", "send-again", "qb-hub")
+    wait_for(
+        lambda: qb_view(hubs, request_id)["acknowledged_at"] == at_km["acknowledged_at"],
+        "the signed acknowledgement's time at QB",
+    )
+    assert qb_view(hubs, request_id)["status"] == "answered"
+
+
 def test_the_peer_down_while_sending_gets_it_later_once_across_a_restart(hubs):
     qb, km = hubs["qb"], hubs["km"]
     km.stop()
