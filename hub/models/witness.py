@@ -34,7 +34,7 @@ REFUSED_BY_US = "witness"
 REFUSED_BY_PEER = "log"
 
 
-class PeerCheckpointKey(db.Model):  # type: ignore[name-defined]  # db.Model is made at runtime
+class PeerCheckpointKey(db.Model):
     __tablename__ = "peer_checkpoint_keys"
     __table_args__ = (UniqueConstraint("peer_id", "fingerprint"),)
 
@@ -51,7 +51,7 @@ class PeerCheckpointKey(db.Model):  # type: ignore[name-defined]  # db.Model is 
     peer: Mapped[Peer] = relationship()
 
 
-class WitnessedCheckpoint(db.Model):  # type: ignore[name-defined]  # db.Model is made at runtime
+class WitnessedCheckpoint(db.Model):
     """The newest checkpoint of a peer's log this hub cosigned (one row per peer and origin:
     both hubs keep a log of the same agreement under the same origin)."""
 
@@ -69,7 +69,7 @@ class WitnessedCheckpoint(db.Model):  # type: ignore[name-defined]  # db.Model i
     peer: Mapped[Peer] = relationship()
 
 
-class Cosignature(db.Model):  # type: ignore[name-defined]  # db.Model is made at runtime
+class Cosignature(db.Model):
     """A peer's cosignature of one of this hub's checkpoints, as it answered."""
 
     __tablename__ = "cosignatures"
@@ -91,7 +91,7 @@ class Cosignature(db.Model):  # type: ignore[name-defined]  # db.Model is made a
     peer: Mapped[Peer] = relationship()
 
 
-class WitnessRefusal(db.Model):  # type: ignore[name-defined]  # db.Model is made at runtime
+class WitnessRefusal(db.Model):
     """A checkpoint refused: by us as the peer's witness, or by the peer as ours."""
 
     __tablename__ = "witness_refusals"

@@ -9,16 +9,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, cast
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 
 from hub.auth import sessions, totp
 from hub.auth.passwords import hash_password, needs_rehash, verify_password
 from hub.auth.tokens import new_token, token_digest
-from hub.errors import Forbidden, NotFound, OperationError, ValidationFailed
+from hub.errors import Forbidden, Message, NotFound, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import ApiToken, Organisation, Setting, User, UserSession
 from hub.models.base import utcnow
@@ -161,7 +161,7 @@ def add_user(
 ) -> User:
     if not actor.is_admin and actor is not SYSTEM:
         raise Forbidden()
-    errors: dict[str, list] = {}
+    errors: dict[str, list[Message]] = {}
     username = canonical_username(username)
     if not USERNAME.fullmatch(username):
         errors.setdefault("username", []).append(
@@ -180,7 +180,7 @@ def add_user(
         errors.setdefault("password", []).append(
             _l("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
         )
-    if errors:
+    if errors or org is None:  # no organisation without its error
         raise ValidationFailed(errors)
     user = User(
         username=username,
@@ -309,6 +309,8 @@ def set_language(actor: Actor, language: str) -> None:
     if language not in LANGUAGES:
         raise ValidationFailed.one("language", _l("Unknown language."))
     user = db.session.get(User, actor.user_id)
+    if user is None:  # the actor is signed in, so their user exists
+        raise NotFound()
     if user.language != language:
         user.language = language
         audit.record(
@@ -359,13 +361,13 @@ def set_role(actor: Actor, username: str, *, role: str, organisation_code: str) 
     """Change a user's role and organisation; it applies from their next request."""
     _require_admin(actor)
     user = _user(username)
-    errors: dict[str, list] = {}
+    errors: dict[str, list[Message]] = {}
     if role not in ROLES:
         errors.setdefault("role", []).append(_l("Unknown role."))
     org = db.session.scalar(select(Organisation).where(Organisation.code == organisation_code))
     if org is None:
         errors.setdefault("organisation", []).append(_l("Unknown organisation."))
-    if errors:
+    if errors or org is None:  # no organisation without its error
         raise ValidationFailed(errors)
     _keep_an_admin(actor, user, role=role, disabled=user.disabled)
     if user.role == role and user.organisation_id == org.id:
@@ -450,14 +452,17 @@ class SecondFactorFailed(OperationError):
 def _claim_step(user: User, step: int) -> bool:
     """Record `step` as used unless it (or a later one) already was: atomic, so two
     requests racing with the same code cannot both win."""
-    result = db.session.execute(
-        update(User)
-        .where(
-            User.id == user.id,
-            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
-        )
-        .values(totp_last_step=step)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount == 1:
         user.totp_last_step = step
@@ -466,6 +471,8 @@ def _claim_step(user: User, step: int) -> bool:
 
 
 def _code_step(user: User, code: str) -> int | None:
+    if user.totp_secret_sealed is None:  # not enrolled: no code is right
+        return None
     try:
         secret = totp.open_secret(_totp_key_file(), user.totp_secret_sealed, user.id)
     except totp.SealError:

@@ -96,6 +96,8 @@ def resolve(gid: Any) -> Exchange | None:
 
 
 def acknowledged(exchange: Exchange) -> dict[str, Any]:
+    if exchange.acknowledged_at is None:
+        raise ValueError("the exchange is not acknowledged")
     return {
         "type": ACKNOWLEDGED,
         "exchange": origin_id(exchange),
@@ -104,6 +106,8 @@ def acknowledged(exchange: Exchange) -> dict[str, Any]:
 
 
 def closed(exchange: Exchange) -> dict[str, Any]:
+    if exchange.closed_at is None:
+        raise ValueError("the exchange is not closed")
     return {"type": CLOSED, "exchange": origin_id(exchange), "at": stamp(exchange.closed_at)}
 
 
@@ -217,6 +221,8 @@ def apply(actor: Actor, pkg: Package, updates: list[dict[str, Any]]) -> list[int
         elif kind == CLOSED and exchange.status != "closed":
             exchanges.mark_closed(actor, exchange, at, by_org=exporter)
         elif kind == TRANSLATION:
+            if item is None:  # parse() found it among the package's items
+                raise _refused(_l("The package's index does not match its items."))
             row = ExchangeTranslation(exchange_id=exchange.id, language=update["language"])
             db.session.add(row)
             db.session.flush()
@@ -237,6 +243,8 @@ def apply(actor: Actor, pkg: Package, updates: list[dict[str, Any]]) -> list[int
                 },
             )
         elif kind == ATTACHMENT:
+            if item is None:  # parse() found it among the package's items
+                raise _refused(_l("The package's index does not match its items."))
             row = Attachment(
                 exchange_id=exchange.id, media_type=update["media_type"][:100], size=update["size"]
             )
