@@ -246,6 +246,8 @@ class StoredNodes:
                 'SELECT "index", hash FROM audit_nodes WHERE log_id = %s AND level = %s '
                 'AND "index" >= %s ORDER BY "index"',
                 (self.log_id, level, index),
+                # Level L is reached once per 2**L entries: so many rows held per level.
+                max(16, FETCH >> level),
             )
         row = self.ahead.pop(level, None) or next(self.streams[level], None)
         if row is None or int(row[0]) != index:
