@@ -11,12 +11,12 @@ What makes it faster:
 - entries are read and hashed 2**CHUNK_LEVEL at a time (an aligned complete
   subtree), level by level through ``map`` over C functions, so no Python
   bytecode runs per hash; a thread reads the next chunk meanwhile;
-- a chunk comes as one value: SQLite joins its entries with ``0x01`` (canonical
-  JSON never holds a raw control byte) and each level of its stored nodes as the
+- a chunk comes as one value: its entries joined with ``0x01`` (canonical JSON
+  never holds a raw control byte), SQLite's ``group_concat`` or PostgreSQL's
+  ``string_agg``, split in one call, and each level of its stored nodes as the
   concatenation of their hashes, compared with the recomputed level in one bytes
-  comparison; PostgreSQL streams the entries from one server-side cursor and
-  aggregates the nodes the same way (``string_agg``). Rows are read one by one
-  only where a chunk does not come out whole;
+  comparison. Rows are read one by one only where a chunk does not come out whole
+  (a gap, an entry holding a control byte, a bad node);
 - the nodes above a chunk (one per 2**CHUNK_LEVEL entries or fewer) are checked
   against their stored children, bottom-up;
 - a big log is split at the largest power of two below its size: a forked
@@ -314,19 +314,9 @@ def _chunks(
     """Entries ``lo .. hi - 1`` in chunks of ``2**CHUNK_LEVEL``, each with the gap that
     cuts it short, if any, and (whole chunks) its stored nodes joined per level."""
     step = 1 << CHUNK_LEVEL
-    if reader.backend == "sqlite":
-        for start in range(lo, hi, step):
-            run = _sqlite_chunk(reader, log_id, name, start, min(step, hi - start))
-            yield _with_nodes(reader, log_id, start, run)
-        return
-    rows = reader.stream(verify.ENTRIES, (log_id, lo, hi), size=step)
-    try:
-        for start in range(lo, hi, step):
-            want = min(step, hi - start)
-            batch = [row for _, row in zip(range(want), rows, strict=False)]
-            yield _with_nodes(reader, log_id, start, _run(batch, name, start, want))
-    finally:
-        rows.close()
+    for start in range(lo, hi, step):
+        run = _joined_chunk(reader, log_id, name, start, min(step, hi - start))
+        yield _with_nodes(reader, log_id, start, run)
 
 
 def _with_nodes(
@@ -356,6 +346,10 @@ def _run(rows: list[Row], name: str, start: int, want: int) -> tuple[list[bytes]
 
 # A chunk of entries in one row, joined by 0x01 (no ORDER BY inside
 # aggregates before SQLite 3.44: an ordered subquery).
+_POSTGRESQL_CHUNK = (
+    "SELECT count(*), string_agg(leaf_input, '\\x01'::bytea ORDER BY \"index\") "
+    'FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s'
+)
 _SQLITE_CHUNK = (
     "SELECT count(*), CAST(group_concat(leaf_input, x'01') AS BLOB) FROM (SELECT "
     'leaf_input FROM audit_entries WHERE log_id = %s AND "index" >= %s AND "index" < %s '
@@ -363,13 +357,15 @@ _SQLITE_CHUNK = (
 )
 
 
-def _sqlite_chunk(
+def _joined_chunk(
     reader: Reader, log_id: int, name: str, start: int, want: int
 ) -> tuple[list[bytes], Problem | None]:
     """One chunk from one row that joins its entries with ``0x01``: split, it gives
-    them with no Python object per row. When the count or the split does not come out
-    at ``want`` (a gap, a damaged entry holding a control byte), the rows are read."""
-    ((count, joined),) = reader.all(_SQLITE_CHUNK, (log_id, start, start + want))
+    them with no Python object (nor, on PostgreSQL, a driver's row) per entry. When
+    the count or the split does not come out at ``want`` (a gap, a damaged entry
+    holding a control byte), the rows are read."""
+    sql = _SQLITE_CHUNK if reader.backend == "sqlite" else _POSTGRESQL_CHUNK
+    ((count, joined),) = reader.all(sql, (log_id, start, start + want))
     leaves: list[bytes] = joined.split(b"\x01") if joined is not None else []
     if count == want and len(leaves) == want:
         return leaves, None
