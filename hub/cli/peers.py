@@ -1,5 +1,5 @@
-"""`hub peer ...`: partner hubs (add, list, remove, status), the delivery queue (deliver,
-send-again, export-queue)."""
+"""`hub peer ...`: partner hubs (add, add-key, retire-key, list, remove, status), the delivery
+queue (deliver, send-again, export-queue)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,45 @@ def peer_add(
         f"Registered peer {peer.name} at {peer.base_url} for {', '.join(peer.org_codes)} "
         f"({len(peer.keys)} confirmed keys)."
     )
+
+
+@peer_group.command("add-key")
+@click.argument("name")
+@click.option("--fingerprint", default=None, help="The fingerprint its administrator read out.")
+@click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was confirmed already.")
+@one_line_errors
+def peer_add_key(name: str, fingerprint: str | None, yes: bool) -> None:
+    """Confirm a new signing key of NAME (its organisation rotated keys): import the
+    partner's public keys first (hub keys import-public), then compare by telephone."""
+    waiting = peers.unconfirmed_keys(SYSTEM, name)
+    if fingerprint is None:
+        if len(waiting) != 1:
+            for org, version, fp in waiting:
+                click.echo(f"  {org} v{version:<3} {fp}")
+            raise click.ClickException(
+                "no imported key waits to be confirmed: run hub keys import-public first"
+                if not waiting
+                else "several keys wait: name one with --fingerprint"
+            )
+        fingerprint = waiting[0][2]
+    shown = [w for w in waiting if w[2] == fingerprint.strip().lower()]
+    for org, version, fp in shown:
+        click.echo(f"Signing key of {org} v{version} imported here: {fp}")
+    click.echo("Confirm this fingerprint with the partner by telephone or in person.")
+    if not yes and not click.confirm("Does it match what the partner read out?"):
+        raise click.ClickException("not confirmed")
+    key = peers.add_key(SYSTEM, name, fingerprint)
+    click.echo(f"Confirmed {key.org_code} v{key.key_version} {key.fingerprint} for {name}.")
+
+
+@peer_group.command("retire-key")
+@click.argument("name")
+@click.argument("fingerprint")
+@one_line_errors
+def peer_retire_key(name: str, fingerprint: str) -> None:
+    """Stop accepting what NAME signs with FINGERPRINT (rotated away from, or lost)."""
+    key = peers.retire_key(SYSTEM, name, fingerprint)
+    click.echo(f"Retired {key.org_code} v{key.key_version} {key.fingerprint} for {name}.")
 
 
 @peer_group.command("list")

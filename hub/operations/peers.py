@@ -236,6 +236,90 @@ def remove(actor: Actor, name: str) -> Peer:
     return peer
 
 
+def unconfirmed_keys(actor: Actor, name: str) -> list[tuple[str, int, str]]:
+    """(org, version, fingerprint) of the peer's organisations' signing keys imported
+    into the keyring (`hub keys import-public`) and not yet confirmed for it."""
+    peer = get(actor, name)
+    confirmed = {k.fingerprint for k in peer.keys}
+    return [
+        (org, version, fp)
+        for org in peer.org_codes
+        for version, fp in partner_signing_keys(org)
+        if fp not in confirmed
+    ]
+
+
+@operation
+def add_key(actor: Actor, name: str, fingerprint: str) -> PeerKey:
+    """Confirm one more signing key of the peer (a key its organisation rotated to), as its
+    administrator read the fingerprint out; the key must have been imported first."""
+    peer = get(actor, name)
+    require_active(peer)
+    fp = fingerprint.strip().lower() if isinstance(fingerprint, str) else ""
+    errors = Errors()
+    if not FINGERPRINT.match(fp):
+        errors.add("fingerprint", _l("A fingerprint is 64 hexadecimal characters."))
+    elif any(k.fingerprint == fp for k in peer.keys):
+        errors.add("fingerprint", _l("This key is confirmed for the peer already."))
+    found = [(org, v) for org, v, f in unconfirmed_keys(actor, name) if f == fp]
+    if not found and "fingerprint" not in errors:
+        errors.add(
+            "fingerprint",
+            _l(
+                "No imported signing key of these organisations has the fingerprint "
+                "%(fp)s: import the partner's public keys first (hub keys import-public).",
+                fp=fp[:16] + "…",
+            ),
+        )
+    errors.raise_if_any()
+    org, version = found[0]
+    key = PeerKey(purpose="sign", org_code=org, key_version=version, fingerprint=fp)
+    peer.keys.append(key)
+    db.session.flush()
+    audit.record(
+        "peer_key_added",
+        actor=actor,
+        target_type="peer",
+        target_id=peer.name,
+        logs=_logs_for(peer.org_codes),
+        details={"organisation": org, "version": version, "fingerprints": [fp]},
+    )
+    return key
+
+
+@operation
+def retire_key(actor: Actor, name: str, fingerprint: str) -> PeerKey:
+    """Stop accepting the peer's requests and packages signed with this key (rotated away
+    from, or lost). An organisation's last confirmed key stays: remove the peer instead."""
+    peer = get(actor, name)
+    require_active(peer)
+    fp = fingerprint.strip().lower() if isinstance(fingerprint, str) else ""
+    key = next((k for k in peer.keys if k.fingerprint == fp and k.purpose == "sign"), None)
+    if key is None:
+        raise NotFound(_l("No confirmed signing key with this fingerprint for this peer."))
+    if not any(
+        k is not key and k.purpose == "sign" and k.org_code == key.org_code for k in peer.keys
+    ):
+        raise Conflict(
+            _l(
+                "This is the last confirmed signing key of %(org)s: confirm its new key "
+                "first, or remove the peer.",
+                org=key.org_code,
+            )
+        )
+    peer.keys.remove(key)
+    db.session.flush()
+    audit.record(
+        "peer_key_retired",
+        actor=actor,
+        target_type="peer",
+        target_id=peer.name,
+        logs=_logs_for(peer.org_codes),
+        details={"organisation": key.org_code, "version": key.key_version, "fingerprints": [fp]},
+    )
+    return key
+
+
 def queue_length(peer_id: int) -> int:
     return int(
         db.session.scalar(

@@ -57,6 +57,8 @@ ACTIONS = {
     "keys_imported": _l("Partner keys imported"),
     "peer_added": _l("Partner hub registered"),
     "peer_removed": _l("Partner hub removed"),
+    "peer_key_added": _l("Partner hub's signing key confirmed"),
+    "peer_key_retired": _l("Partner hub's signing key retired"),
     "peer_checkpoint_key_confirmed": _l("Partner hub's checkpoint key confirmed"),
     "checkpoint_cosigned": _l("Partner hub's checkpoint co-signed"),
     "checkpoint_refused": _l("Partner hub's checkpoint refused"),

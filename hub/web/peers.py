@@ -16,7 +16,7 @@ from wtforms import SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from hub.errors import ValidationFailed
+from hub.errors import Conflict, ValidationFailed
 from hub.i18n import show_datetime
 from hub.models import Exchange
 from hub.operations import admin as reference_reads
@@ -146,8 +146,62 @@ def show(name: str) -> ResponseReturnValue:
         refused=peers.refused_items(g.actor, name),
         kinds=labels.PACKAGE_KIND,
         witnessing=witness.admin_view(g.actor, name),
+        unconfirmed=peers.unconfirmed_keys(g.actor, name),
+        key_form=KeyForm(),
         form=EmptyForm(),
     )
+
+
+class KeyForm(FlaskForm):
+    fingerprint = StringField(
+        _l("Fingerprint, as read out by its administrator"),
+        validators=[Optional(), Length(max=200)],
+    )
+
+
+@bp.route("/<name>/keys", methods=["POST"])
+@role_required("admin")
+def add_key(name: str) -> ResponseReturnValue:
+    form = KeyForm()
+    if form.validate_on_submit():
+        try:
+            key = peers.add_key(g.actor, name, form.fingerprint.data or "")
+        except ValidationFailed as exc:
+            for messages in exc.errors.values():
+                for message in messages:
+                    flash(str(message), "error")
+        else:
+            flash(
+                _(
+                    "Signing key %(version)s of %(org)s confirmed for %(name)s.",
+                    version=key.key_version,
+                    org=key.org_code,
+                    name=name,
+                ),
+                "status",
+            )
+    return redirect(url_for("peers.show", name=name))
+
+
+@bp.route("/<name>/keys/<fingerprint>/retire", methods=["POST"])
+@role_required("admin")
+def retire_key(name: str, fingerprint: str) -> ResponseReturnValue:
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            key = peers.retire_key(g.actor, name, fingerprint)
+        except Conflict as exc:
+            flash(str(exc.message), "error")
+        else:
+            flash(
+                _(
+                    "Signing key %(version)s of %(org)s retired: what it signs is refused.",
+                    version=key.key_version,
+                    org=key.org_code,
+                ),
+                "status",
+            )
+    return redirect(url_for("peers.show", name=name))
 
 
 @bp.route("/<name>/send-again", methods=["POST"])

@@ -517,3 +517,100 @@ def test_the_peer_page_lists_refused_packages_and_sends_them_again(
     db.session.remove()
     assert peers.status(SYSTEM, "km-hub").refused == 0
     assert peers.status(SYSTEM, "km-hub").queued == 1
+
+
+# --- a peer's keys rotated ---------------------------------------------------------------
+
+
+@pytest.fixture
+def rotated(app, tmp_path, km_keys) -> tuple[str, str]:
+    """km-hub registered with KM's first signing key; KM then rotated and its new public
+    keys were imported here. (old, new) fingerprints."""
+    peers.add(SYSTEM, new(fingerprints=km_keys))
+    ring = Keyring(tmp_path / "km-keys", kdf=app_keyring.keyring().kdf)
+    ring.rotate("KM", "km passphrase")
+    key_ops.import_public(SYSTEM, ring.export_public("KM"))
+    fresh = [k.fingerprint for k in ring.list_keys("KM") if k.kind == "sign"]
+    [added] = [fp for fp in fresh if fp not in km_keys]
+    return km_keys[0], added
+
+
+def test_a_rotated_key_is_confirmed_then_the_old_one_retired(rotated):
+    old, added = rotated
+    assert [fp for _o, _v, fp in peers.unconfirmed_keys(SYSTEM, "km-hub")] == [added]
+    assert peers.peer_for_fingerprint(added) is None  # not trusted before it is confirmed
+    # The last key of an organisation cannot be retired: the peer would be locked out.
+    with pytest.raises(Conflict):
+        peers.retire_key(SYSTEM, "km-hub", old)
+    key = peers.add_key(SYSTEM, "km-hub", added.upper())
+    assert (key.org_code, key.key_version) == ("KM", 2)
+    assert peers.peer_for_fingerprint(added).name == "km-hub"
+    assert peers.unconfirmed_keys(SYSTEM, "km-hub") == []
+    peers.retire_key(SYSTEM, "km-hub", old)
+    assert peers.peer_for_fingerprint(old) is None  # its requests: 403 unknown_peer
+    assert [k.fingerprint for k in peers.get(SYSTEM, "km-hub").keys] == [added]
+    actions = db.session.scalars(
+        select(AuditEntry.action).where(AuditEntry.action.like("peer_key_%"))
+    ).all()
+    assert sorted(actions).count("peer_key_added") >= 1
+    assert "peer_key_retired" in actions
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("xyz", "64 hexadecimal"), ("ab" * 32, "import the partner"), (None, "confirmed for")],
+)
+def test_a_key_is_confirmed_only_when_imported_and_new(rotated, value, message):
+    old, _added = rotated
+    before = (count(PeerKey), count(AuditEntry))
+    with pytest.raises(ValidationFailed) as caught:
+        peers.add_key(SYSTEM, "km-hub", value or old)
+    assert message in str(caught.value.errors["fingerprint"][0])
+    assert (count(PeerKey), count(AuditEntry)) == before
+
+
+def test_only_administrators_change_a_peers_keys(rotated, make_user):
+    old, added = rotated
+    officer = Actor.for_user(make_user("qb.keys", org="QB", role="officer"))
+    with pytest.raises(Forbidden):
+        peers.add_key(officer, "km-hub", added)
+    with pytest.raises(Forbidden):
+        peers.retire_key(officer, "km-hub", old)
+
+
+def test_cli_add_key_shows_the_fingerprint_and_asks_then_retires(app, rotated):
+    old, added = rotated
+    runner = CliRunner()
+    refused = runner.invoke(app.cli, ["peer", "add-key", "km-hub"], input="n\n")
+    assert refused.exit_code != 0
+    assert added in refused.output
+    assert peers.unconfirmed_keys(SYSTEM, "km-hub")
+    done = runner.invoke(app.cli, ["peer", "add-key", "km-hub"], input="y\n")
+    assert done.exit_code == 0, done.output
+    retired = runner.invoke(app.cli, ["peer", "retire-key", "km-hub", old])
+    assert retired.exit_code == 0, retired.output
+    last = runner.invoke(app.cli, ["peer", "retire-key", "km-hub", added])
+    assert last.exit_code != 0
+    assert "last confirmed signing key" in last.output
+
+
+def test_the_peer_page_confirms_and_retires_keys(rotated, make_user, browser):
+    old, added = rotated
+    make_user("admin.keys", org="QB", role="admin", language="en")
+    db.session.commit()
+    browser.login("admin.keys")
+    page = browser.client.get("/admin/peers/km-hub").get_data(as_text=True)
+    assert added in page  # shown beside the form, to compare with what is read out
+    token = browser.csrf("/admin/peers/km-hub")
+    wrong = browser.client.post(
+        "/admin/peers/km-hub/keys", data={"csrf_token": token, "fingerprint": "ab" * 32}
+    )
+    assert wrong.status_code == 302
+    db.session.remove()
+    assert peers.unconfirmed_keys(SYSTEM, "km-hub")
+    browser.client.post(
+        "/admin/peers/km-hub/keys", data={"csrf_token": token, "fingerprint": added}
+    )
+    browser.client.post(f"/admin/peers/km-hub/keys/{old}/retire", data={"csrf_token": token})
+    db.session.remove()
+    assert [k.fingerprint for k in peers.get(SYSTEM, "km-hub").keys] == [added]
