@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from hub.extensions import db
 from hub.i18n import COUNTRY_LANGUAGE, LOCALES
 from hub.models import Agreement, Case, Exchange, ExchangeTranslation, Organisation, User
@@ -60,7 +60,7 @@ class NewExchange:
     case: int | None = None
     in_reply_to: int | None = None
     #: Structured fields sealed with the body (e.g. vehicle plates, routes).
-    fields: dict = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
     #: The body's language; defaults to the sender's country language.
     language: str | None = None
     #: Only in a response to a permission request: whether the provider grants it.
@@ -84,7 +84,7 @@ def due_at(agreement: Agreement, kind: str, sent_at: datetime) -> datetime | Non
     return sent_at + timedelta(days=days)
 
 
-def stays_between(answered: Exchange, sender_id: int, recipient_id: int) -> bool:
+def stays_between(answered: Exchange, sender_id: int | None, recipient_id: int) -> bool:
     """A reply's sender and recipient are the two parties of the exchange it answers."""
     return {sender_id, recipient_id} == {answered.sender_id, answered.recipient_id}
 
@@ -127,7 +127,9 @@ def _check_reply(
     if not checks.valid_id(data.in_reply_to):
         errors.add("in_reply_to", _l("Unknown exchange."))
         return None
-    target = db.session.scalar(exchanges_visible_to(actor).where(Exchange.id == data.in_reply_to))
+    target: Exchange | None = db.session.scalar(
+        exchanges_visible_to(actor).where(Exchange.id == data.in_reply_to)
+    )
     if target is None:
         errors.add("in_reply_to", _l("Unknown exchange."))
         return None
@@ -182,7 +184,7 @@ def _agreement_by_code(errors: Errors, code: object) -> Agreement | None:
         return checks.agreement_by_code(errors, "agreement", code)  # names the error
     memo = db.session.info.get(checks.LOOKUP_MEMO)
     if memo is not None and (Agreement, code) in memo:
-        row = memo[(Agreement, code)]
+        row: Agreement | None = memo[(Agreement, code)]
     else:
         row = reference_cache.agreement(code)
         if memo is not None:
@@ -246,6 +248,8 @@ def _check(actor: Actor, data: NewExchange, now: datetime) -> tuple[Any, ...]:
     if recipient is None:
         recipient = checks.organisation_by_code(errors, "recipient", data.recipient)
     sender = db.session.get(Organisation, actor.organisation_id)
+    if sender is None:  # validate() let an officer of an existing organisation through
+        raise Forbidden()
     if agreement is not None:
         party_ids = {p.id for p in agreement.parties}
         if sender.id not in party_ids:
@@ -312,7 +316,7 @@ def validate(actor: Actor, data: NewExchange, now: datetime) -> Checked:
     return Checked(*_check(actor, data, now))
 
 
-def row_values(actor: Actor, data: NewExchange, checked: Checked, now: datetime) -> dict:
+def row_values(actor: Actor, data: NewExchange, checked: Checked, now: datetime) -> dict[str, Any]:
     """The column values of the exchange `send()` writes for a validated input."""
     return {
         "agreement_id": checked.agreement.id,
@@ -338,12 +342,12 @@ def row_values(actor: Actor, data: NewExchange, checked: Checked, now: datetime)
     }
 
 
-def sealed_value(data: NewExchange, checked: Checked) -> dict:
+def sealed_value(data: NewExchange, checked: Checked) -> dict[str, Any]:
     """What is sealed for an exchange (format in hub.operations.content)."""
     return {"body": checked.body, "fields": data.fields or {}, "language": checked.language}
 
 
-def sent_details(values: dict, checked: Checked) -> dict:
+def sent_details(values: dict[str, Any], checked: Checked) -> dict[str, Any]:
     """The details of the ``exchange_sent`` audit entry (``values``: `row_values`); the
     sealed-record helper adds the payload's digest."""
     return {
@@ -419,7 +423,7 @@ def record(
     values = row_values(actor, data, checked, now)
     recorder = actor.organisation_code
     logs = [agreement.code]
-    sealing = dict(
+    sealing: dict[str, Any] = dict(
         record_type="exchange",
         agreement=agreement.code,
         recipient=recipient.code if sender.code == recorder else sender.code,
@@ -429,6 +433,7 @@ def record(
         logs=logs,
         details=sent_details(values, checked),
     )
+    exchange: Exchange | Queued
     if batch is None:
         exchange = Exchange(**values, payload_id=None)
         # The rows in hand, so showing the new exchange loads none of them again
@@ -562,7 +567,7 @@ def link_case(actor: Actor, exchange_id: int, case_id: int | None) -> Exchange:
         if checks.valid_id(case_id):
             case = db.session.scalar(cases_visible_to(actor).where(Case.id == case_id))
         if case is None:
-            raise checks.ValidationFailed.one("case", _l("Unknown case."))
+            raise ValidationFailed.one("case", _l("Unknown case."))
         errors = Errors()
         check_case_parties(errors, case, [exchange.sender, exchange.recipient])
         errors.raise_if_any()
@@ -624,7 +629,7 @@ class Text:
 class Content:
     """An exchange's opened content: the original body and its translations."""
 
-    fields: dict
+    fields: dict[str, Any]
     texts: list[Text]
 
     @property
@@ -651,7 +656,7 @@ def read(actor: Actor, exchange: Exchange, *, language: str | None = None) -> Co
     texts = [
         Text(language=value.get("language", exchange.language), body=value["body"], original=True)
     ]
-    translators = {
+    translators: dict[int | None, str] = {
         u.id: u.display_name
         for u in db.session.scalars(
             select(User).where(User.id.in_({t.translator_id for t in exchange.translations}))
@@ -680,7 +685,7 @@ def load_for_view(actor: Actor, exchange_id: int) -> Exchange:
     """The exchange with what a detail view shows, loaded in a few queries."""
     if not checks.valid_id(exchange_id):
         raise NotFound()
-    row = db.session.scalar(
+    row: Exchange | None = db.session.scalar(
         exchanges_visible_to(actor)
         .where(Exchange.id == exchange_id)
         .options(
