@@ -25,15 +25,10 @@ Figures:
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,90 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from hub import create_app
-from hub.config import Settings
 from hub.extensions import db
-
-HUB_EXE = Path(sys.executable).with_name("hub")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Hub:
-    def __init__(self, name: str, org: str, base: Path, url: str):
-        self.name, self.org = name, org
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        base.mkdir(parents=True, exist_ok=True)
-        self.env = {
-            "HUB_ENV": "development",
-            "HUB_INSTANCE_PATH": str(base / "instance"),
-            "HUB_DATABASE_URL": url,
-            "HUB_KEYS_DIR": str(base / "keys"),
-            "HUB_KEY_PASSPHRASE": f"{name} bench passphrase 0123456789",
-            "HUB_SECRET_KEY": f"{name}-bench-secret-0123456789-0123456789-abcdef",
-            "HUB_PEER_DELIVERY_INTERVAL_SECONDS": "1",
-            "HUB_PEER_RETRY_MAX_SECONDS": "2",
-            "HUB_LOG_LEVEL": "WARNING",
-        }
-        self.app = create_app(
-            Settings.from_env(
-                {
-                    "env": "development",
-                    "instance_path": self.env["HUB_INSTANCE_PATH"],
-                    "database_url": url,
-                    "keys_dir": self.env["HUB_KEYS_DIR"],
-                    "key_passphrase": self.env["HUB_KEY_PASSPHRASE"],
-                    "secret_key": self.env["HUB_SECRET_KEY"],
-                    "peer_delivery_interval_seconds": 1,
-                    "peer_retry_max_seconds": 2,
-                }
-            )
-        )
-        self.log = base / "serve.log"
-        self.process = None
-
-    def cli(self, *args: str) -> str:
-        with self.app.app_context():
-            result = self.app.test_cli_runner().invoke(args=list(args))
-            db.session.remove()
-        if result.exit_code != 0:
-            raise SystemExit(f"{self.name}: hub {' '.join(args)} failed: {result.output}")
-        return result.output
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 (our own hub, fixed arguments)
-            [str(HUB_EXE), "serve", "--port", str(self.port)],
-            env={**os.environ, **self.env},
-            stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        for _ in range(300):
-            with contextlib.suppress(OSError):
-                if self.request("GET", "/healthz")[0] in (200, 503):
-                    return
-            time.sleep(0.1)
-        raise SystemExit(f"{self.name} did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=20)
-            self.process = None
-
-    def request(self, method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            raw = response.read()
-        finally:
-            connection.close()
-        return response.status, (json.loads(raw) if raw else {})
+from tests.support.two_hubs import Hub, add_officer, close, exchange_keys, register
 
 
 def request_values(subject: str) -> dict:
@@ -185,24 +98,14 @@ def main() -> None:
     qb = Hub("qb", "QB", base / "qb", f"sqlite:///{base / 'qb' / 'hub.sqlite3'}")
     km = Hub("km", "KM", base / "km", km_url)
     try:
-        for hub in (qb, km):
-            hub.cli("init", "--org", hub.org)
-            hub.cli("keys", "export-public", hub.org, "-o", str(base / f"{hub.org}.json"))
-        qb.cli("keys", "import-public", str(base / "KM.json"), "--yes")
-        km.cli("keys", "import-public", str(base / "QB.json"), "--yes")
-        km.cli("peer", "add", "qb-hub", "--url", qb.url, "--org", "QB", "--yes")
-        for hub, user in ((qb, "qb.officer"), (km, "km.officer")):
-            hub.cli("user", "add", user, "--org", hub.org, "--role", "officer",
-                    "--password", "correct horse battery")  # fmt: skip
-        token = qb.cli("token", "create", "qb.officer").strip().splitlines()[-1]
+        exchange_keys(base, qb, km)
+        register(km, qb)  # QB registers KM after the sends measured without a peer
+        token = add_officer(qb, "qb.officer")
+        add_officer(km, "km.officer")
         print(f"KM's hub on {make_url(km_url).get_backend_name()}; QB's on sqlite")
         run(qb, km, token, args)
     finally:
-        qb.stop()
-        km.stop()
-        for hub in (qb, km):
-            with hub.app.app_context():
-                db.engine.dispose()
+        close(qb, km)
         if pg_admin is not None:
             with pg_admin.connect() as conn:
                 name = make_url(args.postgres).database
@@ -240,7 +143,7 @@ def run(qb: Hub, km: Hub, token: str, args) -> None:
             db.session.rollback()
         db.session.remove()
 
-    qb.cli("peer", "add", "km-hub", "--url", km.url, "--org", "KM", "--yes")
+    register(qb, km)
     with qb.app.test_request_context():
         queued = []
         for i in range(args.sends):

@@ -14,42 +14,27 @@ crypto; the set-up verbs run in this process through the real CLI.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from hub import app_keyring, create_app
-from hub.config import Settings
+from hub import app_keyring
 from hub.crypto.keyring import Keyring
 from hub.crypto.peer_request import sign_request
 from hub.extensions import db
 from hub.models import Exchange, ImportedPackage, OutboxItem, PackageReceipt, PeerNonce
 from tests.conftest import _pg_exec
+from tests.support.two_hubs import Hub, close, set_up_pair
 
-HUB_EXE = Path(sys.executable).with_name("hub")
-PASSWORD = "correct horse battery"
 LAO_ANSWER = "ລົດຄັນນີ້ຜ່ານດ່ານນາເພົ້າ ວັນທີ 3 ເດືອນນີ້"
 KM_MAX_ATTACHMENT = 64 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _postgres_database() -> tuple[str, str] | None:
@@ -68,133 +53,6 @@ def _postgres_database() -> tuple[str, str] | None:
     name = f"{prefix}_2h_{uuid.uuid4().hex[:8]}"
     _pg_exec(base, f'CREATE DATABASE "{name}"')
     return url.set(database=name).render_as_string(hide_password=False), base
-
-
-class Hub:
-    """One office's hub: settings, the CLI in this process, `hub serve` in another."""
-
-    def __init__(
-        self, name: str, org: str, base: Path, database_url: str, max_attachment_bytes: int = 0
-    ):
-        self.name, self.org, self.base = name, org, base
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            "HUB_ENV": "development",
-            "HUB_INSTANCE_PATH": str(base / "instance"),
-            "HUB_DATABASE_URL": database_url,
-            "HUB_KEYS_DIR": str(base / "keys"),
-            "HUB_KEY_PASSPHRASE": f"{name} passphrase for the tests",
-            "HUB_SECRET_KEY": f"{name}-test-secret-0123456789-0123456789-abcdef",
-            "HUB_PEER_DELIVERY_INTERVAL_SECONDS": "1",
-            "HUB_PEER_RETRY_MAX_SECONDS": "2",
-            "HUB_LOG_LEVEL": "WARNING",
-        }
-        if max_attachment_bytes:
-            self.env["HUB_MAX_ATTACHMENT_BYTES"] = str(max_attachment_bytes)
-        overrides = {
-            "env": "development",
-            "instance_path": self.env["HUB_INSTANCE_PATH"],
-            "database_url": database_url,
-            "keys_dir": self.env["HUB_KEYS_DIR"],
-            "key_passphrase": self.env["HUB_KEY_PASSPHRASE"],
-            "secret_key": self.env["HUB_SECRET_KEY"],
-            "peer_delivery_interval_seconds": 1,
-            "peer_retry_max_seconds": 2,
-        }
-        if max_attachment_bytes:
-            overrides["max_attachment_bytes"] = max_attachment_bytes
-        self.app = create_app(Settings.from_env(overrides))
-        self.process: subprocess.Popen | None = None
-        self.log = base / "serve.log"
-
-    def cli(self, *args: str, input: str | None = None) -> str:
-        with self.db():
-            result = self.app.test_cli_runner().invoke(args=list(args), input=input)
-        assert result.exit_code == 0, (args, result.output, result.exception)
-        return result.output
-
-    @contextlib.contextmanager
-    def db(self) -> Iterator[None]:
-        """This process's view of the hub's database (read-only use), released after."""
-        with self.app.app_context():
-            try:
-                yield
-            finally:
-                db.session.remove()
-
-    def count(self, model, *where) -> int:
-        with self.db():
-            return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-    def start(self) -> None:
-        assert self.process is None
-        handle = self.log.open("ab")
-        self.process = subprocess.Popen(
-            [str(HUB_EXE), "serve", "--port", str(self.port)],
-            env={**os.environ, **self.env},
-            stdout=handle,
-            stderr=handle,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()[-2000:]
-            with contextlib.suppress(OSError):
-                if self.request("GET", "/healthz")[0] in (200, 503):
-                    return
-            time.sleep(0.1)
-        raise AssertionError(f"{self.name} did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self, *, kill: bool = False) -> None:
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
-    ) -> tuple[int, dict]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            raw = response.read()
-        finally:
-            connection.close()
-        try:
-            return response.status, json.loads(raw) if raw else {}
-        except ValueError:
-            return response.status, {"raw": raw.decode("utf-8", "replace")}
-
-    def upload(self, path: str, token: str, filename: str, data: bytes):
-        boundary = uuid.uuid4().hex
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-            ).encode()
-            + data
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept-Language": "en",
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-        }
-        return self.request("POST", "/api/v1" + path, body, headers)
-
-    def api(self, method: str, path: str, token: str, payload: dict | None = None):
-        headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
-        body = None
-        if payload is not None:
-            body = json.dumps(payload).encode()
-            headers["Content-Type"] = "application/json"
-        return self.request(method, "/api/v1" + path, body, headers)
 
 
 def wait_for(condition, what: str, timeout: float = 20.0):
@@ -218,31 +76,12 @@ def hubs(tmp_path_factory) -> Iterator[dict]:
     # KM takes smaller files than QB: a bigger one is a package KM's hub refuses.
     km = Hub("km", "KM", base / "km", km_url, max_attachment_bytes=KM_MAX_ATTACHMENT)
     try:
-        for hub in (qb, km):
-            hub.cli("init", "--org", hub.org)
-            hub.cli("keys", "export-public", hub.org, "-o", str(base / f"{hub.org}.public.json"))
-        qb.cli("keys", "import-public", str(base / "KM.public.json"), "--yes")
-        km.cli("keys", "import-public", str(base / "QB.public.json"), "--yes")
-        # Registered with the fingerprints as read out: `hub peer add` shows them and asks.
-        shown = qb.cli("peer", "add", "km-hub", "--url", km.url, "--org", "KM", input="y\n")
-        assert "Do they match" in shown
-        km.cli("peer", "add", "qb-hub", "--url", qb.url, "--org", "QB", "--yes")
-        tokens = {}
-        for hub, user, lang in ((qb, "qb.officer", "vi"), (km, "km.officer", "lo")):
-            hub.cli(
-                "user", "add", user, "--org", hub.org, "--role", "officer",
-                "--language", lang, "--password", PASSWORD,
-            )  # fmt: skip
-            tokens[user] = hub.cli("token", "create", user).strip().splitlines()[-1]
+        tokens = set_up_pair(base, qb, km)
         qb.start()
         km.start()
         yield {"qb": qb, "km": km, "tokens": tokens, "base": base, "postgres": bool(postgres)}
     finally:
-        for hub in (qb, km):
-            hub.stop()
-            with hub.app.app_context():
-                db.session.remove()
-                db.engine.dispose()
+        close(qb, km)
         if postgres:
             _pg_exec(
                 postgres[1], f'DROP DATABASE IF EXISTS "{make_url(km_url).database}" WITH (FORCE)'
