@@ -14,13 +14,14 @@ import binascii
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, exists, or_, select, union_all
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.expression import ColumnElement
 
+from hub.errors import ValidationFailed
 from hub.extensions import db
 from hub.models import (
     Agreement,
@@ -44,6 +45,10 @@ from hub.operations.scope import (
     exchanges_visible_to,
 )
 from hub.text import fold
+
+#: A WHERE condition.
+Clause = ColumnElement[bool]
+_T = TypeVar("_T")
 
 PER_PAGE = 50
 MAX_PER_PAGE = 200
@@ -88,7 +93,7 @@ class Page:
     per_page: int
     has_next: bool
     next_cursor: str | None
-    filters: dict = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)
 
 
 def _local_start(day: date) -> datetime:
@@ -156,7 +161,7 @@ def _page(
     number: int,
     per_page: int,
     after: object,
-    sort_key: Callable[[Any], object],
+    sort_key: Callable[[Any], date],
 ) -> Page:
     """One page from up to per_page + 1 rows (the extra one says there is a next page).
 
@@ -164,7 +169,7 @@ def _page(
     cursor of the next page.
     """
     if not rows and after is None and number > 1:
-        raise checks.ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
+        raise ValidationFailed.one("page", _l("There is no page %(n)d.", n=number))
     has_next = len(rows) > per_page
     rows = rows[:per_page]
     next_cursor = None
@@ -181,8 +186,8 @@ def _page(
 
 
 def _decode_cursor(
-    errors: Errors, cursor: str, parse: Callable[[str], object]
-) -> tuple[object, int] | None:
+    errors: Errors, cursor: str, parse: Callable[[str], _T]
+) -> tuple[_T, int] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         first, last = raw.split("|")
@@ -195,10 +200,15 @@ def _decode_cursor(
         return None
 
 
-def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple[list, dict]:
+def _exchange_clauses(
+    actor: Actor, f: ExchangeFilters, errors: Errors
+) -> tuple[list[Clause], dict[str, list[Clause]]]:
     """The filters as SQL clauses (visibility apart), and the sides of the actor to list."""
-    clauses: list = []
-    sides = {"out": [], "in": []}  # sent by / received by the actor's organisation
+    clauses: list[Clause] = []
+    sides: dict[str, list[Clause]] = {
+        "out": [],
+        "in": [],
+    }  # sent by / received by the actor's organisation
     if f.agreement:
         agreement_id = _own_agreement(errors, actor, f.agreement)
         clauses.append(Exchange.agreement_id == agreement_id)
@@ -252,7 +262,7 @@ def _exchange_clauses(actor: Actor, f: ExchangeFilters, errors: Errors) -> tuple
 CASE_IDS_MAX = 500
 
 
-def _cases_matching(actor: Actor, pattern: str) -> list[int] | Select:
+def _cases_matching(actor: Actor, pattern: str) -> list[int] | Select[int]:
     """Ids of the cases the actor sees whose reference matches, found once (a scan of
     the references: a LIKE '%...%' has no index). Inlined as a subquery, it ran once per
     branch of the exchange list (sent, received); when many match, the subquery it stays.
@@ -266,7 +276,7 @@ def _cases_matching(actor: Actor, pattern: str) -> list[int] | Select:
 
 
 def _date_clauses(
-    errors: Errors, column: Any, start: object, end: object, *, instant: bool
+    errors: Errors, column: Any, start: date | None, end: date | None, *, instant: bool
 ) -> list[ColumnElement[bool]]:
     for name, value in (("date_from", start), ("date_to", end)):
         # The one date rule (year 9999 would overflow the day after it, year 1 the zone).
@@ -283,7 +293,13 @@ def _date_clauses(
 
 
 def _exchange_ids(
-    actor: Actor, clauses: list, sides: dict, offset: int, limit: int, *, overdue: bool
+    actor: Actor,
+    clauses: list[Clause],
+    sides: dict[str, list[Clause]],
+    offset: int,
+    limit: int,
+    *,
+    overdue: bool,
 ) -> list[int]:
     """Ids of one page, newest first."""
     if not sides:
@@ -386,22 +402,22 @@ class _CaseQuery:
 
     actor: Actor
     #: The filters that do not narrow by a link (status, dates, text, suspects, cursor).
-    clauses: list
+    clauses: list[Clause]
     #: The agreement and partner filters, as clauses on Case.
-    links: list
+    links: list[Clause]
     #: Ids of the cases those filters can match, read from the link tables (or None).
-    candidates: Select | None
+    candidates: Select[int] | None
 
     @property
-    def query(self) -> Select:
+    def query(self) -> Select[Case]:
         """Visible cases with the filters that do not narrow by a link."""
         return cases_visible_to(self.actor).where(*self.clauses)
 
 
 def _case_query(actor: Actor, f: CaseFilters, errors: Errors) -> _CaseQuery:
-    clauses: list = []
-    links: list = []
-    candidates: Select | None = None
+    clauses: list[Clause] = []
+    links: list[Clause] = []
+    candidates: Select[int] | None = None
     if f.agreement:
         # Any agreement: a case shows its agreements to every organisation involved,
         # including agreements one of them is not party to
