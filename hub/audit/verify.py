@@ -134,8 +134,8 @@ class Reader:
 
 
 @contextlib.contextmanager
-def snapshot(engine: Engine, exported: str | None = None) -> Iterator[Reader]:
-    """A reader in a read-only snapshot; on PostgreSQL the ``exported`` one if given."""
+def snapshot(engine: Engine) -> Iterator[Reader]:
+    """A reader in a read-only snapshot."""
     raw = engine.raw_connection()
     dbapi: Any = raw.driver_connection
     try:
@@ -146,10 +146,6 @@ def snapshot(engine: Engine, exported: str | None = None) -> Iterator[Reader]:
         else:
             dbapi.rollback()
             dbapi.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            if exported is not None:  # takes no parameter: a quoted literal
-                from psycopg import sql
-
-                dbapi.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported))
         yield Reader(dbapi, engine.dialect.name, engine)
     finally:
         with contextlib.suppress(Exception):

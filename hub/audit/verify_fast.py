@@ -301,7 +301,12 @@ def _child_fold(
     outcome = None
     try:
         engine.dispose(close=False)  # the parent's connections stay the parent's
-        with verify.snapshot(engine, exported) as reader:
+        with verify.snapshot(engine) as reader:
+            if exported is not None:  # before any query of the transaction
+                from psycopg import sql
+
+                # Takes no parameter: a quoted literal.
+                reader.conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(exported))
             outcome = _fold_range(reader, log_id, name, 0, split, sizes)
     finally:
         send.send(outcome)
