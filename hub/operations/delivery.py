@@ -42,10 +42,9 @@ from hub.crypto.peer_request import sign_request
 from hub.errors import Conflict, OperationError
 from hub.extensions import db
 from hub.models import OutboxItem, Peer
-from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
 from hub.models.peer import DELIVERED, QUEUED, REFUSED
-from hub.operations import audit, outbox, packages, peers
+from hub.operations import outbox, packages, peers
 from hub.operations.actor import SYSTEM, Actor
 from hub.operations.inbox import HELLO_PATH, INBOX_PATH
 from hub.operations.unit import operation
@@ -201,19 +200,7 @@ def _record(item_id: int, attempt: Attempt) -> None:
         # The peer answered: the link works; this package will not go as it is.
         row.status, row.last_error = REFUSED, error[:500]
         row.peer.last_contact_at = now
-        audit.record(
-            "peer_package_refused",
-            actor=SYSTEM,
-            target_type="exchange",
-            target_id=row.exchange_id,
-            logs=sorted({HUB_LOG, row.exchange.agreement.code}),
-            details={
-                "peer": row.peer.name,
-                "package": row.kind,
-                "package_sha256": row.package_sha256,
-                "answer": error[:500],
-            },
-        )
+        outbox.audit_package(SYSTEM, "peer_package_refused", row, error[:500])
     else:
         row.next_attempt_at = now + backoff(row.attempts)
         row.last_error = error[:500]

@@ -34,9 +34,10 @@ from hub.models import (
     Peer,
     PeerOrganisation,
 )
+from hub.models.audit import HUB_LOG
 from hub.models.base import utcnow
 from hub.models.peer import DELIVERED, QUEUED, REFUSED
-from hub.operations import package_updates
+from hub.operations import audit, package_updates
 from hub.operations.actor import Actor
 
 #: Set in a session's info when it queued something: its commit wakes the worker.
@@ -158,6 +159,24 @@ def attachment_added(actor: Actor, exchange: Exchange, row: Attachment) -> None:
         "attachment",
         updates=[update],
         items=[sealed],
+    )
+
+
+def audit_package(actor: Actor, action: str, row: OutboxItem, answer: str | None) -> None:
+    """An entry about one queued package (refused by the peer, queued again...), in the
+    hub log and the log of its exchange's agreement, with the peer's answer."""
+    audit.record(
+        action,
+        actor=actor,
+        target_type="exchange",
+        target_id=row.exchange_id,
+        logs=sorted({HUB_LOG, row.exchange.agreement.code}),
+        details={
+            "peer": row.peer.name,
+            "package": row.kind,
+            "package_sha256": row.package_sha256,
+            "answer": answer,
+        },
     )
 
 

@@ -425,19 +425,7 @@ def send_again(actor: Actor, name: str, item_ids: list[int] | None = None) -> li
     for row in rows:
         answer = row.last_error
         row.status, row.attempts, row.next_attempt_at, row.last_error = QUEUED, 0, now, None
-        audit.record(
-            "peer_package_requeued",
-            actor=actor,
-            target_type="exchange",
-            target_id=row.exchange_id,
-            logs=sorted({HUB_LOG, row.exchange.agreement.code}),
-            details={
-                "peer": peer.name,
-                "package": row.kind,
-                "package_sha256": row.package_sha256,
-                "answer": answer,
-            },
-        )
+        outbox.audit_package(actor, "peer_package_requeued", row, answer)
     if rows:
         db.session.info[outbox.QUEUED_FLAG] = True
     return [row.id for row in rows]

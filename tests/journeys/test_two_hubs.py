@@ -110,6 +110,30 @@ def send_request(hubs, subject: str) -> int:
     return body["id"]
 
 
+def km_answers(hubs, copy_id: int, subject: str) -> dict:
+    """A KM officer answers KM's copy of a request, in Lao, through KM's API."""
+    status, answer = hubs["km"].api(
+        "POST",
+        "/exchanges",
+        hubs["tokens"]["km.officer"],
+        {
+            "agreement": "QB-KM-MOU",
+            "recipient": "QB",
+            "kind": "response",
+            "in_reply_to": copy_id,
+            "subject": subject,
+            "body": LAO_ANSWER,
+            "language": "lo",
+            "classification": "confidential",
+            "reliability": "B",
+            "credibility": 2,
+            "handling": "H0",
+        },
+    )
+    assert status == 201, answer
+    return answer
+
+
 def km_copy(hubs, subject: str) -> list[dict]:
     """KM's exchanges with this subject, through KM's API."""
     status, page = hubs["km"].api(
@@ -146,25 +170,7 @@ def test_a_request_travels_and_its_answer_in_lao_comes_back(hubs):
     status, _ = km.api("POST", f"/exchanges/{copy['id']}/acknowledge", tokens["km.officer"], {})
     assert status == 200
     wait_for(lambda: qb_view(hubs, request_id)["acknowledged_at"], "the acknowledgement at QB")
-    status, answer = km.api(
-        "POST",
-        "/exchanges",
-        tokens["km.officer"],
-        {
-            "agreement": "QB-KM-MOU",
-            "recipient": "QB",
-            "kind": "response",
-            "in_reply_to": copy["id"],
-            "subject": "Re: Journey-1 vehicle checks",
-            "body": LAO_ANSWER,
-            "language": "lo",
-            "classification": "confidential",
-            "reliability": "B",
-            "credibility": 2,
-            "handling": "H0",
-        },
-    )
-    assert status == 201, answer
+    answer = km_answers(hubs, copy["id"], "Re: Journey-1 vehicle checks")
     shown = wait_for(
         lambda: (v := qb_view(hubs, request_id))["status"] == "answered" and v,
         "QB's hub to show the request answered",
@@ -229,18 +235,7 @@ def test_both_hubs_show_the_same_compliance_figures(hubs):
     status, _ = km.api("POST", f"/exchanges/{copy['id']}/acknowledge", tokens["km.officer"], {})
     assert status == 200
     time.sleep(1.1)
-    status, _ = km.api(
-        "POST",
-        "/exchanges",
-        tokens["km.officer"],
-        {
-            "agreement": "QB-KM-MOU", "recipient": "QB", "kind": "response",
-            "in_reply_to": copy["id"], "subject": "Re: Compliance-1 both sides",
-            "body": LAO_ANSWER, "language": "lo", "classification": "confidential",
-            "reliability": "B", "credibility": 2, "handling": "H0",
-        },
-    )  # fmt: skip
-    assert status == 201
+    km_answers(hubs, copy["id"], "Re: Compliance-1 both sides")
     wait_for(lambda: qb_view(hubs, request_id)["status"] == "answered", "the answer at QB")
     for hub in (qb, km):
         wait_for(
@@ -281,18 +276,7 @@ def test_an_acknowledgement_that_arrives_after_the_answer_still_sets_the_time(hu
             row.status = "refused"
             db.session.commit()
         time.sleep(1.1)
-        status, _ = km.api(
-            "POST",
-            "/exchanges",
-            tokens["km.officer"],
-            {
-                "agreement": "QB-KM-MOU", "recipient": "QB", "kind": "response",
-                "in_reply_to": copy["id"], "subject": "Re: Late-ack-1 order",
-                "body": LAO_ANSWER, "language": "lo", "classification": "confidential",
-                "reliability": "B", "credibility": 2, "handling": "H0",
-            },
-        )  # fmt: skip
-        assert status == 201
+        km_answers(hubs, copy["id"], "Re: Late-ack-1 order")
     finally:
         qb.start()
     answered = wait_for(
