@@ -27,14 +27,17 @@ from hub.errors import Message, OperationError, ValidationFailed
 from hub.extensions import db
 from hub.models import Agreement, Case, Organisation, Setting
 from hub.operations import checks
-
-if TYPE_CHECKING:  # imported where used: they import this module's neighbours
-    from hub.operations import exchanges as exchanges_ops
-    from hub.operations.cases import CaseInput, SeizureInput
-    from hub.operations.exchanges import NewExchange
 from hub.operations.actor import Actor
 from hub.operations.unit import Unit, savepoint, unit_of_work
 from hub.text import clean
+
+if TYPE_CHECKING:  # imported where used: they import this module's neighbours
+    from hub.operations import exchanges as exchanges_ops
+    from hub.operations.cases import CaseInput, SeizureInput, SuspectInput
+    from hub.operations.exchanges import NewExchange
+
+#: One line of the file: its cells by column name.
+Row = dict[str, Any]
 
 #: Times written without an offset are local to the border provinces (UTC+7, no DST).
 LOCAL = timezone(timedelta(hours=7))
@@ -207,8 +210,8 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
     return header, rows()
 
 
-def _row(header: list[str], record: list[Any]) -> dict[str, Any]:
-    row = {}
+def _row(header: list[str], record: list[Any]) -> Row:
+    row: Row = {}
     for index, value in enumerate(record):
         if index >= len(header) or not header[index]:
             if value not in (None, ""):
@@ -242,7 +245,7 @@ class CellError(ValueError):
         self.message = message
 
 
-def cell_text(row: dict, column: str) -> str:
+def cell_text(row: Row, column: str) -> str:
     value = row.get(column)
     if value is None:
         return ""
@@ -251,7 +254,7 @@ def cell_text(row: dict, column: str) -> str:
     return clean(str(value)).strip()
 
 
-def cell_date(row: dict, column: str) -> date | None:
+def cell_date(row: Row, column: str) -> date | None:
     value = row.get(column)
     if value in (None, ""):
         return None
@@ -265,7 +268,7 @@ def cell_date(row: dict, column: str) -> date | None:
         raise CellError(column, _l("Write the date as YYYY-MM-DD.")) from exc
 
 
-def cell_datetime(row: dict, column: str) -> datetime | None:
+def cell_datetime(row: Row, column: str) -> datetime | None:
     """ISO 8601; without an offset the time is local (UTC+7), as officers write it."""
     value = row.get(column)
     if value in (None, ""):
@@ -285,7 +288,7 @@ def cell_datetime(row: dict, column: str) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def cell_int(row: dict, column: str) -> int | None:
+def cell_int(row: Row, column: str) -> int | None:
     text = cell_text(row, column)
     if not text:
         return None
@@ -310,7 +313,7 @@ def _run(
     columns: tuple[str, ...],
     required: tuple[str, ...],
     dry_run: bool,
-    make_store: Callable[[], Callable[[int, dict], None]],
+    make_store: Callable[[], Callable[[int, Row], None]],
 ) -> ImportReport:
     """Store every row in one transaction: committed only if no row failed and not a dry run.
 
@@ -345,7 +348,7 @@ def _run(
     return report
 
 
-def _pin_reference_rows() -> list:
+def _pin_reference_rows() -> list[Any]:
     """Hold the rows every imported row reads (this hub's id, the organisations) for the run.
 
     The session's identity map holds rows weakly: without a reference they are
@@ -353,7 +356,7 @@ def _pin_reference_rows() -> list:
     """
     from hub.models.identity import HUB_ID_KEY
 
-    pinned: list = list(db.session.scalars(select(Organisation)))
+    pinned: list[Any] = list(db.session.scalars(select(Organisation)))
     setting = db.session.get(Setting, HUB_ID_KEY)
     if setting is not None:
         pinned.append(setting)
@@ -362,8 +365,8 @@ def _pin_reference_rows() -> list:
 
 def _store_rows(
     report: ImportReport,
-    rows: Iterator[tuple[int, dict]],
-    store_row: Callable[[int, dict], None],
+    rows: Iterator[tuple[int, Row]],
+    store_row: Callable[[int, Row], None],
     *,
     careful: bool,
 ) -> bool:
@@ -446,7 +449,7 @@ def _finish(unit: Unit, report: ImportReport) -> None:
         report.stored = 0
 
 
-def _refused(report: ImportReport, line: int, exc: Exception) -> None:
+def _refused(report: ImportReport, line: int, exc: CellError | OperationError) -> None:
     """Record why a row was refused, one line per field and message."""
     if isinstance(exc, CellError):
         report.errors.append(RowError(line, exc.column, exc.message))
@@ -505,7 +508,7 @@ class _ExchangeRows:
             self.batch.write_rows()  # the reply's checks read the exchange it answers
         return earlier
 
-    def store(self, row: dict) -> None:
+    def store(self, row: Row) -> None:
         from hub.operations import exchanges
 
         ref = cell_text(row, "row")
@@ -572,7 +575,8 @@ class _ExchangeRows:
                 errors.add("case", _l("Unknown case."))
             elif sender is not None:
                 exchanges.check_case_parties(errors, case, [sender])
-        errors.raise_if_any()
+        if errors or sender is None:  # no sender without its error
+            raise ValidationFailed(dict(errors))
         as_sender = Actor(
             user_id=self.actor.user_id,
             username=self.actor.username,
@@ -597,7 +601,7 @@ def import_cases(
     (with its seizures and suspects), then the case's status as of today."""
     from hub.operations import cases
 
-    def store(line: int, row: dict) -> None:
+    def store(line: int, row: Row) -> None:
         data, seizures, suspects = case_input(row, locale)
         status, closed_on = case_status(row, data.opened_on)
         case = cases.create_case(actor, data, seizures=seizures, suspects=suspects)
@@ -616,7 +620,7 @@ def import_cases(
 
 def case_input(
     row: dict[str, Any], locale: str
-) -> tuple[CaseInput, list[tuple[int, SeizureInput]], list[Any]]:
+) -> tuple[CaseInput, list[SeizureInput], list[SuspectInput]]:
     """The operation's inputs for one case row (see schemas/import.md)."""
     from hub.operations.cases import CaseInput, SeizureInput
 
@@ -652,7 +656,7 @@ def case_input(
     return data, seizures, suspects_input(row)
 
 
-def suspects_input(row: dict) -> list:
+def suspects_input(row: Row) -> list[SuspectInput]:
     """``name | date of birth | nationality | document`` items separated by ";"
     (trailing parts may be left out). The operation checks, seals and indexes them."""
     from hub.operations.cases import SuspectInput
@@ -683,7 +687,7 @@ def suspects_input(row: dict) -> list:
     return suspects
 
 
-def case_status(row: dict, opened_on: date) -> tuple[str, date | None]:
+def case_status(row: Row, opened_on: date | None) -> tuple[str, date | None]:
     """The case's status as of today and, for a closed case, the day it closed."""
     from hub.models.case import CASE_STATUSES
     from hub.operations.cases import local_today
@@ -703,7 +707,7 @@ def case_status(row: dict, opened_on: date) -> tuple[str, date | None]:
         raise CellError("closed_on", _l("This field is required."))
     if closed_on > local_today():
         raise CellError("closed_on", _l("This date is in the future."))
-    if closed_on < opened_on:
+    if opened_on is not None and closed_on < opened_on:
         raise CellError("closed_on", _l("A case cannot be closed before it was opened."))
     return status, closed_on
 
