@@ -670,3 +670,45 @@ def test_of_two_bad_stored_nodes_the_first_the_appends_wrote_is_named(app, histo
         f"audit log {LOG}: stored node (level 3, index 0) does not match the tree of the "
         "entries; proofs use it"
     )
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_two_random_faults_get_one_verdict_from_both_verifies(app, history, seed):
+    """Two faults at random (a node flipped or deleted, an entry changed or deleted):
+    the reference and the fast path name the same first problem (_verify compares)."""
+    import random
+
+    rng = random.Random(seed)
+    size = _size()
+    entries = rng.sample(range(size), 2)  # two different entries, if two are touched
+    for index in entries:
+        kind = rng.choice(["flip node", "delete node", "change entry", "delete entry"])
+        level = rng.randrange(size.bit_length())
+        node = {"l": history, "v": level, "i": rng.randrange(size >> level)}
+        if kind == "flip node":
+            where = 'log_id = :l AND level = :v AND "index" = :i'
+            tamper(app, f"UPDATE audit_nodes SET hash = :h WHERE {where}", h=bytes(32), **node)
+        elif kind == "delete node":
+            tamper(
+                app,
+                'DELETE FROM audit_nodes WHERE log_id = :l AND level = :v AND "index" = :i',
+                **node,
+            )
+        elif kind == "change entry":
+            leaf = _leaf(index).replace(b'"exchange_sent"', b'"exchange_swap"')
+            where = 'log_id = :l AND "index" = :i'
+            tamper(
+                app,
+                f"UPDATE audit_entries SET leaf_input = :v WHERE {where}",
+                v=leaf,
+                l=history,
+                i=index,
+            )
+        else:
+            tamper(
+                app,
+                'DELETE FROM audit_entries WHERE log_id = :l AND "index" = :i',
+                l=history,
+                i=index,
+            )
+    assert not _verify().ok
