@@ -30,6 +30,8 @@ from hub.crypto.keyring import Keyring
 from hub.crypto.peer_request import sign_request
 from hub.extensions import db
 from hub.models import Exchange, ImportedPackage, OutboxItem, PackageReceipt, PeerNonce
+from hub.operations import peers
+from hub.operations.actor import SYSTEM
 from tests.conftest import _pg_exec
 from tests.support.two_hubs import Hub, close, set_up_pair
 
@@ -526,3 +528,39 @@ def test_a_package_the_peer_refuses_does_not_block_what_follows(hubs):
     # Sent again by an administrator, it is refused again (the cause is still there).
     assert "Queued again: 1" in qb.cli("peer", "send-again", "km-hub")
     wait_for(lambda: qb_view(hubs, first)["delivery"]["state"] == "refused", "refused again")
+
+
+def test_a_rotated_key_is_confirmed_without_removing_the_peer(hubs):
+    """Last: KM rotates its keys. Until QB's administrator confirms the new signing key,
+    what KM signs with it is refused as from an unknown peer and retried (not marked
+    refused); once confirmed (`hub peer add-key`), the queue drains."""
+    qb, km, tokens, base = hubs["qb"], hubs["km"], hubs["tokens"], hubs["base"]
+    request_id = send_request(hubs, "Rotate-1 keys")
+    [copy] = wait_for(lambda: km_copy(hubs, "Rotate-1 keys"), "KM's copy")
+    with qb.db():
+        [old] = [fp for _org, _v, fp in peers.unconfirmed_keys(SYSTEM, "km-hub")] or [None]
+    assert old is None  # every imported key of KM is confirmed so far
+    km.stop()
+    km.cli("keys", "rotate", "KM")
+    km.start()
+    km.cli("keys", "export-public", "KM", "-o", str(base / "KM.rotated.json"))
+    qb.cli("keys", "import-public", str(base / "KM.rotated.json"), "--yes")
+    status, _ = km.api("POST", f"/exchanges/{copy['id']}/acknowledge", tokens["km.officer"], {})
+    assert status == 200
+
+    def km_row():
+        with km.db():
+            return db.session.scalar(
+                select(OutboxItem).where(
+                    OutboxItem.exchange_id == copy["id"], OutboxItem.kind == "acknowledgement"
+                )
+            )
+
+    wait_for(lambda: (km_row().attempts or 0) >= 1, "a first attempt with the new key")
+    row = km_row()
+    assert row.status == "queued", row.last_error
+    assert "unknown_peer" in row.last_error or "unknown_key" in row.last_error
+    shown = qb.cli("peer", "add-key", "km-hub", input="y\n")
+    assert "Does it match" in shown
+    wait_for(lambda: qb_view(hubs, request_id)["acknowledged_at"], "the acknowledgement at QB")
+    wait_for(lambda: km_row().status == "delivered", "KM to record QB's receipt")
