@@ -190,7 +190,7 @@ def seal_package(
                 "ref": body.binding["record_id"],
                 # The global id it has where it was made: the partner resolves it.
                 "in_reply_to": package_updates.origin_id(row.in_reply_to)
-                if row.in_reply_to_id
+                if row.in_reply_to_id and row.in_reply_to is not None
                 else None,
                 "agreement": row.agreement.code,
                 "sender": row.sender.code,
@@ -230,7 +230,7 @@ def seal_package(
         canonical_json(document),
         binding={
             "record_type": INDEX_RECORD_TYPE,
-            "record_id": payloads.global_record_id(uuid.uuid4()),
+            "record_id": payloads.global_record_id(str(uuid.uuid4())),
             "agreement": exchange.agreement.code,
             "sender": exporter,
             "recipient": to_org,
@@ -498,7 +498,7 @@ def _package_time(errors: checks.Errors, field: str, value: object) -> datetime 
         return None
 
 
-def _sealed_json(errors: checks.Errors, field: str, plaintext: bytes) -> dict:
+def _sealed_json(errors: checks.Errors, field: str, plaintext: bytes) -> dict[str, Any]:
     try:
         value = strict_json.loads(plaintext)
     except strict_json.JSONRefused:
@@ -510,7 +510,11 @@ def _sealed_json(errors: checks.Errors, field: str, plaintext: bytes) -> dict:
 
 
 def _clean_attachment(
-    errors: checks.Errors, prefix: str, att: Any, by_digest: dict, opened: dict[str, bytes]
+    errors: checks.Errors,
+    prefix: str,
+    att: Any,
+    by_digest: dict[str, Sealed],
+    opened: dict[str, bytes],
 ) -> _CleanAttachment | None:
     """An attached file from a package passes the upload rules (`attachments.check_file`):
     its name, its size, its type sniffed from its bytes; what the package declares about
@@ -534,12 +538,17 @@ def _clean_attachment(
 
 
 def _clean_entry(
-    errors: checks.Errors, entry: dict, by_digest: dict, opened: dict[str, bytes], now: datetime
+    errors: checks.Errors,
+    entry: dict[str, Any],
+    by_digest: dict[str, Sealed],
+    opened: dict[str, bytes],
+    now: datetime,
 ) -> _CleanExchange | None:
     """The rules of local input, applied to one exchange of a partner's package."""
     sealed = _sealed_json(errors, "body", opened[entry["item"]])
     sent_at = _package_time(errors, "sent_at", entry.get("sent_at"))
-    data = exchanges.NewExchange(
+    # The package's values as they came: validation below refuses a wrong type.
+    raw: dict[str, Any] = dict(
         agreement=entry["agreement"],
         recipient=entry["recipient"],
         kind=entry.get("kind"),
@@ -554,6 +563,7 @@ def _clean_entry(
         fields=sealed.get("fields", {}),
         language=entry.get("language"),
     )
+    data = exchanges.NewExchange(**raw)
     # An unreadable sent_at is named above; check_fields then measures from now.
     own = exchanges.check_fields(errors, data, now)
     if sealed.get("language", data.language) != data.language:
@@ -591,8 +601,8 @@ def _clean_entry(
         _clean_attachment(errors, f"attachments[{j}].", att, by_digest, opened)
         for j, att in enumerate(entry["attachments"])
     ]
-    if errors:
-        return None
+    if errors or agreement is None or sender is None or recipient is None:
+        return None  # each missing one added its error
     return _CleanExchange(
         ref=entry["ref"],
         in_reply_to=entry.get("in_reply_to"),
@@ -648,7 +658,11 @@ def _clean(
 
 
 def _clean_update(
-    errors: checks.Errors, update: dict, by_digest: dict, opened: dict[str, bytes], now: datetime
+    errors: checks.Errors,
+    update: dict[str, Any],
+    by_digest: dict[str, Sealed],
+    opened: dict[str, bytes],
+    now: datetime,
 ) -> None:
     """An update's time passes the time bounds of a local one; an attached file passes
     the upload rules (`_clean_attachment`), and its stored type and size are the sniffed ones."""
@@ -750,6 +764,8 @@ def record_receipt(actor: Actor, data: str | bytes) -> PackageReceipt:
     )
     db.session.add(row)
     exchange = db.session.get(Exchange, exported.exchange_id)
+    if exchange is None:  # an export's exchange is never deleted
+        raise NotFound()
     if exchange.receipt_at is None:
         exchange.receipt_at = received
     outbox.receipt_recorded(receipt.package_sha256)  # the same record online or by USB
@@ -792,7 +808,7 @@ def receipts_of(exchange_id: int) -> list[PackageReceipt]:
 def imported_receipt(actor: Actor, digest: str) -> str:
     """The signed receipt this hub wrote for an imported package, for its recipient's
     users only; NotFound otherwise (another organisation's imports are not revealed)."""
-    row = db.session.scalar(
+    row: ImportedPackage | None = db.session.scalar(
         select(ImportedPackage).where(ImportedPackage.package_sha256 == digest[:64])
     )
     if row is None or not row.receipt_json:
