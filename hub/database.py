@@ -115,7 +115,10 @@ def foreign_keys_off_for_migrations(connection: Connection) -> None:
     Alembic begins one; a migration that rebuilds runs `PRAGMA foreign_key_check`
     itself before it ends (SQLite's own procedure for altering a table).
     """
-    connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+    driver = connection.connection.driver_connection
+    if driver is None:  # only a connection the pool invalidated has none
+        raise RuntimeError("the connection is closed")
+    driver.execute("PRAGMA foreign_keys=OFF")
 
 
 def _private(path: str | None) -> None:
@@ -134,7 +137,10 @@ def _private(path: str | None) -> None:
 def alembic_head() -> str:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config).get_current_head()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:  # the package ships its migrations
+        raise RuntimeError(f"no migrations in {MIGRATIONS_DIR}")
+    return head
 
 
 def known_revisions() -> set[str]:

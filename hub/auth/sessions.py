@@ -7,8 +7,9 @@ session at the next request, something a signed cookie alone cannot do.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from hub.auth.tokens import new_token, token_digest
 from hub.extensions import db
@@ -68,10 +69,13 @@ def end_all_access(user_id: int) -> int:
     """Every session and every API token of the user ends (a password reset, "log out
     everywhere"): whoever held any of them is out.  Returns how many tokens were revoked."""
     end_all_sessions(user_id)
-    result = db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount

@@ -132,7 +132,7 @@ def checkpoint_command(code: str | None, every: bool) -> None:
     if every == (code is not None):
         raise click.UsageError("give an agreement CODE or --all")
     try:
-        if every:
+        if code is None:  # --all (the check above)
             for row in ops.sign_all_checkpoints():
                 click.echo(f"{row.note.splitlines()[0]} {row.size}")
             return

@@ -43,7 +43,7 @@ def _backup_errors(func: Callable[_P, _R]) -> Callable[_P, _R]:
 @_backup_errors
 def backup_command(output: Path) -> None:
     """Back up the database while the hub runs (keys and passphrase are NOT included)."""
-    manifest = backup.make_backup(current_app._get_current_object(), output)
+    manifest = backup.make_backup(current_app._get_current_object(), output)  # type: ignore[attr-defined]  # current_app is a LocalProxy
     click.echo(
         _(
             "Backup written to %(file)s: hub %(hub)s, schema %(schema)s, %(logs)s audit logs.",
@@ -68,7 +68,7 @@ def backup_command(output: Path) -> None:
 @_backup_errors
 def restore_command(file: Path, force: bool) -> None:
     """Restore a backup into an empty database (stop the hub first)."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # current_app is a LocalProxy
     manifest = backup.restore_backup(app, file, force=force)
     click.echo(
         _(

@@ -109,12 +109,14 @@ def serve(host: str, port: int) -> None:
 
     from hub.operations import cosigning, delivery
 
-    delivery.start_background(current_app._get_current_object())  # the peers' outbox
-    cosigning.start_background(current_app._get_current_object())  # peers witness our logs
+    # the peers' outbox
+    delivery.start_background(current_app._get_current_object())  # type: ignore[attr-defined]  # current_app is a LocalProxy
+    # peers witness our logs
+    cosigning.start_background(current_app._get_current_object())  # type: ignore[attr-defined]  # current_app is a LocalProxy
     settings = current_app.config["HUB"]
     click.echo(f"Serving BLO Hub on http://{host}:{port}/")
     waitress_serve(
-        current_app._get_current_object(),
+        current_app._get_current_object(),  # type: ignore[attr-defined]  # current_app is a LocalProxy
         host=host,
         port=port,
         threads=settings.serve_threads,

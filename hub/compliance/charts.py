@@ -133,9 +133,9 @@ def bar_chart(
         if i % every == 0:
             out.append(_text(cx, base + 16, label, size=10))
     # Bars.
-    width = slot * 0.7
+    bar_width = slot * 0.7
     for i in range(len(categories)):
-        x0 = LEFT + slot * i + (slot - width) / 2
+        bar_x = LEFT + slot * i + (slot - bar_width) / 2
         stack = 0.0
         for k, s in enumerate(series):
             value = s.values[i]
@@ -145,15 +145,15 @@ def bar_chart(
             if stacked:
                 y = base - (stack + value) * scale
                 out.append(
-                    f'<rect x="{x0:.1f}" y="{y:.1f}" width="{width:.1f}" height="{h:.1f}" '
+                    f'<rect x="{bar_x:.1f}" y="{y:.1f}" width="{bar_width:.1f}" height="{h:.1f}" '
                     f'fill="{s.colour}"><title>{escape(categories[i])} · {escape(s.label)}: '
                     f"{escape(_num(value))}</title></rect>"
                 )
                 stack += value
             else:
-                w = width / len(series)
+                w = bar_width / len(series)
                 out.append(
-                    f'<rect x="{x0 + k * w:.1f}" y="{base - h:.1f}" width="{w:.1f}" '
+                    f'<rect x="{bar_x + k * w:.1f}" y="{base - h:.1f}" width="{w:.1f}" '
                     f'height="{h:.1f}" fill="{s.colour}"><title>{escape(categories[i])} · '
                     f"{escape(s.label)}: {escape(_num(value))}</title></rect>"
                 )

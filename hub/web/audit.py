@@ -147,8 +147,8 @@ def log_page(name: str) -> ResponseReturnValue:
         "organisation": args.get("organisation") or None,
         "target_type": args.get("target_type") or None,
     }
-    page = args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < len(page) < 7 else 1
+    asked = args.get("page", "1")
+    page = int(asked) if asked.isdigit() and 0 < len(asked) < 7 else 1
     log, entries, total = ops.filtered_entries(
         g.actor, name, **filters, page=page, per_page=PER_PAGE
     )
@@ -196,6 +196,8 @@ def verify_now(name: str) -> ResponseReturnValue:
         )
     else:
         problem = result.problem
+        if problem is None:  # a failed verification always names its problem
+            raise RuntimeError("verification failed without a problem")
         flash(shown.verification_failure(problem.kind, problem.index), "error")
     return redirect(url_for("audit.log_page", name=name))
 

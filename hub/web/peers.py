@@ -79,11 +79,13 @@ def _partner_choices() -> list[tuple[str, str]]:
 
     lang = current_language()
     own = peers.own_organisations()
-    return [
-        (org.code, f"{org.code} · {org.name_on().short(lang)}")
-        for org in reference_reads.organisations(g.actor)
-        if org.code not in own
-    ]
+    choices = []
+    for org in reference_reads.organisations(g.actor):
+        if org.code in own:
+            continue
+        name = org.name_on()  # None only for an organisation without any name
+        choices.append((org.code, f"{org.code} · {name.short(lang)}" if name else org.code))
+    return choices
 
 
 def _imported_keys(choices: Iterable[tuple[str, object]]) -> list[tuple[str, int, str]]:
