@@ -110,7 +110,10 @@ def ensure_hub_id() -> str:
         db.session.commit()
     except IntegrityError:  # another process made it first: theirs stands
         db.session.rollback()
-        return db.session.get(Setting, HUB_ID_KEY).value
+        theirs = db.session.get(Setting, HUB_ID_KEY)
+        if theirs is None:  # the conflict was on this very key
+            raise
+        return theirs.value
     return value
 
 
@@ -284,7 +287,7 @@ def _backup_postgres(engine: Engine, work: Path) -> tuple[Path, DatabaseState, d
         conn = conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             conn.execute(text("SET TRANSACTION READ ONLY"))
-            server_major = int(conn.execute(text("SHOW server_version_num")).scalar()) // 10000
+            server_major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
             pg_dump = pg_tool("pg_dump", server_major)
             dump_major = tool_major(pg_dump)
             if dump_major < server_major:
@@ -580,7 +583,7 @@ def _restore_postgres(checked: CheckedBackup, engine: Engine, force: bool) -> No
     manifest = checked.manifest
     with engine.connect() as conn:
         state = read_state(conn, "postgresql")
-        server_major = int(conn.execute(text("SHOW server_version_num")).scalar()) // 10000
+        server_major = int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
     _refuse_target(state, manifest, force)
     engine.dispose()  # our own pooled connections would hold locks the restore needs
     pg_restore = pg_tool("pg_restore", server_major)

@@ -103,7 +103,7 @@ def _percent_names(text: str) -> list[str]:
 def _placeholder_problems(where: str, message: Message) -> list[Problem]:
     problems = []
     ids = [message.id] if isinstance(message.id, str) else list(message.id)
-    strings = [message.string] if isinstance(message.string, str) else list(message.string)
+    strings = [message.string] if isinstance(message.string, str) else list(message.string or ())
     wanted_percent = sorted(set().union(*(_percent_names(i) for i in ids)))
     wanted_brace = set().union(*(brace_fields(i) for i in ids))
     for text in strings:
@@ -157,7 +157,7 @@ def check_catalog(locale: str, template: Catalog, root: Path = TRANSLATIONS) -> 
             except TranslationError as exc:
                 problems.append(Problem(where, msgid, f"Babel checker: {exc}"))
         problems += _placeholder_problems(where, message)
-        for text in strings:
+        for text in [s for s in strings if s]:  # all of them (checked above)
             if unicodedata.normalize("NFC", text) != text:
                 problems.append(Problem(where, msgid, "translation is not NFC"))
             if locale == "lo":

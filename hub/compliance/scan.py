@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import String, and_, false, func, literal, not_, or_, select, text, union_all
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from hub.compliance.rules import REQUEST_KINDS, Context, Tally
 from hub.compliance.sql import (
@@ -131,7 +132,7 @@ def scan(
         # date_trunc, not to_char: formatting 400,000 timestamps costs more than
         # the rest of the aggregate (the label is made from the 60 results).
         month = func.date_trunc("month", local_time(Exchange.sent_at))
-        statement = (
+        statement: Select[*tuple[Any, ...]] | CompoundSelect[*tuple[Any, ...]] = (
             select(month, Exchange.kind, *columns)
             .where(*ctx.scope())
             .group_by(month, Exchange.kind)
@@ -174,8 +175,8 @@ def scan(
             if how == "count":
                 found[name] += int(value)
             else:
-                value = as_seconds(value)
-                found[name] = value if found[name] is None else max(found[name], value)
+                seconds = as_seconds(value)
+                found[name] = seconds if found[name] is None else max(found[name], seconds)
     if elsewhere:
         out.monthly.update(_other_directions(ctx, pairs))
     return out
