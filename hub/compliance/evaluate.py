@@ -10,7 +10,7 @@ plaintext metadata only, never a sealed payload.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -215,7 +215,8 @@ def evaluate(
         for rule in [rule_for(obligation.kind)]
         if obligation.active and rule is not None
     ]
-    tallies = {
+    # By obligation id, and the overdue list's count under _OVERDUE.
+    tallies: dict[object, Tally] = {
         obligation.id: tally
         for obligation, rule, params in active
         for tally in [rule.tally(ctx, params)]
@@ -250,7 +251,11 @@ def evaluate(
     )
 
 
-def _month_ranges(period: Period) -> list[tuple[str, datetime, datetime]]:
+#: (label, first UTC instant, first instant after) of a local month.
+Month = tuple[str, datetime, datetime]
+
+
+def _month_ranges(period: Period) -> list[Month]:
     """(label, first UTC instant, first instant after) of each local month in the period."""
     bounds = month_bounds(period)
     ends = [start for _label, start in bounds[1:]] + [period.end_utc]
@@ -258,7 +263,7 @@ def _month_ranges(period: Period) -> list[tuple[str, datetime, datetime]]:
 
 
 def _response_monthly(
-    ctx: Context, months: list[str], answered: dict[str, int]
+    ctx: Context, months: list[Month], answered: dict[str, int]
 ) -> dict[str, dict[str, Any]]:
     """Median and 90th percentile of response days per local month of sending.
 
@@ -298,13 +303,17 @@ def _response_monthly(
             "answered": int(counts.get(m, 0)),
         }
         for m, p in sorted(values.items())
-        if p[0.5] is not None
+        if p[0.5] is not None and p[0.9] is not None  # both or neither
     }
 
 
 def _sqlite_monthly_percentiles(
-    elapsed: Any, where: Any, months: list[str], counts: dict[str, int], ps: Sequence[float]
-) -> dict[str, dict[str, Any]]:
+    elapsed: Any,
+    where: Callable[[datetime, datetime], list[ColumnElement[bool]]],
+    months: list[Month],
+    counts: dict[str, int],
+    ps: Sequence[float],
+) -> dict[str, dict[float, float | None]]:
     """percentile_cont per month without percentile_cont: for each month and p, the one
     or two values at the ranks around (n - 1) * p (ORDER BY ... LIMIT/OFFSET over the
     month's few rows), in one UNION ALL statement; interpolated here."""
@@ -333,8 +342,8 @@ def _sqlite_monthly_percentiles(
     out: dict[str, dict] = {}
     for (label, index), (p, fraction) in wanted.items():
         values = sorted(found.get((label, index), []))
-        low, high = (values[0], values[-1]) if values else (None, None)
-        out.setdefault(label, {})[p] = None if low is None else low + (high - low) * fraction
+        low, high = (values[0], values[-1]) if values else (0.0, 0.0)
+        out.setdefault(label, {})[p] = low + (high - low) * fraction if values else None
     return out
 
 
@@ -411,7 +420,7 @@ def audit_panel(agreement: Agreement) -> AuditPanel:
         return AuditPanel(agreement.code, 0, None, None, None, None, None)
     from hub.audit.checkpoints import newest
 
-    checkpoint = newest(db.session, log.id)
+    checkpoint = newest(db.session(), log.id)
     return AuditPanel(
         log=log.name,
         size=int(log.size),

@@ -20,6 +20,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import SQLColumnExpression
 from sqlalchemy.sql.expression import ColumnElement
 
 from hub.compliance.sql import (
@@ -278,7 +280,7 @@ class _DeadlineRule(Rule):
     #: An index in order of the elapsed time, if the database has one (SQLite).
     percentile_index: str | None = None
 
-    def done_at(self) -> ColumnElement[Any]:
+    def done_at(self) -> SQLColumnExpression[Any]:
         raise NotImplementedError
 
     def open_clause(self) -> ColumnElement[bool]:
@@ -431,7 +433,7 @@ def earliest(
     where: list[ColumnElement[bool]],
     columns: Sequence[Any],
     limit: int,
-) -> list[Any]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """The first `limit` of the period's exchanges of `kinds` (() for all) meeting
     `where`, in order of sending (then id).  `columns` include Exchange.id and
     Exchange.sent_at.
@@ -477,7 +479,7 @@ class ResponseTime(_DeadlineRule):
     kinds = REQUEST_KINDS
     percentile_index = RESPONSE_INDEX
 
-    def done_at(self) -> ColumnElement[Any]:
+    def done_at(self) -> SQLColumnExpression[Any]:
         return Exchange.answered_at
 
     def open_clause(self) -> ColumnElement[bool]:
@@ -507,7 +509,7 @@ class AcknowledgeTime(_DeadlineRule):
     limit_param = "hours"
     warning_param = "warning_hours"
 
-    def done_at(self) -> ColumnElement[Any]:
+    def done_at(self) -> SQLColumnExpression[Any]:
         # Answering a request acknowledges it too.
         return func.coalesce(Exchange.acknowledged_at, Exchange.answered_at)
 
