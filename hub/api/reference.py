@@ -16,6 +16,8 @@ from hub.operations import scope
 
 def _organisation(org: Organisation) -> dict:
     name = org.name_on()
+    if name is None:  # every organisation is made with its names (hub.reference)
+        raise RuntimeError(f"organisation {org.code} has no name")
     return {
         "code": org.code,
         "country": org.country,

@@ -88,7 +88,8 @@ def org_name(report: Report, organisation_id: int) -> str:
     org = report.organisations.get(organisation_id)
     if org is None:
         return str(organisation_id)
-    return org.name_on(report.period.end).short(current_language())
+    name = org.name_on(report.period.end)  # None only for an organisation without any name
+    return name.short(current_language()) if name else org.code
 
 
 def direction_label(report: Report, direction: tuple[int, int]) -> str:
@@ -113,6 +114,7 @@ def monthly_charts(report: Report, font_family: str | None = None) -> list[dict]
             for i, kind in enumerate(kinds)
         ]
         title = direction_label(report, direction)
+        font: dict[str, Any] = {"font_family": font_family} if font_family else {}
         out.append(
             {
                 "title": title,
@@ -122,7 +124,7 @@ def monthly_charts(report: Report, font_family: str | None = None) -> list[dict]
                     series=series,
                     y_label=str(_l("Exchanges")),
                     chart_id=f"monthly-{n}",
-                    **({"font_family": font_family} if font_family else {}),
+                    **font,
                 ),
                 "kinds": [str(EXCHANGE_KIND_LABELS.get(k, k)) for k in kinds],
                 "rows": [(m, [report.count(m, direction, k) for k in kinds]) for m in months],
@@ -171,7 +173,7 @@ def template_context(report: Report, *, pdf: bool = False) -> dict:
         "figure_labels": FIGURE_LABELS,
         "audit_labels": AUDIT_STATUS_LABELS,
         "obligation_label": obligation_label,
-        "headline": lambda kind: rule_for(kind).headline if rule_for(kind) else (),
+        "headline": lambda kind: rule.headline if (rule := rule_for(kind)) else (),
         "figure_value": figure_value,
         "org_name": lambda oid: org_name(report, oid),
         "monthly_charts": monthly_charts(report, fonts),
@@ -256,6 +258,8 @@ def to_csv(report: Report) -> bytes:
 
 def _local_file(url: str, base_url: str) -> Path | None:
     """The file under static/ that a /static/... URL of this hub names, else None."""
+    if current_app.static_folder is None:  # the hub always has one
+        return None
     static = Path(current_app.static_folder).resolve()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.netloc != urlsplit(base_url).netloc:
