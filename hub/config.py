@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, overload
 
 #: The repository (or installed package) root: `translations/` and `keys/` sit here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +27,10 @@ class ConfigError(Exception):
     """A setting is missing or wrong; the message names the setting."""
 
 
+@overload
+def _env(name: str) -> str | None: ...
+@overload
+def _env(name: str, default: str) -> str: ...
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
@@ -91,7 +96,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(cls, overrides: dict | None = None) -> Settings:
+    def from_env(cls, overrides: dict[str, Any] | None = None) -> Settings:
         """Build settings from HUB_* variables; `overrides` (tests) wins over the environment."""
         overrides = dict(overrides or {})
         env = overrides.pop("env", None) or _env("HUB_ENV", DEVELOPMENT)
@@ -120,7 +125,7 @@ class Settings:
             _check_production_passphrase(
                 overrides.get("key_passphrase") or _env("HUB_KEY_PASSPHRASE"), passphrase_file
             )
-        values = dict(
+        values: dict[str, Any] = dict(
             env=env,
             instance_path=instance,
             database_url=database_url,

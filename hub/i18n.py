@@ -140,10 +140,11 @@ def show_date(value: date | str | None) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = date.fromisoformat(value)
+            value = date.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     return format_date(value, DATE_PATTERNS.get(current_language(), "medium"))
 
 
@@ -185,10 +186,11 @@ def input_date(value: date | str | None) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = parse_input_date(value)
+            value = parse_input_date(text)
         except ValueError:
-            return value
+            return text
     return format_date(value, INPUT_DATE_PATTERN)
 
 
@@ -248,7 +250,7 @@ def _start_request() -> None:
     refresh()
     # Flask-WTF looks here first for WTForms' own messages; WTForms ships no vi or lo,
     # so its messages come from our catalog, in the language chosen for this request.
-    request.wtforms_translations = _FORM_TRANSLATIONS
+    request.wtforms_translations = _FORM_TRANSLATIONS  # type: ignore[attr-defined]  # Flask-WTF's own hook
 
 
 def init_app(app: Flask, babel: Babel) -> None:

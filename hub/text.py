@@ -141,7 +141,8 @@ def format_quantity(value: Decimal, unit: str, locale: str) -> str:
     NUMERIC(18,3) are not shown.
     """
     shown = value.normalize()
-    if shown.as_tuple().exponent > 0:  # normalize() writes 100 as 1E+2
+    exponent = shown.as_tuple().exponent  # a letter only for NaN and infinity, never stored
+    if isinstance(exponent, int) and exponent > 0:  # normalize() writes 100 as 1E+2
         shown = shown.quantize(Decimal(1))
     number = format_decimal(shown, locale=locale, decimal_quantization=False)
     if unit == "tablets":
