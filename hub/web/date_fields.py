@@ -9,6 +9,7 @@ strictly (day first, four-digit year, or ISO).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -28,15 +29,19 @@ class _Typed:
 
     widget = TextInput()
     hint = DATE_HINT
-    parse = staticmethod(parse_input_date)
-    show = staticmethod(input_date)
+    parse: Callable[[str], Any] = staticmethod(parse_input_date)
+    show: Callable[[Any], str] = staticmethod(input_date)
     message = "Not a valid date value."
+    # Given by the WTForms field this is mixed into.
+    raw_data: list[str] | None
+    data: Any
+    gettext: Callable[[str], str]
 
     def __call__(self, **kwargs: Any) -> Markup:
         kwargs.setdefault("placeholder", str(self.hint))
         kwargs.setdefault("inputmode", "numeric")
         kwargs.setdefault("autocomplete", "off")
-        return super().__call__(**kwargs)
+        return super().__call__(**kwargs)  # type: ignore[misc]  # the field mixed in has it
 
     def _value(self) -> str:
         if self.raw_data:

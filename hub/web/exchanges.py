@@ -20,6 +20,7 @@ from hub.errors import NotFound, ValidationFailed
 from hub.i18n import current_language
 from hub.models import Case, Exchange
 from hub.operations import attachments, exchanges, listing, pickers, scope
+from hub.operations.permissions import REQUEST_KINDS
 from hub.web.access import login_required, role_required
 from hub.web.exchange_forms import ExchangeFilterForm, ExchangeForm, TranslationForm
 from hub.web.forms import EmptyForm
@@ -131,7 +132,7 @@ def _render_view(
             can_acknowledge=can_write and mine_in and exchange.acknowledged_at is None,
             can_respond=can_write
             and mine_in
-            and exchange.kind in exchanges.REQUEST_KINDS
+            and exchange.kind in REQUEST_KINDS
             and exchange.status != "closed",
             can_translate=can_write,
             can_reply=can_write and (mine_in or mine_out),
@@ -248,7 +249,7 @@ def _defaults(reply_to: Exchange | None) -> dict[str, Any]:
             handling_note=reply_to.handling_note,
             subject=_reply_subject(reply_to.subject),
         )
-        if reply_to.recipient_id == org and reply_to.kind in exchanges.REQUEST_KINDS:
+        if reply_to.recipient_id == org and reply_to.kind in REQUEST_KINDS:
             data["kind"] = "response"
     return data
 
