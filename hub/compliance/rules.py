@@ -274,7 +274,14 @@ class _DeadlineRule(Rule):
     kinds: tuple[str, ...] = ()
     limit_param = "days"
     warning_param = "warning_days"
-    headline = ("on_time_rate", "late", "overdue", "due_soon", "median_days", "p90_days")
+    headline: tuple[str, ...] = (
+        "on_time_rate",
+        "late",
+        "overdue",
+        "due_soon",
+        "median_days",
+        "p90_days",
+    )
     #: Median and 90th percentile: a sort of every value, so only where they are asked for.
     with_percentiles = True
     #: An index in order of the elapsed time, if the database has one (SQLite).
@@ -419,7 +426,7 @@ class _DeadlineRule(Rule):
                         .order_by(order, Exchange.id)
                         .limit(room)
                     )
-                )
+                ).all()
             found += [
                 Evidence(row[0], row[1], reason, float(row[2]) / self.unit, self.unit_name)
                 for row in rows
@@ -586,6 +593,9 @@ class _IntervalRule(Rule):
         last_q = select(Exchange.sender_id, func.max(Exchange.sent_at)).where(
             *ctx.scope(self.record_kind, within=False)
         )
+        # By sender id; one entry under None when senders are not told apart.
+        last: dict[int | None, datetime | None]
+        senders: list[int | None]
         if self.per_sender:
             last = dict(
                 db.session.execute(on_compliance_index(last_q.group_by(Exchange.sender_id))).all()
@@ -628,7 +638,7 @@ class _IntervalRule(Rule):
                         )
                         .limit(1)
                     )
-                ).scalar()
+                ).scalar_one()  # `latest` is the time of one of these records
                 evidence.insert(
                     0,
                     Evidence(
@@ -754,6 +764,6 @@ def validate_params(kind: str, raw: dict) -> tuple[dict, dict[str, list]]:
             clean[name] = number
     warning = next((p.name for p in rule.params if p.name.startswith("warning_")), None)
     limit = rule.params[0].name
-    if not errors and warning in clean and clean[warning] >= clean[limit]:
+    if not errors and warning is not None and warning in clean and clean[warning] >= clean[limit]:
         errors[warning] = [_l("The warning window must be shorter than the limit.")]
     return (clean if not errors else {}), errors
