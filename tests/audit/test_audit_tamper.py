@@ -36,6 +36,23 @@ LOG = "QB-KM-MOU"
 OTHER = "QB-SV-MOU"
 
 
+_NODE = 'log_id = :l AND level = :v AND "index" = :i'
+
+
+def _set_node(app, log_id: int, level: int, index: int, new: bytes | None = None) -> None:
+    """Overwrite one stored subtree hash: with `new`, or the stored one with a bit flipped."""
+    if new is None:
+        stored = db.session.scalar(
+            text(f"SELECT hash FROM audit_nodes WHERE {_NODE}"),
+            {"l": log_id, "v": level, "i": index},
+        )
+        db.session.commit()
+        new = bytes([stored[0] ^ 1]) + bytes(stored[1:])
+    tamper(
+        app, f"UPDATE audit_nodes SET hash = :h WHERE {_NODE}", h=new, l=log_id, v=level, i=index
+    )
+
+
 def _append(n: int, name: str = LOG) -> None:
     for i in range(n):
         audit.record(
@@ -566,19 +583,7 @@ def test_no_proof_is_served_from_a_stored_node_that_does_not_match(
     km = api_token("km.officer")
     size = _size()
     leaves = [_leaf(i) for i in range(size)]
-    stored = db.session.scalar(
-        text('SELECT hash FROM audit_nodes WHERE log_id = :l AND level = :v AND "index" = :i'),
-        {"l": history, "v": level, "i": index},
-    )
-    db.session.commit()
-    tamper(
-        app,
-        'UPDATE audit_nodes SET hash = :h WHERE log_id = :l AND level = :v AND "index" = :i',
-        h=bytes([stored[0] ^ 1]) + bytes(stored[1:]),
-        l=history,
-        v=level,
-        i=index,
-    )
+    _set_node(app, history, level, index)  # one bit flipped
     base = f"/api/v1/agreements/{LOG}/audit"
     refused = served = 0
     for tree_size in (8, 20, size):
@@ -617,19 +622,7 @@ def test_default_verify_names_a_stored_node_that_does_not_match(
     entries). Issue 15."""
     monkeypatch.setattr(verify_fast, "CHUNK_LEVEL", chunk_level)
     assert _verify().ok
-    stored = db.session.scalar(
-        text('SELECT hash FROM audit_nodes WHERE log_id = :l AND level = :v AND "index" = :i'),
-        {"l": history, "v": level, "i": index},
-    )
-    db.session.commit()
-    tamper(
-        app,
-        'UPDATE audit_nodes SET hash = :h WHERE log_id = :l AND level = :v AND "index" = :i',
-        h=bytes([stored[0] ^ 1]) + bytes(stored[1:]),
-        l=history,
-        v=level,
-        i=index,
-    )
+    _set_node(app, history, level, index)  # one bit flipped
     line = (
         f"audit log {LOG}: stored node (level {level}, index {index}) "
         "does not match the tree of the entries; proofs use it"
@@ -658,14 +651,7 @@ def test_of_two_bad_stored_nodes_the_first_the_appends_wrote_is_named(app, histo
     by the reference (which checks the nodes as its fold completes them) and by the
     fast path (which checks a chunk's levels, then the nodes above the chunks)."""
     for level, index in ((0, 9), (3, 0)):
-        tamper(
-            app,
-            'UPDATE audit_nodes SET hash = :h WHERE log_id = :l AND level = :v AND "index" = :i',
-            h=bytes(32),
-            l=history,
-            v=level,
-            i=index,
-        )
+        _set_node(app, history, level, index, bytes(32))
     assert _verify().line() == (
         f"audit log {LOG}: stored node (level 3, index 0) does not match the tree of the "
         "entries; proofs use it"
@@ -686,8 +672,7 @@ def test_two_random_faults_get_one_verdict_from_both_verifies(app, history, seed
         level = rng.randrange(size.bit_length())
         node = {"l": history, "v": level, "i": rng.randrange(size >> level)}
         if kind == "flip node":
-            where = 'log_id = :l AND level = :v AND "index" = :i'
-            tamper(app, f"UPDATE audit_nodes SET hash = :h WHERE {where}", h=bytes(32), **node)
+            _set_node(app, history, node["v"], node["i"], bytes(32))
         elif kind == "delete node":
             tamper(
                 app,
